@@ -1,0 +1,31 @@
+"""django_bolt: serve a whole Django site from a Rust (Actix Web) server."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import BoltAPI  # noqa: E402
+from .exceptions import HTTPException, RequestValidationError  # noqa: E402
+from .params import Body, Cookie, Header, Path, Query  # noqa: E402
+from .request import Request  # noqa: E402
+from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "BoltAPI",
+    "Request",
+    "Query",
+    "Path",
+    "Header",
+    "Cookie",
+    "Body",
+    "Response",
+    "JSON",
+    "Json",
+    "PlainText",
+    "HTML",
+    "Html",
+    "Redirect",
+    "HTTPException",
+    "RequestValidationError",
+]

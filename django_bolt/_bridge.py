@@ -1,0 +1,209 @@
+"""The Python half of the bridge: runs handlers for the jobs Rust hands over.
+
+* Async handlers run on one asyncio loop per process. The loop watches the bridge's
+  eventfd and drains every queued job in one go. Each coroutine is first stepped
+  inline; one that finishes without suspending is answered at once (no task, no loop
+  round trip); one that suspends continues as a task.
+* Sync handlers and the Django fallback run on worker threads that wait in Rust with
+  the GIL released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+from collections.abc import Generator
+from typing import Any
+
+from ._core import DJANGO_FALLBACK, Bridge
+from ._plan import JSON_TYPE, RoutePlan, render_result
+from .error_handlers import error_response
+from .request import Request
+
+logger = logging.getLogger("django_bolt")
+
+
+class _Started:
+    """Awaitable that carries on a coroutine already stepped once outside a task."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # forwarded into the handler, like `await`
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        plans: list[RoutePlan],
+        apis: list[Any],
+        *,
+        debug: bool = False,
+        threads: int = 4,
+        fallback: Any = None,
+    ) -> None:
+        self.plans = plans
+        self.apis = apis  # route_id -> owning BoltAPI (for its exception handler)
+        self.debug = debug
+        self.threads = max(1, threads)
+        self.fallback = fallback
+        self.bridge = Bridge()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._workers: list[threading.Thread] = []
+        self._base_context = contextvars.copy_context()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        loop.add_reader(self.bridge.fileno(), self._on_ready)
+        for i in range(self.threads):
+            t = threading.Thread(target=self._worker, name=f"bolt-worker-{i}", daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.bridge.close()
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.remove_reader(self.bridge.fileno())
+            except (RuntimeError, ValueError):
+                pass
+        for t in self._workers:
+            t.join(timeout)
+        self._workers.clear()
+
+    # -- async handlers on the event loop ------------------------------------------
+    def _on_ready(self) -> None:
+        run = self._run_async_job
+        for job in self.bridge.drain():
+            self._base_context.copy().run(run, job)
+
+    def _run_async_job(self, job: Any) -> None:
+        route_id = job.route_id
+        plan = self.plans[route_id]
+        request = Request(job)
+        try:
+            if plan.is_async:
+                coro = plan.call(request)
+                yielded = coro.send(None)
+            else:  # a sync handler routed to the loop: run it inline
+                self._finish(job, request, plan, plan.call(request))
+                return
+        except StopIteration as stop:
+            self._finish(job, request, plan, stop.value)
+            return
+        except BaseException as exc:
+            self._fail(job, request, route_id, exc)
+            return
+        assert self.loop is not None
+        self.loop.create_task(self._continue(job, request, route_id, coro, yielded))
+
+    async def _continue(self, job: Any, request: Request, route_id: int, coro: Any, yielded: Any) -> None:
+        plan = self.plans[route_id]
+        try:
+            result = await _Started(coro, yielded)
+        except BaseException as exc:
+            self._fail(job, request, route_id, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        else:
+            self._finish(job, request, plan, result)
+        finally:
+            # The handler suspended, so it may have used the database through
+            # sync_to_async: close connections past their CONN_MAX_AGE as Django does
+            # at the end of a request.
+            await _close_old_connections_async()
+
+    def _finish(self, job: Any, request: Request, plan: RoutePlan, result: Any) -> None:
+        try:
+            status, body, content_type, headers = render_result(plan, result)
+        except BaseException as exc:
+            self._fail(job, request, job.route_id, exc)
+            return
+        job.respond(status, body, content_type, headers)
+
+    def _fail(self, job: Any, request: Request, route_id: int, exc: BaseException) -> None:
+        api = self.apis[route_id] if 0 <= route_id < len(self.apis) else None
+        status, body, content_type, headers = error_response(
+            exc, request, api=api, plan=self.plans[route_id], debug=self.debug
+        )
+        if not job.answered:
+            job.respond(status, body, content_type, headers)
+
+    # -- sync handlers and Django on worker threads -----------------------------------
+    def _worker(self) -> None:
+        bridge = self.bridge
+        while True:
+            job = bridge.next_blocking(0.5)
+            if job is None:
+                if bridge.closed:
+                    return
+                continue
+            try:
+                if job.route_id == DJANGO_FALLBACK:
+                    self._run_django(job)
+                else:
+                    self.run_sync_job(job)
+            except BaseException:  # never let a worker die
+                logger.exception("unhandled error while answering %s %s", job.method, job.path)
+                if not job.answered:
+                    job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+
+    def _run_django(self, job: Any) -> None:
+        if self.fallback is None:
+            job.respond(404, b'{"detail":"Not Found"}', JSON_TYPE, None)
+        else:
+            self.fallback.handle(job)
+
+    def run_sync_job(self, job: Any) -> None:
+        from django.core import signals
+
+        route_id = job.route_id
+        plan = self.plans[route_id]
+        request = Request(job)
+        signals.request_started.send(sender=Dispatcher)
+        try:
+            if plan.is_async:  # only in tests that route async plans here
+                result = asyncio.run(plan.call(request))
+            else:
+                result = plan.call(request)
+            status, body, content_type, headers = render_result(plan, result)
+        except Exception as exc:
+            self._fail(job, request, route_id, exc)
+        else:
+            job.respond(status, body, content_type, headers)
+        finally:
+            signals.request_finished.send(sender=Dispatcher)
+
+
+async def _close_old_connections_async() -> None:
+    from asgiref.sync import sync_to_async
+    from django.db import close_old_connections
+
+    try:
+        await sync_to_async(close_old_connections)()
+    except Exception:
+        logger.exception("closing old database connections failed")

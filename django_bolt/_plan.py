@@ -1,0 +1,473 @@
+"""Per-route extraction plans, compiled once when a route is registered.
+
+A plan knows, for each handler argument, where its value comes from and how to coerce
+it, so the per-request work is a loop over prepared extractor functions.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+import msgspec
+
+from . import params as markers
+from ._encoding import json_encode
+from .exceptions import RequestValidationError, ResponseValidationError
+from .request import Request
+from .responses import Response
+
+_NONE_TYPES = (type(None),)
+_PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+
+
+class ParamError(Exception):
+    def __init__(self, loc: list[Any], msg: str, type_: str) -> None:
+        self.error = {"loc": loc, "msg": msg, "type": type_}
+
+
+def path_param_names(path: str) -> list[str]:
+    return [m.group(1) for m in _PATH_PARAM.finditer(path)]
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = get_origin(tp)
+    if origin is Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
+        args = [a for a in get_args(tp) if a not in _NONE_TYPES]
+        if len(args) != len(get_args(tp)):
+            return (args[0] if len(args) == 1 else Union[tuple(args)]), True
+    import types
+
+    if isinstance(tp, types.UnionType):
+        args = [a for a in tp.__args__ if a not in _NONE_TYPES]
+        if len(args) != len(tp.__args__):
+            return (args[0] if len(args) == 1 else Union[tuple(args)]), True
+    return tp, False
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
+def _is_sequence(tp: Any) -> bool:
+    return get_origin(tp) in (list, tuple, set, frozenset)
+
+
+def _error_type(msg: str) -> str:
+    if msg.startswith("Expected `") and any(op in msg for op in (" >= ", " <= ", " > ", " < ")):
+        return "value_error"
+    if "length" in msg or "match pattern" in msg:
+        return "value_error"
+    if msg.startswith("Object missing required field"):
+        return "missing"
+    if msg.startswith("Expected") or msg.startswith("Invalid"):
+        return "type_error"
+    return "value_error"
+
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]+)\]")
+
+
+def validation_error_entry(exc: msgspec.ValidationError, base: list[Any]) -> dict[str, Any]:
+    """Turns msgspec's ``Expected `int`, got `str` - at `$.a[0]``` into a loc list."""
+    msg = str(exc)
+    loc = list(base)
+    m = _AT.search(msg)
+    if m:
+        msg = msg[: m.start()]
+        for name, index, key in _PATH_PART.findall(m.group(1)):
+            if name:
+                loc.append(name)
+            elif index:
+                loc.append(int(index))
+            else:
+                loc.append(key.strip("'\""))
+    missing = re.match(r"Object missing required field `(.+)`", msg)
+    if missing:
+        loc.append(missing.group(1))
+        return {"loc": loc, "msg": "Field required", "type": "missing"}
+    return {"loc": loc, "msg": msg, "type": _error_type(msg)}
+
+
+def _scalar_converter(tp: Any, constraints: dict[str, Any]) -> Callable[[str], Any]:
+    """Coerces one string from the URL into ``tp``; raises ValueError with a message."""
+    if constraints:
+        target = Annotated[tp, msgspec.Meta(**constraints)]
+
+        def convert_constrained(raw: Any) -> Any:
+            try:
+                return msgspec.convert(raw, target, strict=False)
+            except msgspec.ValidationError as exc:
+                raise ValueError(str(exc)) from None
+
+        return convert_constrained
+    if tp is str or tp is Any or tp is inspect.Parameter.empty:
+        return str
+    if tp is int:
+
+        def to_int(raw: str) -> int:
+            s = raw[1:] if raw[:1] in "+-" else raw
+            if not (s.isascii() and s.isdigit()):
+                raise ValueError("Expected `int`")
+            return int(raw)
+
+        return to_int
+    if tp is float:
+
+        def to_float(raw: str) -> float:
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError("Expected `float`") from None
+
+        return to_float
+    if tp is bool:
+        truthy = {"true", "1", "yes", "on"}
+        falsy = {"false", "0", "no", "off"}
+
+        def to_bool(raw: str) -> bool:
+            low = raw.lower()
+            if low in truthy:
+                return True
+            if low in falsy:
+                return False
+            raise ValueError("Expected `bool`")
+
+        return to_bool
+    if tp is uuid.UUID:
+
+        def to_uuid(raw: str) -> uuid.UUID:
+            try:
+                return uuid.UUID(raw)
+            except ValueError:
+                raise ValueError("Expected `uuid`") from None
+
+        return to_uuid
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+
+        def to_enum(raw: str) -> Any:
+            try:
+                return msgspec.convert(raw, tp, strict=False)
+            except msgspec.ValidationError as exc:
+                raise ValueError(str(exc)) from None
+
+        return to_enum
+
+    def to_any(raw: Any) -> Any:
+        try:
+            return msgspec.convert(raw, tp, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(str(exc)) from None
+
+    return to_any
+
+
+class _Spec:
+    """What the plan knows about one handler argument."""
+
+    def __init__(self, name: str, annotation: Any, marker: markers.Param | None, default: Any):
+        self.name = name
+        self.annotation = annotation
+        self.marker = marker
+        self.default = default
+
+
+def _split_annotation(annotation: Any) -> tuple[Any, markers.Param | None]:
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, markers.Param):
+                return base, extra.as_annotated_marker()
+        return base, None
+    return annotation, None
+
+
+def _make_value_extractor(
+    source: str, key: str, loc_name: str, tp: Any, required: bool, default: Any,
+    constraints: dict[str, Any],
+) -> Callable[[Request], Any]:
+    inner, optional = _unwrap_optional(tp)
+    if _is_sequence(inner) and source in ("query", "header"):
+        item_type = (get_args(inner) or (str,))[0]
+        list_type = inner if not constraints else Annotated[inner, msgspec.Meta(**constraints)]
+
+        def extract_list(request: Request) -> Any:
+            values = (
+                request.query_lists.get(key)
+                if source == "query"
+                else request.headers.getlist(key) or None
+            )
+            if values is None:
+                if required:
+                    raise ParamError([source, loc_name], "Field required", "missing")
+                return default() if callable(default) and default is list else default
+            try:
+                return msgspec.convert(values, list_type, strict=False)
+            except msgspec.ValidationError as exc:
+                raise ParamError(*_loc_msg(exc, [source, loc_name])) from None
+
+        del item_type
+        return extract_list
+
+    convert = _scalar_converter(inner, constraints)
+
+    def getter_for(request: Request) -> Any:
+        if source == "query":
+            return request.query.get(key)
+        if source == "path":
+            return request.params.get(key)
+        if source == "header":
+            return request.headers.get(key)
+        if source == "cookie":
+            return request.cookies.get(key)
+        raise AssertionError(source)
+
+    if source == "path":
+
+        def extract_path(request: Request) -> Any:
+            raw = request.params.get(key)
+            try:
+                return convert(raw)
+            except ValueError as exc:
+                raise ParamError([source, loc_name], str(exc), _error_type(str(exc))) from None
+
+        return extract_path
+
+    if source == "query":
+
+        def extract_query(request: Request) -> Any:
+            raw = request.query.get(key)
+            if raw is None:
+                if required:
+                    raise ParamError([source, loc_name], "Field required", "missing")
+                return default
+            if raw == "" and optional:
+                return None
+            try:
+                return convert(raw)
+            except ValueError as exc:
+                raise ParamError([source, loc_name], str(exc), _error_type(str(exc))) from None
+
+        return extract_query
+
+    def extract(request: Request) -> Any:
+        raw = getter_for(request)
+        if raw is None:
+            if required:
+                raise ParamError([source, loc_name], "Field required", "missing")
+            return default
+        try:
+            return convert(raw)
+        except ValueError as exc:
+            raise ParamError([source, loc_name], str(exc), _error_type(str(exc))) from None
+
+    return extract
+
+
+def _loc_msg(exc: msgspec.ValidationError, base: list[Any]) -> tuple[list[Any], str, str]:
+    entry = validation_error_entry(exc, base)
+    return entry["loc"], entry["msg"], entry["type"]
+
+
+def _make_body_extractor(name: str, tp: Any, required: bool, default: Any) -> Callable[[Request], Any]:
+    inner, optional = _unwrap_optional(tp)
+    decoder = msgspec.json.Decoder(inner)
+
+    def extract_body(request: Request) -> Any:
+        body = request.body
+        if not body:
+            if required and not optional:
+                raise ParamError(["body"], "Field required", "missing")
+            return None if optional and default is markers._UNSET else default
+        try:
+            return decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise ParamError(*_loc_msg(exc, ["body"])) from None
+        except msgspec.DecodeError as exc:
+            raise ParamError(["body"], f"Invalid JSON: {exc}", "json_invalid") from None
+
+    return extract_body
+
+
+class RoutePlan:
+    """How to call one handler: argument extractors, sync/async, response type."""
+
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        path: str,
+        *,
+        response_model: Any = None,
+        status_code: int = 200,
+        name: str = "",
+    ) -> None:
+        self.handler = handler
+        self.path = path
+        self.name = name or getattr(handler, "__qualname__", repr(handler))
+        self.status_code = status_code
+        self.is_async = inspect.iscoroutinefunction(handler)
+        self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
+        self.request_param: str | None = None
+        self.body_param: str | None = None
+        hints = _type_hints(handler)
+        sig = inspect.signature(handler)
+        path_names = set(path_param_names(path))
+        for pname, param in sig.parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            annotation = hints.get(pname, param.annotation)
+            self._add_param(pname, param, annotation, path_names)
+        missing = path_names - {n for n, _ in self.extractors}
+        if missing:
+            raise TypeError(
+                f"{self.name}: path parameter(s) {sorted(missing)} of {path!r} have no "
+                "matching handler argument"
+            )
+        if response_model is None:
+            ret = hints.get("return", inspect.Signature.empty)
+            if ret not in (inspect.Signature.empty, None, type(None), Any) and not (
+                isinstance(ret, type) and issubclass(ret, Response)
+            ):
+                response_model = ret
+        self.response_model = response_model
+        self.response_type = None
+        if response_model is not None:
+            self.response_type = response_model
+        self.no_args = not self.extractors
+
+    def _add_param(self, pname: str, param: inspect.Parameter, annotation: Any, path_names: set[str]) -> None:
+        default = param.default
+        base, marker = _split_annotation(annotation)
+        if isinstance(default, markers.Param):
+            marker, default = default, default.default
+        elif marker is not None and marker.default is not markers._UNSET:
+            default = marker.default
+        if default is inspect.Parameter.empty or default is ...:
+            default = markers._UNSET
+        if pname == "request" and marker is None or (
+            isinstance(base, type) and issubclass(base, Request)
+        ):
+            self.request_param = pname
+            self.extractors.append((pname, _request_extractor))
+            return
+        inner, optional = _unwrap_optional(base)
+        if marker is None:
+            if pname in path_names:
+                source = "path"
+            elif _is_struct(inner) or (
+                get_origin(inner) in (list, dict) and any(_is_struct(a) for a in get_args(inner))
+            ):
+                source = "body"
+            else:
+                source = "query"
+        else:
+            source = marker.source
+        if source == "body":
+            if self.body_param is not None:
+                raise TypeError(f"{self.name}: only one body parameter is supported")
+            self.body_param = pname
+            required = default is markers._UNSET and not optional
+            self.extractors.append(
+                (pname, _make_body_extractor(pname, base, required, None if default is markers._UNSET else default))
+            )
+            return
+        key = (marker.alias if marker and marker.alias else pname)
+        if source == "header" and not (marker and marker.alias):
+            key = pname.replace("_", "-")
+        if source == "header":
+            key = key.lower()
+        required = default is markers._UNSET and not optional
+        value_default = None if default is markers._UNSET else default
+        constraints = marker.constraints if marker else {}
+        self.extractors.append(
+            (pname, _make_value_extractor(source, key, key if source != "path" else pname, base, required, value_default, constraints))
+        )
+
+    def extract(self, request: Request) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for name, extractor in self.extractors:
+            try:
+                kwargs[name] = extractor(request)
+            except ParamError as exc:
+                errors.append(exc.error)
+        if errors:
+            raise RequestValidationError(errors)
+        return kwargs
+
+    def call(self, request: Request) -> Any:
+        """Calls the handler: a coroutine for async handlers, the result for sync ones."""
+        if self.no_args:
+            return self.handler()
+        return self.handler(**self.extract(request))
+
+    def validate_response(self, result: Any) -> Any:
+        tp = self.response_type
+        if tp is None or isinstance(result, Response):
+            return result
+        if isinstance(tp, type) and isinstance(result, tp):
+            return result
+        try:
+            return msgspec.convert(result, tp, from_attributes=True)
+        except msgspec.ValidationError as exc:
+            raise ResponseValidationError(self.name, str(exc)) from None
+
+
+def _request_extractor(request: Request) -> Request:
+    return request
+
+
+def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return get_type_hints(handler, include_extras=True)
+    except Exception:
+        return dict(getattr(handler, "__annotations__", {}))
+
+
+JSON_TYPE = "application/json"
+
+
+def render_result(plan: RoutePlan, result: Any) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
+    """Turns a handler's return value into (status, body, content type, extra headers)."""
+    status = plan.status_code
+    cls = type(result)
+    if plan.response_type is None and (cls is dict or cls is list):
+        return status, json_encode(result), JSON_TYPE, None
+    headers: list[tuple[str, str]] | None = None
+    if cls is tuple:
+        if len(result) == 2:
+            result, status = result
+        elif len(result) == 3:
+            result, status, extra = result
+            headers = [(str(k), str(v)) for k, v in dict(extra or {}).items()]
+        else:
+            raise TypeError("a handler may return (body, status) or (body, status, headers)")
+        status = int(status)
+    if isinstance(result, Response):
+        hdrs = result.header_list()
+        if headers:
+            hdrs.extend(headers)
+        media = result.media_type
+        if media is None and not isinstance(result.content, (bytes, str)):
+            media = JSON_TYPE
+        code = result.status_code if cls is not tuple else status
+        return code, result.render(), media, hdrs or None
+    from django.http import HttpResponseBase
+
+    if isinstance(result, HttpResponseBase):
+        hdrs = [(k, v) for k, v in result.items()]
+        hdrs.extend(("set-cookie", c.output(header="").strip()) for c in result.cookies.values())
+        body = result.content if not result.streaming else b"".join(result.streaming_content)
+        result.close()
+        return result.status_code, body, None, hdrs
+    result = plan.validate_response(result)
+    if isinstance(result, str):
+        return status, result.encode(), "text/plain; charset=utf-8", headers
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return status, bytes(result), "application/octet-stream", headers
+    return status, json_encode(result), JSON_TYPE, headers

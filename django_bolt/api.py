@@ -1,0 +1,171 @@
+"""BoltAPI: declare routes with decorators, mount them with ``path("api/", api.urls)``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._plan import RoutePlan
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+
+
+class Route:
+    """One handler bound to a path and one or more methods."""
+
+    __slots__ = ("methods", "path", "handler", "plan", "name", "api", "options")
+
+    def __init__(self, api: BoltAPI, methods: list[str], path: str, handler: Callable[..., Any],
+                 plan: RoutePlan, name: str, options: dict[str, Any]) -> None:
+        self.api = api
+        self.methods = methods
+        self.path = path
+        self.handler = handler
+        self.plan = plan
+        self.name = name
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"<Route {','.join(self.methods)} {self.path} -> {self.name}>"
+
+
+def join_paths(*parts: str) -> str:
+    """Joins mount prefix, API prefix and route path into one absolute path."""
+    out = ""
+    for part in parts:
+        if not part:
+            continue
+        if out and not out.endswith("/"):
+            out += "/"
+        out += part.lstrip("/") if out else part
+    if not out.startswith("/"):
+        out = "/" + out
+    return out
+
+
+class BoltAPI:
+    """A set of typed routes.
+
+    ``prefix`` is prepended to every route path of this API (inside its mount point).
+    ``exception_handler(exc, request)`` may turn exceptions into a handler-style result.
+    """
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        exception_handler: Callable[[Exception, Any], Any] | None = None,
+        title: str = "API",
+        version: str = "1.0.0",
+        description: str = "",
+    ) -> None:
+        if prefix and not prefix.startswith("/"):
+            prefix = "/" + prefix
+        self.prefix = prefix.rstrip("/")
+        self.exception_handler = exception_handler
+        self.title = title
+        self.version = version
+        self.description = description
+        self.routes: list[Route] = []
+
+    # -- declaring routes --------------------------------------------------------------
+    def api_route(
+        self,
+        path: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        response_model: Any = None,
+        status_code: int = 200,
+        name: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        tags: list[str] | None = None,
+        include_in_schema: bool = True,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if isinstance(methods, str):
+            methods = [methods]
+        normalized = []
+        for method in methods:
+            method = method.upper()
+            if method not in HTTP_METHODS:
+                raise ValueError(f"unsupported HTTP method {method!r} for route {path!r}")
+            if method not in normalized:
+                normalized.append(method)
+        if not path.startswith("/"):
+            path = "/" + path
+        full_path = join_paths(self.prefix, path) if self.prefix else path
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            plan = RoutePlan(handler, full_path, response_model=response_model,
+                             status_code=status_code, name=_qualname(handler))
+            for existing in self.routes:
+                clash = set(existing.methods) & set(normalized)
+                if existing.path == full_path and clash:
+                    raise ValueError(
+                        f"route {sorted(clash)} {full_path} is already handled by {existing.name}"
+                    )
+            self.routes.append(Route(self, normalized, full_path, handler, plan,
+                                     name or _qualname(handler),
+                                     {"summary": summary, "description": description,
+                                      "tags": tags, "include_in_schema": include_in_schema}))
+            return handler
+
+        return decorator
+
+    route = api_route
+
+    def get(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["DELETE"], **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["HEAD"], **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.api_route(path, ["OPTIONS"], **options)
+
+    # -- mounting in urls.py -------------------------------------------------------------
+    @property
+    def urls(self) -> tuple[list[Any], None, None]:
+        """``path("api/", api.urls)``: ordinary Django URL patterns, so the routes also
+        answer under runserver, any WSGI/ASGI server and Django's test client;
+        ``runbolt`` finds the mount and serves the routes from its Rust router."""
+        from .mount import url_patterns
+
+        return url_patterns(self), None, None
+
+    def __repr__(self) -> str:
+        return f"<BoltAPI {len(self.routes)} routes>"
+
+
+def _qualname(handler: Callable[..., Any]) -> str:
+    module = getattr(handler, "__module__", "") or ""
+    return f"{module}.{getattr(handler, '__qualname__', repr(handler))}".lstrip(".")
+
+
+def django_regex(path: str) -> str:
+    """``/users/{id}`` -> ``^users/(?P<id>[^/]+)$`` (relative to the include prefix)."""
+    out = ["^"]
+    pos = 0
+    rel = path.lstrip("/")
+    for m in _PARAM.finditer(rel):
+        out.append(re.escape(rel[pos:m.start()]))
+        kind = m.group(2)
+        out.append(f"(?P<{m.group(1)}>{'.+' if kind == 'path' else '[^/]+'})")
+        pos = m.end()
+    out.append(re.escape(rel[pos:]))
+    out.append("$")
+    return "".join(out)

@@ -1,0 +1,72 @@
+"""Server settings: ``BOLT = {...}`` in settings.py, overridden by runbolt's flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    processes: int = 1
+    workers: int = 1  # Actix worker threads per process
+    threads: int = 4  # Python threads for sync handlers and Django views, per process
+    backlog: int = 1024
+    keep_alive: float = 5.0
+    max_body_size: int = DEFAULT_MAX_BODY
+    shutdown_timeout: int = 30
+    debug: bool = False
+    dev: bool = False
+
+    def validate(self) -> None:
+        for name in ("processes", "workers", "threads", "backlog"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
+        if self.max_body_size < 1:
+            raise ValueError("MAX_BODY_SIZE must be positive")
+        if self.shutdown_timeout < 0 or self.keep_alive < 0:
+            raise ValueError("timeouts cannot be negative")
+
+
+_KEYS = {
+    "HOST": "host",
+    "PORT": "port",
+    "PROCESSES": "processes",
+    "WORKERS": "workers",
+    "THREADS": "threads",
+    "BACKLOG": "backlog",
+    "KEEP_ALIVE": "keep_alive",
+    "MAX_BODY_SIZE": "max_body_size",
+    "SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "DEBUG": "debug",
+}
+_ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS"}
+
+
+def load_config(**overrides: Any) -> ServerConfig:
+    """Reads settings.BOLT once; flags given as keyword arguments (not None) win."""
+    from django.conf import settings
+
+    config = ServerConfig(debug=bool(settings.DEBUG))
+    upload_limit = getattr(settings, "BOLT_MAX_UPLOAD_SIZE", None)
+    if upload_limit:
+        config.max_body_size = int(upload_limit)
+    for key, value in dict(getattr(settings, "BOLT", {}) or {}).items():
+        field = _KEYS.get(str(key).upper())
+        if field is None:
+            if str(key).upper() not in _ACCEPTED_ELSEWHERE:
+                warnings.warn(f"unknown BOLT setting {key!r} is ignored", stacklevel=2)
+            continue
+        setattr(config, field, type(getattr(config, field))(value))
+    for field, value in overrides.items():
+        if value is not None:
+            setattr(config, field, value)
+    config.validate()
+    return config

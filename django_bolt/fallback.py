@@ -1,0 +1,109 @@
+"""Every path the Rust router does not own goes to the project's Django application,
+through Django's WSGI handler (its middleware, sessions, CSRF, admin...) on a worker
+thread: no per-request thread hops, and streamed responses stay streamed."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+logger = logging.getLogger("django_bolt")
+
+STREAM_BLOCK = 64 * 1024
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: reads files in large blocks instead of Django's 4 KB."""
+
+    def __init__(self, filelike: Any, block_size: int = STREAM_BLOCK) -> None:
+        self.filelike = filelike
+        self.block_size = max(block_size, STREAM_BLOCK)
+        self.close = getattr(filelike, "close", lambda: None)
+
+    def __iter__(self) -> Any:
+        read = self.filelike.read
+        size = self.block_size
+        while True:
+            data = read(size)
+            if not data:
+                return
+            yield data
+
+
+class DjangoFallback:
+    def __init__(self, *, multiprocess: bool = False) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.handler = WSGIHandler()
+        self.multiprocess = multiprocess
+
+    def environ(self, job: Any) -> dict[str, Any]:
+        body = job.body
+        server_name, server_port = job.server
+        client = job.client
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": job.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(job.path).decode("latin-1"),
+            "QUERY_STRING": job.query_string,
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": client[0] if client else "",
+            "REMOTE_PORT": str(client[1]) if client else "",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": self.multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+        for name, value in job.headers():
+            if "_" in name:
+                # Underscored names would collide with dashed ones once mapped to
+                # HTTP_*; like other WSGI servers, drop them rather than allow spoofing.
+                continue
+            if name == "content-type":
+                environ["CONTENT_TYPE"] = value
+                continue
+            if name == "content-length":
+                continue
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key in environ:
+                sep = "; " if key == "HTTP_COOKIE" else ","
+                environ[key] = f"{environ[key]}{sep}{value}"
+            else:
+                environ[key] = value
+        return environ
+
+    def handle(self, job: Any) -> None:
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return lambda data: None
+
+        response = self.handler(self.environ(job), start_response)
+        try:
+            status = int(started[0][:3])
+            headers = started[1]
+            if not getattr(response, "streaming", False) and hasattr(response, "content") and not isinstance(response, FileWrapper):
+                job.respond(status, response.content, None, headers)
+                return
+            writer = job.start_stream(status, headers)
+            try:
+                for chunk in response:
+                    if not writer.write(chunk):
+                        break  # the client went away: stop producing
+            finally:
+                writer.close()
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()

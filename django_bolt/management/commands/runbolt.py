@@ -1,0 +1,89 @@
+"""``python manage.py runbolt``: serve the whole site (API routes natively in Rust,
+everything else through Django) in place of gunicorn/uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Serve the Django site with django_bolt's Rust server."
+    requires_system_checks = "__all__"  # type: ignore[assignment]
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("addrport", nargs="?", help="Optional port or host:port, as runserver takes.")
+        parser.add_argument("--host", help="Address to bind (default 127.0.0.1 or BOLT['HOST']).")
+        parser.add_argument("--port", type=int, help="Port to bind (default 8000 or BOLT['PORT']).")
+        parser.add_argument("--processes", type=int, help="Worker processes sharing the port.")
+        parser.add_argument("--workers", type=int, help="Actix worker threads per process.")
+        parser.add_argument("--threads", type=int, help="Python threads per process for sync handlers and Django views.")
+        parser.add_argument("--backlog", type=int, help="Listen backlog.")
+        parser.add_argument("--keep-alive", type=float, dest="keep_alive", help="Keep-alive timeout in seconds (0 disables).")
+        parser.add_argument("--max-body-size", type=int, dest="max_body_size", help="Largest request body in bytes (413 beyond).")
+        parser.add_argument("--shutdown-timeout", type=int, dest="shutdown_timeout", help="Seconds in-flight requests get after SIGTERM.")
+        parser.add_argument("--dev", action="store_true", help="Reload when code changes (single process).")
+        parser.add_argument("--noreload", action="store_true", help=argparse_suppress())
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django_bolt.config import load_config
+
+        host, port = options["host"], options["port"]
+        if options.get("addrport"):
+            host_part, _, port_part = options["addrport"].rpartition(":")
+            if not port_part.isdigit():
+                raise CommandError(f"{options['addrport']!r} is not a port or host:port")
+            port = port if port is not None else int(port_part)
+            host = host if host is not None else (host_part or None)
+        try:
+            config = load_config(
+                host=host,
+                port=port,
+                processes=options["processes"],
+                workers=options["workers"],
+                threads=options["threads"],
+                backlog=options["backlog"],
+                keep_alive=options["keep_alive"],
+                max_body_size=options["max_body_size"],
+                shutdown_timeout=options["shutdown_timeout"],
+                dev=options["dev"] or None,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        logging.getLogger("django_bolt").setLevel(logging.INFO)
+        if config.dev:
+            from django.utils import autoreload
+
+            autoreload.run_with_reloader(self._run_one, config)
+            return
+        if config.processes > 1:
+            from django_bolt.supervisor import supervise
+
+            print(f"django_bolt supervisor: starting {config.processes} processes on "
+                  f"{config.host}:{config.port}", flush=True)
+            code = supervise(config.processes, lambda slot: self._run_one(config, quiet=slot > 0),
+                             config.shutdown_timeout)
+            sys.exit(code)
+        sys.exit(self._run_one(config))
+
+    def _run_one(self, config: Any, quiet: bool = False) -> int:
+        from django_bolt.serve import serve
+        from django_bolt.site import compile_site
+
+        try:
+            site = compile_site()
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"cannot compile the API routes: {exc}") from None
+        try:
+            return serve(config, site, quiet=quiet)
+        except OSError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS

@@ -1,0 +1,224 @@
+"""urls.py is the one source of truth.
+
+``api.urls`` yields Django URL patterns served by a Python view (for runserver, WSGI/ASGI
+servers and Django's test client). ``find_mounts`` walks the project's URLconf to find
+every BoltAPI mount and its prefix, which ``runbolt`` compiles into the Rust router.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import re
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+
+from ._plan import render_result
+from .error_handlers import error_response
+from .request import Request
+
+if TYPE_CHECKING:
+    from .api import BoltAPI, Route
+
+logger = logging.getLogger("django_bolt")
+
+
+class DjangoJob:
+    """Presents a Django HttpRequest with the interface of a Rust job."""
+
+    route_id = -2
+    answered = False
+
+    def __init__(self, request: Any, params: dict[str, str]) -> None:
+        self._request = request
+        self._params = params
+        self.method = request.method
+        self.path = request.path
+        self.query_string = request.META.get("QUERY_STRING", "")
+
+    @property
+    def body(self) -> bytes:
+        return self._request.body
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        addr = self._request.META.get("REMOTE_ADDR")
+        return (addr, int(self._request.META.get("REMOTE_PORT") or 0)) if addr else None
+
+    def params(self) -> list[tuple[str, str]]:
+        return list(self._params.items())
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, values in self._request.GET.lists() for v in values]
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [(k.lower(), v) for k, v in self._request.headers.items()]
+
+
+def run_route(route: Route, job: Any, debug: bool) -> tuple[int, bytes, str | None, Any]:
+    """Runs one route to completion in the calling thread."""
+    plan = route.plan
+    request = Request(job)
+    try:
+        if plan.is_async:
+            result = async_to_sync(_call_async)(plan, request)
+        else:
+            result = plan.call(request)
+        return render_result(plan, result)
+    except Exception as exc:
+        return error_response(exc, request, api=route.api, plan=plan, debug=debug)
+
+
+async def _call_async(plan: Any, request: Request) -> Any:
+    return await plan.call(request)
+
+
+def _make_view(routes: dict[str, Route]) -> Any:
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.views.decorators.csrf import csrf_exempt
+
+    allow = sorted(set(routes) | ({"HEAD"} if "GET" in routes else set()))
+
+    @csrf_exempt
+    def bolt_view(request: Any, **params: str) -> Any:
+        route = routes.get(request.method)
+        if route is None and request.method == "HEAD":
+            route = routes.get("GET")
+        if route is None:
+            response = HttpResponse(b'{"detail":"Method Not Allowed"}', status=405,
+                                    content_type="application/json")
+            response["Allow"] = ", ".join(allow)
+            return response
+        status, body, content_type, headers = run_route(route, DjangoJob(request, params), settings.DEBUG)
+        response = HttpResponse(body, status=status, content_type=content_type)
+        if content_type is None:
+            del response["Content-Type"]
+        for name, value in headers or ():
+            if name.lower() == "set-cookie":
+                response.cookies.load(SimpleCookie(value))
+            else:
+                response[name] = value
+        return response
+
+    return bolt_view
+
+
+def url_patterns(api: BoltAPI) -> list[Any]:
+    from django.urls import re_path
+
+    from .api import django_regex
+
+    by_path: dict[str, dict[str, Route]] = {}
+    for route in api.routes:
+        methods = by_path.setdefault(route.path, {})
+        for method in route.methods:
+            methods[method] = route
+    patterns = []
+    for path, routes in by_path.items():
+        view = _make_view(routes)
+        view.bolt_api = api  # type: ignore[attr-defined]
+        patterns.append(re_path(django_regex(path), view))
+    if not patterns:
+        # An API with no routes yet still marks its mount point.
+        def empty_view(request: Any) -> Any:
+            from django.http import Http404
+
+            raise Http404
+
+        empty_view.bolt_api = api  # type: ignore[attr-defined]
+        patterns.append(re_path(r"^\Z(?!x)x", empty_view))
+    return patterns
+
+
+_REGEX_META = re.compile(r"[\\.^$*+?{}\[\]|()]")
+
+
+def _literal_prefix(pattern: Any) -> str | None:
+    """The literal text a URL pattern matches, or None when it is not a plain string."""
+    route = getattr(pattern, "_route", None)
+    if route is not None:
+        return None if "<" in route else route
+    regex = getattr(pattern, "_regex", None)
+    if regex is None:
+        return None
+    if regex.startswith("^"):
+        regex = regex[1:]
+    unescaped = re.sub(r"\\(.)", r"\1", regex)
+    if _REGEX_META.search(regex.replace("\\/", "").replace("\\-", "").replace("\\.", "")):
+        return None
+    return unescaped
+
+
+def find_mounts(urlconf: str | None = None) -> list[tuple[str, BoltAPI]]:
+    """Every (prefix, api) mounted in the URLconf, in URL order."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    mounts: list[tuple[str, BoltAPI]] = []
+    seen: set[tuple[str, int]] = set()
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                seg = _literal_prefix(p.pattern)
+                if seg is None:
+                    apis = _apis_in(p.url_patterns)
+                    if apis:
+                        logger.warning(
+                            "BoltAPI mounted under the non-literal URL pattern %r is served "
+                            "through Django's URL resolver, not the Rust router", str(p.pattern)
+                        )
+                    continue
+                walk(p.url_patterns, prefix + seg)
+            elif isinstance(p, URLPattern):
+                api = getattr(p.callback, "bolt_api", None)
+                if api is not None and (prefix, id(api)) not in seen:
+                    seen.add((prefix, id(api)))
+                    mounts.append((prefix, api))
+
+    walk(get_resolver(urlconf).url_patterns, "")
+    return mounts
+
+
+def _apis_in(patterns: list[Any]) -> list[Any]:
+    from django.urls import URLResolver
+
+    found = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            found.extend(_apis_in(p.url_patterns))
+        elif getattr(getattr(p, "callback", None), "bolt_api", None) is not None:
+            found.append(p.callback.bolt_api)
+    return found
+
+
+def autodiscover() -> list[tuple[str, BoltAPI]]:
+    """For projects that mount nothing: every BoltAPI found in an ``api`` module of the
+    project package or of an installed app, served at the site root."""
+    from django.apps import apps
+    from django.conf import settings
+
+    from .api import BoltAPI
+
+    candidates = []
+    root = getattr(settings, "ROOT_URLCONF", "") or ""
+    if root:
+        candidates.append(root.rsplit(".", 1)[0] + ".api" if "." in root else "api")
+    candidates.extend(f"{cfg.name}.api" for cfg in apps.get_app_configs())
+    mounts: list[tuple[str, BoltAPI]] = []
+    seen: set[int] = set()
+    for name in dict.fromkeys(candidates):
+        try:
+            if importlib.util.find_spec(name) is None:
+                continue
+        except (ImportError, ValueError):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, BoltAPI) and id(value) not in seen:
+                seen.add(id(value))
+                mounts.append(("", value))
+    return mounts

@@ -1,0 +1,240 @@
+"""The request object handlers receive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import msgspec
+
+from .exceptions import RequestValidationError
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, read-only header mapping; repeated headers join with ", "."""
+
+    __slots__ = ("_pairs", "_map")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        merged: dict[str, str] = {}
+        for name, value in pairs:
+            name = name.lower()
+            merged[name] = f"{merged[name]}, {value}" if name in merged else value
+        self._map = merged
+
+    def __getitem__(self, key: str) -> str:
+        return self._map[key.lower()]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._map.get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def getlist(self, key: str) -> list[str]:
+        key = key.lower()
+        return [v for k, v in self._pairs if k.lower() == key]
+
+    def __repr__(self) -> str:
+        return f"Headers({self._map!r})"
+
+
+def _parse_cookies(header: str | None) -> dict[str, str]:
+    if not header:
+        return {}
+    from django.http.cookie import parse_cookie
+
+    return parse_cookie(header)
+
+
+class State(dict):
+    """Per-request scratch space, readable as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+class Request:
+    """One HTTP request: attribute access (``request.method``) and the dict style of the
+    documentation (``request.get("method")``, ``request["headers"]``) both work."""
+
+    __slots__ = (
+        "_job",
+        "_query",
+        "_query_lists",
+        "_headers",
+        "_body",
+        "_params",
+        "_cookies",
+        "_path",
+        "_json",
+        "context",
+        "_state",
+        "_django_request",
+        "_user",
+    )
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+        self._query = None
+        self._query_lists = None
+        self._headers = None
+        self._body = None
+        self._params = None
+        self._cookies = None
+        self._path = None
+        self._json = _NOT_READ
+        self.context: dict[str, Any] = {}
+        self._state = None
+        self._django_request = None
+        self._user = None
+
+    @property
+    def method(self) -> str:
+        return self._job.method
+
+    @property
+    def path(self) -> str:
+        path = self._path
+        if path is None:
+            raw = self._job.path
+            path = self._path = unquote(raw) if "%" in raw else raw
+        return path
+
+    @property
+    def query_string(self) -> str:
+        return self._job.query_string
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; for a repeated name the last value wins (see ``query_lists``)."""
+        query = self._query
+        if query is None:
+            query = self._query = dict(self._job.query_pairs())
+        return query
+
+    @property
+    def query_lists(self) -> dict[str, list[str]]:
+        lists = self._query_lists
+        if lists is None:
+            lists = {}
+            for k, v in self._job.query_pairs():
+                lists.setdefault(k, []).append(v)
+            self._query_lists = lists
+        return lists
+
+    @property
+    def params(self) -> dict[str, str]:
+        params = self._params
+        if params is None:
+            params = self._params = dict(self._job.params())
+        return params
+
+    @property
+    def headers(self) -> Headers:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._job.headers())
+        return headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = _parse_cookies(self.headers.get("cookie"))
+        return cookies
+
+    @property
+    def body(self) -> bytes:
+        body = self._body
+        if body is None:
+            body = self._body = self._job.body
+        return body
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        return self._job.client
+
+    @property
+    def state(self) -> State:
+        state = self._state
+        if state is None:
+            state = self._state = State()
+        return state
+
+    @property
+    def auth(self) -> dict[str, Any]:
+        return self.context
+
+    def json_sync(self) -> Any:
+        value = self._json
+        if value is _NOT_READ:
+            try:
+                value = msgspec.json.decode(self.body) if self.body else None
+            except msgspec.DecodeError as exc:
+                raise RequestValidationError(
+                    [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
+                ) from None
+            self._json = value
+        return value
+
+    async def json(self) -> Any:
+        return self.json_sync()
+
+    async def body_bytes(self) -> bytes:
+        return self.body
+
+    # The dict style of the documentation.
+    def get(self, key: str, default: Any = None) -> Any:
+        getter = _DICT_KEYS.get(key)
+        if getter is None:
+            return default
+        value = getter(self)
+        return default if value is None else value
+
+    def __getitem__(self, key: str) -> Any:
+        getter = _DICT_KEYS.get(key)
+        if getter is None:
+            raise KeyError(key)
+        return getter(self)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _DICT_KEYS
+
+    def keys(self) -> list[str]:
+        return list(_DICT_KEYS)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+_NOT_READ: Any = object()
+
+_DICT_KEYS = {
+    "method": lambda r: r.method,
+    "path": lambda r: r.path,
+    "query": lambda r: r.query,
+    "params": lambda r: r.params,
+    "headers": lambda r: r.headers,
+    "body": lambda r: r.body,
+    "context": lambda r: r.context,
+    "auth": lambda r: r.context,
+    "cookies": lambda r: r.cookies,
+    "state": lambda r: r.state,
+}
+
+__all__ = ["Request", "Headers", "State"]

@@ -1,0 +1,98 @@
+"""One serving process: the Rust server on its threads, the asyncio loop on the main
+thread, and a clean exit on SIGTERM/SIGINT (stop accepting, finish in-flight requests
+within the shutdown timeout, exit 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from . import __version__
+from ._bridge import Dispatcher
+from ._core import Server
+from .config import ServerConfig
+from .site import Site
+
+logger = logging.getLogger("django_bolt")
+
+
+def banner(config: ServerConfig, site: Site, port: int) -> str:
+    from django.conf import settings
+
+    lines = [
+        f"django_bolt {__version__} serving http://{config.host}:{port}/ "
+        f"({config.processes} process{'es' if config.processes > 1 else ''} x "
+        f"{config.workers} worker{'s' if config.workers > 1 else ''}, "
+        f"{config.threads} threads, debug={'on' if config.debug else 'off'})",
+        "API routes (Rust router):",
+        site.describe(),
+        f"Every other path: Django ({getattr(settings, 'ROOT_URLCONF', '?')})",
+    ]
+    return "\n".join(lines)
+
+
+def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any = None) -> int:
+    from .fallback import DjangoFallback
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    dispatcher = Dispatcher(
+        site.plans,
+        site.apis,
+        debug=config.debug,
+        threads=config.threads,
+        fallback=DjangoFallback(multiprocess=config.processes > 1),
+    )
+    dispatcher.start(loop)
+    server = Server(
+        site.table,
+        dispatcher.bridge,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        backlog=config.backlog,
+        keep_alive=config.keep_alive,
+        max_body_size=config.max_body_size,
+        shutdown_timeout=config.shutdown_timeout,
+        reuse_port=True,
+    )
+    if not quiet:
+        print(banner(config, site, server.port), flush=True)
+    if ready is not None:
+        ready(server.port)
+
+    stopping = threading.Event()
+
+    def wait_then_stop_loop() -> None:
+        server.wait()
+        loop.call_soon_threadsafe(loop.stop)
+
+    waiter = threading.Thread(target=wait_then_stop_loop, name="bolt-wait", daemon=True)
+    waiter.start()
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
+        server.stop(graceful=True)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        loop.run_forever()
+    finally:
+        dispatcher.close()
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+    sys.stdout.flush()
+    return 0

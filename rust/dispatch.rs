@@ -1,0 +1,283 @@
+//! The single Actix service: route in Rust, enforce limits, then hand over to Python.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bridge::BridgeCore;
+use crate::job::{Job, Reply, RequestParts, DJANGO_FALLBACK};
+use crate::router::{Lookup, RouteTable};
+
+pub struct AppState {
+    pub routes: RouteTable,
+    pub bridge: Arc<BridgeCore>,
+    pub max_body_size: usize,
+}
+
+/// Writes `s` as a JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn json_error(status: StatusCode, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(format!("{{\"detail\":{}}}", json_string(detail)))
+}
+
+fn too_large(limit: usize) -> HttpResponse {
+    json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("Request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// Reads the body up to `limit` bytes, refusing early when Content-Length already says
+/// it is too large. A single-chunk body is passed on without copying.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, HttpResponse> {
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(too_large(limit));
+        }
+    }
+    let mut first: Option<Bytes> = None;
+    let mut buf: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Could not read the request body: {e}"),
+            )
+        })?;
+        total += chunk.len();
+        if total > limit {
+            return Err(too_large(limit));
+        }
+        match (&mut first, &mut buf) {
+            (None, None) => first = Some(chunk),
+            (Some(f), None) => {
+                let mut b = BytesMut::with_capacity(f.len() + chunk.len());
+                b.extend_from_slice(f);
+                b.extend_from_slice(&chunk);
+                first = None;
+                buf = Some(b);
+            }
+            (_, Some(b)) => b.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match (first, buf) {
+        (_, Some(b)) => b.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+fn decode_param(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        return Some(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            match u8::from_str_radix(hex, 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            }
+        } else {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (route_id, blocking, params) = match state.routes.lookup(req.method().as_str(), req.path())
+    {
+        Lookup::Found { target, params } => {
+            let mut decoded = Vec::with_capacity(params.len());
+            for (name, raw) in params {
+                match decode_param(&raw) {
+                    Some(v) => decoded.push((name, v)),
+                    None => {
+                        return json_error(
+                            StatusCode::BAD_REQUEST,
+                            "The request path is not valid UTF-8",
+                        )
+                    }
+                }
+            }
+            (target.route_id as i64, target.blocking, decoded)
+        }
+        Lookup::MethodNotAllowed { allow } => {
+            let mut resp = json_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::ALLOW, v);
+            }
+            return resp;
+        }
+        Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new()),
+    };
+    let body = match read_body(&req, payload, state.max_body_size).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let (local_host, local_port) = {
+        let addr = req.app_config().local_addr();
+        (addr.ip().to_string(), addr.port())
+    };
+    let parts = RequestParts {
+        route_id,
+        method: req.method().as_str().to_owned(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers: req.headers().clone(),
+        body,
+        params,
+        peer: req.peer_addr(),
+        server: (local_host, local_port),
+    };
+    let (tx, rx) = oneshot::channel();
+    let job = Job::new(parts, tx);
+    let submitted = if blocking {
+        state.bridge.submit_blocking(job)
+    } else {
+        state.bridge.submit_async(job)
+    };
+    if submitted.is_err() {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is shutting down",
+        );
+    }
+    match rx.await {
+        Ok(reply) => into_response(reply),
+        Err(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+        ),
+    }
+}
+
+fn into_response(reply: Reply) -> HttpResponse {
+    match reply {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let mut builder = HttpResponse::build(status_code(status));
+            for (k, v) in headers {
+                builder.append_header((k, v));
+            }
+            builder.body(body)
+        }
+        Reply::Stream {
+            status,
+            headers,
+            chunks,
+        } => {
+            let mut builder = HttpResponse::build(status_code(status));
+            let mut size = BodySize::Stream;
+            for (k, v) in headers {
+                if k.eq_ignore_ascii_case("content-length") {
+                    if let Ok(n) = v.trim().parse::<u64>() {
+                        size = BodySize::Sized(n);
+                        continue;
+                    }
+                }
+                builder.append_header((k, v));
+            }
+            builder.body(ChannelBody { chunks, size })
+        }
+    }
+}
+
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A response body fed chunk by chunk from Python. Dropping it (client gone) closes the
+/// channel, which the producer sees as a failed write.
+struct ChannelBody {
+    chunks: mpsc::Receiver<Bytes>,
+    size: BodySize,
+}
+
+impl MessageBody for ChannelBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        self.size
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        self.chunks.poll_recv(cx).map(|c| c.map(Ok))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_in_params() {
+        assert_eq!(decode_param("plain").as_deref(), Some("plain"));
+        assert_eq!(decode_param("a%20b").as_deref(), Some("a b"));
+        assert_eq!(decode_param("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(decode_param("100%").as_deref(), Some("100%"));
+        assert_eq!(decode_param("%zz").as_deref(), Some("%zz"));
+        assert_eq!(decode_param("%FF%FE"), None);
+    }
+
+    #[test]
+    fn escapes_json_strings() {
+        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}

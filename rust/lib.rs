@@ -1,0 +1,21 @@
+//! django_bolt._core: wires the modules; each module owns one concern.
+
+pub mod bridge;
+pub mod dispatch;
+pub mod job;
+pub mod router;
+pub mod server;
+pub mod testing;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<bridge::Bridge>()?;
+    m.add_class::<job::Job>()?;
+    m.add_class::<job::StreamWriter>()?;
+    m.add_class::<server::Server>()?;
+    m.add_class::<testing::TestApp>()?;
+    m.add("DJANGO_FALLBACK", job::DJANGO_FALLBACK)?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The HTTP server: a listening socket (SO_REUSEPORT so processes share a port) served
+//! by Actix workers on their own threads, started and stopped from Python.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::KeepAlive;
+use actix_web::{web, App, HttpServer};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::bridge::Bridge;
+use crate::dispatch::{dispatch, AppState};
+use crate::router::{RouteTable, RouteTarget};
+
+/// Builds the route table from Python's `(method, path, route_id, blocking)` tuples.
+pub fn build_routes(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
+    let mut table = RouteTable::new();
+    for item in routes.try_iter()? {
+        let (method, path, route_id, blocking): (String, String, u32, bool) = item?.extract()?;
+        table
+            .insert(&method, &path, RouteTarget { route_id, blocking })
+            .map_err(PyValueError::new_err)?;
+    }
+    Ok(table)
+}
+
+fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+    let addr: SocketAddr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("cannot resolve {host}"))
+    })?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+#[pyclass(frozen, module = "django_bolt._core")]
+pub struct Server {
+    handle: ServerHandle,
+    thread: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+    local_addr: SocketAddr,
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
+                        keep_alive=5.0, max_body_size=10*1024*1024, shutdown_timeout=30,
+                        reuse_port=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        routes: &Bound<'_, PyAny>,
+        bridge: &Bridge,
+        host: &str,
+        port: u16,
+        workers: usize,
+        backlog: i32,
+        keep_alive: f64,
+        max_body_size: usize,
+        shutdown_timeout: u64,
+        reuse_port: bool,
+    ) -> PyResult<Self> {
+        if workers == 0 {
+            return Err(PyValueError::new_err("workers must be at least 1"));
+        }
+        let state = web::Data::new(AppState {
+            routes: build_routes(routes)?,
+            bridge: Arc::clone(&bridge.core),
+            max_body_size,
+        });
+        let listener = bind(host, port, backlog, reuse_port)
+            .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
+        let local_addr = listener.local_addr()?;
+        let keep_alive = if keep_alive > 0.0 {
+            KeepAlive::Timeout(Duration::from_secs_f64(keep_alive))
+        } else {
+            KeepAlive::Disabled
+        };
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("bolt-server".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                system.block_on(async move {
+                    let server = HttpServer::new(move || {
+                        App::new()
+                            .app_data(state.clone())
+                            .default_service(web::to(dispatch))
+                    })
+                    .workers(workers)
+                    .backlog(backlog as u32)
+                    .keep_alive(keep_alive)
+                    .shutdown_timeout(shutdown_timeout)
+                    .disable_signals()
+                    .listen(listener)?
+                    .run();
+                    let _ = handle_tx.send(server.handle());
+                    server.await
+                })
+            })?;
+        let handle = py.detach(move || handle_rx.recv());
+        match handle {
+            Ok(handle) => Ok(Self {
+                handle,
+                thread: Mutex::new(Some(thread)),
+                local_addr,
+            }),
+            Err(_) => {
+                let err = thread
+                    .join()
+                    .map_err(|_| PyRuntimeError::new_err("server thread panicked"))?;
+                Err(PyRuntimeError::new_err(format!("server failed to start: {err:?}")))
+            }
+        }
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    #[getter]
+    fn host(&self) -> String {
+        self.local_addr.ip().to_string()
+    }
+
+    /// Stops accepting connections; with `graceful`, in-flight requests finish first
+    /// (bounded by the shutdown timeout). Returns at once; `wait()` blocks until done.
+    #[pyo3(signature = (graceful=true))]
+    fn stop(&self, graceful: bool) -> PyResult<()> {
+        let handle = self.handle.clone();
+        std::thread::Builder::new()
+            .name("bolt-stop".into())
+            .spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() {
+                    rt.block_on(handle.stop(graceful));
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Blocks (GIL released) until the server has stopped.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            let result = py.detach(move || thread.join());
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(PyOSError::new_err(e.to_string())),
+                Err(_) => return Err(PyRuntimeError::new_err("server thread panicked")),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! In-process test server: the same Actix service and route table as `Server`, driven
+//! without a socket, so tests exercise the real Rust pipeline.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::test::{init_service, read_body, TestRequest};
+use actix_web::{web, App};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyAny, PyBytes};
+use tokio::sync::mpsc;
+
+use crate::bridge::Bridge;
+use crate::dispatch::{dispatch, AppState};
+use crate::server::build_routes;
+
+type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+struct Call {
+    method: String,
+    uri: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+    client: String,
+    reply: std::sync::mpsc::Sender<Answer>,
+}
+
+#[pyclass(frozen, module = "django_bolt._core")]
+pub struct TestApp {
+    calls: mpsc::UnboundedSender<Call>,
+}
+
+#[pymethods]
+impl TestApp {
+    #[new]
+    #[pyo3(signature = (routes, bridge, max_body_size=10*1024*1024))]
+    fn new(routes: &Bound<'_, PyAny>, bridge: &Bridge, max_body_size: usize) -> PyResult<Self> {
+        let state = web::Data::new(AppState {
+            routes: build_routes(routes)?,
+            bridge: Arc::clone(&bridge.core),
+            max_body_size,
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
+        std::thread::Builder::new()
+            .name("bolt-test-app".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                system.block_on(async move {
+                    let app = Rc::new(
+                        init_service(
+                            App::new()
+                                .app_data(state)
+                                .default_service(web::to(dispatch)),
+                        )
+                        .await,
+                    );
+                    while let Some(call) = rx.recv().await {
+                        let app = Rc::clone(&app);
+                        actix_rt::spawn(async move {
+                            let mut req = TestRequest::default()
+                                .uri(&call.uri)
+                                .set_payload(call.body);
+                            if let Ok(m) = actix_web::http::Method::from_bytes(call.method.as_bytes()) {
+                                req = req.method(m);
+                            }
+                            if let Ok(addr) = call.client.parse() {
+                                req = req.peer_addr(addr);
+                            }
+                            for (k, v) in call.headers {
+                                req = req.append_header((k, v));
+                            }
+                            let resp = actix_web::dev::Service::call(&*app, req.to_request()).await;
+                            let answer = match resp {
+                                Ok(resp) => {
+                                    let status = resp.status().as_u16();
+                                    let headers = resp
+                                        .headers()
+                                        .iter()
+                                        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+                                        .collect();
+                                    let body = read_body(resp).await.to_vec();
+                                    (status, headers, body)
+                                }
+                                Err(e) => (500, Vec::new(), e.to_string().into_bytes()),
+                            };
+                            let _ = call.reply.send(answer);
+                        });
+                    }
+                })
+            })?;
+        Ok(Self { calls: tx })
+    }
+
+    /// Runs one request through the pipeline and returns (status, headers, body).
+    #[pyo3(signature = (method, uri, headers, body, client="127.0.0.1:50000"))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        uri: String,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+        client: &str,
+    ) -> PyResult<(u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>)> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.calls
+            .send(Call {
+                method,
+                uri,
+                headers,
+                body,
+                client: client.to_owned(),
+                reply,
+            })
+            .map_err(|_| PyRuntimeError::new_err("the test app has stopped"))?;
+        let (status, headers, body) = py
+            .detach(move || answer.recv())
+            .map_err(|_| PyRuntimeError::new_err("the test app dropped the request"))?;
+        let headers = headers
+            .into_iter()
+            .map(|(k, v)| (k, PyBytes::new(py, &v)))
+            .collect();
+        Ok((status, headers, PyBytes::new(py, &body)))
+    }
+}

@@ -1,0 +1,93 @@
+"""The demo project's API: the examples of the documentation, runnable."""
+
+import asyncio
+import uuid
+
+import msgspec
+from django.contrib.auth import get_user_model
+
+from django_bolt import BoltAPI, Query
+from django_bolt.exceptions import HTTPException
+
+User = get_user_model()
+
+api = BoltAPI()
+
+
+class UserSchema(msgspec.Struct):
+    id: int
+    username: str
+
+
+class CreateUserRequest(msgspec.Struct):
+    username: str
+    email: str
+    age: int
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@api.get("/hello")
+async def hello():
+    return {"message": "Hello, World!"}
+
+
+@api.get("/items/{item_id}")
+async def get_item(item_id: int, q: str | None = None, limit: int = 10):
+    return {"item_id": item_id, "q": q, "limit": limit}
+
+
+@api.post("/items")
+async def create_item(item: Item):
+    return {"name": item.name, "price": item.price, "tags": item.tags}
+
+
+@api.get("/search")
+async def search(query: str = Query(...), limit: int = Query(10), offset: int = Query(0)):
+    return {"query": query, "limit": limit, "offset": offset}
+
+
+@api.get("/sync/{n}")
+def sync_handler(n: int):
+    return {"n": n, "sync": True}
+
+
+@api.get("/sleep")
+async def sleepy(ms: int = 10):
+    await asyncio.sleep(ms / 1000)
+    return {"slept_ms": ms}
+
+
+@api.get("/users/{user_id}")
+async def get_user(user_id: int) -> UserSchema:
+    user = await User.objects.aget(id=user_id)
+    return {"id": user.id, "username": user.username}
+
+
+@api.post("/users")
+async def create_user(request, body: CreateUserRequest):
+    return {"username": body.username}
+
+
+@api.get("/uuid/{value}")
+async def echo_uuid(value: uuid.UUID):
+    return {"value": str(value)}
+
+
+@api.get("/files/{rest:path}")
+async def file_path(rest: str):
+    return {"rest": rest}
+
+
+@api.get("/boom")
+async def boom():
+    raise RuntimeError("handler failure")
+
+
+@api.get("/missing")
+async def missing():
+    raise HTTPException(status_code=404, detail="User not found")

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+from .api import api
+
+
+def plain_view(request):
+    return HttpResponse(f"django view: {request.method} {request.path}", content_type="text/plain")
+
+
+def stream_view(request):
+    count = int(request.GET.get("n", "5"))
+    return StreamingHttpResponse((f"chunk {i}\n" for i in range(count)), content_type="text/plain")
+
+
+def file_view(request):
+    return FileResponse(open(__file__, "rb"), as_attachment=True, filename="urls.py")
+
+
+def boom_view(request):
+    raise RuntimeError("django view failure")
+
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    path("django/plain/", plain_view),
+    path("django/stream/", stream_view),
+    path("django/file/", file_view),
+    path("django/boom/", boom_view),
+]
