@@ -38,29 +38,29 @@ class HTTPException(Exception):
         return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
 
 
-def _http_error(name: str, status: int) -> type[HTTPException]:
+def _http_error(name: str, status: int, message: str) -> type[HTTPException]:
     def __init__(
         self,
         detail: Any = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        HTTPException.__init__(self, status, detail, headers, extra)
+        HTTPException.__init__(self, status, message if detail is None else detail, headers, extra)
 
     return type(name, (HTTPException,), {"status_code": status, "__init__": __init__})
 
 
-BadRequest = _http_error("BadRequest", 400)
-Unauthorized = _http_error("Unauthorized", 401)
-Forbidden = _http_error("Forbidden", 403)
-NotFound = _http_error("NotFound", 404)
-MethodNotAllowed = _http_error("MethodNotAllowed", 405)
-Conflict = _http_error("Conflict", 409)
-PayloadTooLarge = _http_error("PayloadTooLarge", 413)
-UnprocessableEntity = _http_error("UnprocessableEntity", 422)
-TooManyRequests = _http_error("TooManyRequests", 429)
-InternalServerError = _http_error("InternalServerError", 500)
-ServiceUnavailable = _http_error("ServiceUnavailable", 503)
+BadRequest = _http_error("BadRequest", 400, "Bad Request")
+Unauthorized = _http_error("Unauthorized", 401, "Unauthorized")
+Forbidden = _http_error("Forbidden", 403, "Forbidden")
+NotFound = _http_error("NotFound", 404, "Not Found")
+MethodNotAllowed = _http_error("MethodNotAllowed", 405, "Method Not Allowed")
+Conflict = _http_error("Conflict", 409, "Conflict")
+PayloadTooLarge = _http_error("PayloadTooLarge", 413, "Payload Too Large")
+UnprocessableEntity = _http_error("UnprocessableEntity", 422, "Unprocessable Entity")
+TooManyRequests = _http_error("TooManyRequests", 429, "Too Many Requests")
+InternalServerError = _http_error("InternalServerError", 500, "Internal Server Error")
+ServiceUnavailable = _http_error("ServiceUnavailable", 503, "Service Unavailable")
 
 
 class RequestValidationError(HTTPException):

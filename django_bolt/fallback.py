@@ -34,10 +34,20 @@ class FileWrapper:
 
 
 class DjangoFallback:
-    def __init__(self, *, multiprocess: bool = False) -> None:
+    def __init__(self, *, multiprocess: bool = False, serve_static: bool | None = None) -> None:
+        from django.apps import apps
+        from django.conf import settings
         from django.core.handlers.wsgi import WSGIHandler
 
-        self.handler = WSGIHandler()
+        handler: Any = WSGIHandler()
+        if serve_static is None:
+            serve_static = settings.DEBUG and apps.is_installed("django.contrib.staticfiles")
+        if serve_static:
+            # What runserver does in DEBUG: STATIC_URL served from the finders.
+            from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+            handler = StaticFilesHandler(handler)
+        self.handler = handler
         self.multiprocess = multiprocess
 
     def environ(self, job: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import re
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
@@ -204,9 +205,12 @@ def autodiscover() -> list[tuple[str, BoltAPI]]:
     from .api import BoltAPI
 
     candidates = []
-    root = getattr(settings, "ROOT_URLCONF", "") or ""
-    if root:
-        candidates.append(root.rsplit(".", 1)[0] + ".api" if "." in root else "api")
+    settings_module = getattr(settings, "SETTINGS_MODULE", None) or os.environ.get(
+        "DJANGO_SETTINGS_MODULE", ""
+    )
+    for module in (settings_module, getattr(settings, "ROOT_URLCONF", "")):
+        if module and "." in module:
+            candidates.append(module.rsplit(".", 1)[0] + ".api")
     candidates.extend(f"{cfg.name}.api" for cfg in apps.get_app_configs())
     mounts: list[tuple[str, BoltAPI]] = []
     seen: set[int] = set()

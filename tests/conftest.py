@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE_PY = ROOT / "testproject" / "manage.py"
+
+
+@pytest.fixture(scope="session")
+def e2e_db(tmp_path_factory):
+    """A migrated SQLite file for runbolt subprocesses, with an admin user."""
+    path = tmp_path_factory.mktemp("e2e") / "db.sqlite3"
+    env = {**os.environ, "BOLT_SQLITE_PATH": str(path)}
+    env.pop("BOLT_TEST_DATABASE_URL", None)
+    subprocess.run([sys.executable, str(MANAGE_PY), "migrate", "--noinput", "-v0"], env=env, check=True)
+    script = (
+        "from django.contrib.auth import get_user_model;"
+        "get_user_model().objects.create_superuser('admin', 'admin@example.com', 'pw-admin-123')"
+    )
+    subprocess.run([sys.executable, str(MANAGE_PY), "shell", "-c", script], env=env, check=True)
+    return path
+
+
+@pytest.fixture
+def bolt(e2e_db):
+    """Factory: ``with bolt("--processes", "2") as server:`` runs a real runbolt."""
+    from django_bolt.testing import run_bolt
+
+    def start(*args, env=None, **kwargs):
+        merged = {"BOLT_SQLITE_PATH": str(e2e_db), **(env or {})}
+        return run_bolt(*args, manage_py=str(MANAGE_PY), env=merged, **kwargs)
+
+    return start

@@ -1,0 +1,211 @@
+"""Bad input gets a clear answer and the worker lives on."""
+
+import logging
+
+import msgspec
+import pytest
+from django.contrib.auth import get_user_model
+
+from django_bolt import BoltAPI
+from django_bolt.exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    RequestValidationError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UnprocessableEntity,
+)
+from django_bolt.testing import TestClient
+
+api = BoltAPI()
+
+
+class Body(msgspec.Struct):
+    text: str
+
+
+@api.get("/boom")
+async def boom():
+    raise RuntimeError("secret internals")
+
+
+@api.get("/boom-sync")
+def boom_sync():
+    raise ValueError("sync secret")
+
+
+@api.get("/ok")
+async def ok():
+    return {"ok": True}
+
+
+@api.get("/not-found")
+async def not_found():
+    raise HTTPException(status_code=404, detail="User not found")
+
+
+@api.get("/dict-detail")
+async def dict_detail():
+    raise HTTPException(
+        status_code=400,
+        detail={"error": "validation_failed", "fields": {"email": "Invalid email format"}},
+    )
+
+
+@api.get("/with-headers")
+async def with_headers():
+    raise Unauthorized(detail="Authentication required", headers={"WWW-Authenticate": "Bearer"})
+
+
+@api.get("/extra")
+async def extra():
+    raise BadRequest(detail="Invalid input", extra={"field": "email"})
+
+
+@api.get("/manual-validation")
+async def manual_validation():
+    raise RequestValidationError([{"loc": ["body", "email"], "msg": "Invalid email format", "type": "value_error"}])
+
+
+@api.get("/does-not-exist")
+async def does_not_exist():
+    return await get_user_model().objects.aget(id=987654)
+
+
+@api.get("/bad-return")
+async def bad_return() -> Body:
+    return {"text": 5}
+
+
+@api.post("/upload")
+async def upload(body: Body):
+    return {"len": len(body.text)}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(api, django_fallback=False, debug=False, max_body_size=1024) as c:
+        yield c
+
+
+def test_handler_exception_is_json_500_without_internals(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="django_bolt"):
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+    assert "secret" not in response.text
+    assert "secret internals" in caplog.text  # logged with its traceback
+    assert client.get("/ok").json() == {"ok": True}
+
+
+def test_sync_handler_exception_is_json_500(client):
+    response = client.get("/boom-sync")
+    assert response.status_code == 500
+    assert "sync secret" not in response.text
+    assert client.get("/ok").status_code == 200
+
+
+def test_many_failures_do_not_wear_the_worker_out(client):
+    for _ in range(200):
+        assert client.get("/boom").status_code == 500
+    assert client.get("/ok").json() == {"ok": True}
+
+
+def test_http_exception(client):
+    response = client.get("/not-found")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "User not found"}
+
+
+def test_dict_detail_stays_an_object(client):
+    assert client.get("/dict-detail").json() == {
+        "detail": {"error": "validation_failed", "fields": {"email": "Invalid email format"}}
+    }
+
+
+def test_exception_headers_and_extra(client):
+    response = client.get("/with-headers")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/extra").json() == {"detail": "Invalid input", "field": "email"}
+
+
+def test_request_validation_error(client):
+    response = client.get("/manual-validation")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "email"]
+
+
+@pytest.mark.django_db
+def test_does_not_exist_is_404(client):
+    assert client.get("/does-not-exist").status_code == 404
+
+
+def test_wrong_response_shape_is_500_naming_the_field(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="django_bolt"):
+        response = client.get("/bad-return")
+    assert response.status_code == 500
+    assert "$.text" in caplog.text
+
+
+def test_body_over_limit_is_413(client):
+    response = client.post("/upload", json={"text": "x" * 2000})
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+    assert client.post("/upload", json={"text": "x" * 100}).json() == {"len": 100}
+
+
+@pytest.mark.parametrize(
+    ("cls", "status", "message"),
+    [
+        (BadRequest, 400, "Bad Request"),
+        (Unauthorized, 401, "Unauthorized"),
+        (Forbidden, 403, "Forbidden"),
+        (NotFound, 404, "Not Found"),
+        (MethodNotAllowed, 405, "Method Not Allowed"),
+        (Conflict, 409, "Conflict"),
+        (UnprocessableEntity, 422, "Unprocessable Entity"),
+        (TooManyRequests, 429, "Too Many Requests"),
+        (InternalServerError, 500, "Internal Server Error"),
+        (ServiceUnavailable, 503, "Service Unavailable"),
+    ],
+)
+def test_exception_classes_have_status_and_default_message(cls, status, message):
+    exc = cls()
+    assert exc.status_code == status
+    assert exc.detail == message
+    assert isinstance(exc, HTTPException)
+
+
+def test_debug_returns_technical_page_to_html_clients():
+    with TestClient(api, django_fallback=False, debug=True) as client:
+        html = client.get("/boom", headers={"accept": "text/html"})
+        assert html.status_code == 500
+        assert html.headers["content-type"].startswith("text/html")
+        assert "secret internals" in html.text
+        assert "Traceback" in html.text
+        as_json = client.get("/boom", headers={"accept": "application/json"})
+        assert as_json.status_code == 500
+        assert as_json.json()["detail"] == "RuntimeError: secret internals"
+
+
+def test_custom_exception_handler():
+    def handler(exc, request):
+        return {"error": "internal_server_error", "detail": str(exc)}, 500
+
+    custom = BoltAPI(exception_handler=handler)
+
+    @custom.get("/x")
+    async def x():
+        raise RuntimeError("custom")
+
+    with TestClient(custom, django_fallback=False) as client:
+        response = client.get("/x")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_server_error", "detail": "custom"}
