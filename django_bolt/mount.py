@@ -49,8 +49,11 @@ class DjangoJob:
         addr = self._request.META.get("REMOTE_ADDR")
         return (addr, int(self._request.META.get("REMOTE_PORT") or 0)) if addr else None
 
-    def params(self) -> list[tuple[str, str]]:
-        return list(self._params.items())
+    def params(self) -> dict[str, str]:
+        return dict(self._params)
+
+    def query(self) -> dict[str, str]:
+        return {k: v for k, v in self._request.GET.items()}
 
     def query_pairs(self) -> list[tuple[str, str]]:
         return [(k, v) for k, values in self._request.GET.lists() for v in values]

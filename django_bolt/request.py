@@ -124,7 +124,7 @@ class Request:
         """Query parameters; for a repeated name the last value wins (see ``query_lists``)."""
         query = self._query
         if query is None:
-            query = self._query = dict(self._job.query_pairs())
+            query = self._query = self._job.query()
         return query
 
     @property
@@ -141,7 +141,7 @@ class Request:
     def params(self) -> dict[str, str]:
         params = self._params
         if params is None:
-            params = self._params = dict(self._job.params())
+            params = self._params = self._job.params()
         return params
 
     @property

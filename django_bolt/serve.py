@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 from . import __version__
 from ._bridge import Dispatcher
-from ._core import Server
+from ._core import Server, use_batch_scheduling
 from .config import ServerConfig
 from .site import Site
 
@@ -38,6 +39,9 @@ def banner(config: ServerConfig, site: Site, port: int) -> str:
 def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any = None) -> int:
     from .fallback import DjangoFallback
 
+    batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
+    if batch:
+        use_batch_scheduling()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     dispatcher = Dispatcher(
@@ -59,6 +63,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         max_body_size=config.max_body_size,
         shutdown_timeout=config.shutdown_timeout,
         reuse_port=True,
+        batch_scheduling=batch,
     )
     if not quiet:
         print(banner(config, site, server.port), flush=True)

@@ -165,10 +165,6 @@ pub async fn dispatch(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let (local_host, local_port) = {
-        let addr = req.app_config().local_addr();
-        (addr.ip().to_string(), addr.port())
-    };
     let parts = RequestParts {
         route_id,
         method: req.method().as_str().to_owned(),
@@ -178,7 +174,7 @@ pub async fn dispatch(
         body,
         params,
         peer: req.peer_addr(),
-        server: (local_host, local_port),
+        server: req.app_config().local_addr(),
     };
     let (tx, rx) = oneshot::channel();
     let job = Job::new(parts, tx);

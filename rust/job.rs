@@ -10,7 +10,7 @@ use actix_http::header::HeaderMap;
 use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
 
 /// Route id used for requests that go to Django's own handler.
@@ -39,7 +39,7 @@ pub struct RequestParts {
     pub params: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
     /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
-    pub server: (String, u16),
+    pub server: SocketAddr,
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -131,7 +131,7 @@ impl Job {
 
     #[getter]
     fn server(&self) -> (String, u16) {
-        self.parts.server.clone()
+        (self.parts.server.ip().to_string(), self.parts.server.port())
     }
 
     #[getter]
@@ -144,13 +144,24 @@ impl Job {
         PyBytes::new(py, &self.parts.body)
     }
 
-    /// Path parameters as (name, raw value) pairs, in route order.
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
+    /// Path parameters as {name: decoded value}.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
         for (k, v) in &self.parts.params {
-            list.append(PyTuple::new(py, [k.as_str(), v.as_str()])?)?;
+            dict.set_item(PyString::intern(py, k), v)?;
         }
-        Ok(list)
+        Ok(dict)
+    }
+
+    /// Query parameters decoded as {name: value}; for a repeated name the last one wins.
+    fn query<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        if !self.parts.query.is_empty() {
+            for (k, v) in form_urlencoded::parse(self.parts.query.as_bytes()) {
+                dict.set_item(k.as_ref(), v.as_ref())?;
+            }
+        }
+        Ok(dict)
     }
 
     /// Query parameters decoded (percent and '+') as (name, value) pairs, in order.

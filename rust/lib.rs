@@ -16,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<job::StreamWriter>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<testing::TestApp>()?;
+    m.add_function(wrap_pyfunction!(server::use_batch_scheduling, m)?)?;
     m.add("DJANGO_FALLBACK", job::DJANGO_FALLBACK)?;
     Ok(())
 }
