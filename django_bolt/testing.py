@@ -198,6 +198,8 @@ class BoltProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self._reader.join(5)
+        if self.proc.stdout is not None and not self._reader.is_alive():
+            self.proc.stdout.close()
         return self.proc.returncode
 
 
