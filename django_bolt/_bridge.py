@@ -74,6 +74,7 @@ class Dispatcher:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[threading.Thread] = []
         self._base_context = contextvars.copy_context()
+        self.fast_plans = [plan.fast_plan() for plan in plans]
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -97,9 +98,23 @@ class Dispatcher:
 
     # -- async handlers on the event loop ------------------------------------------
     def _on_ready(self) -> None:
-        run = self._run_async_job
-        for job in self.bridge.drain():
-            self._base_context.copy().run(run, job)
+        # Rust runs each job's success path; it calls back into run_slow / suspended /
+        # finish / fail below for everything else.
+        self.bridge.run_ready(self.fast_plans, self)
+
+    def run_slow(self, job: Any) -> None:
+        self._base_context.copy().run(self._run_async_job, job)
+
+    def suspended(self, job: Any, coro: Any, yielded: Any, context: contextvars.Context) -> None:
+        assert self.loop is not None
+        request = Request(job)
+        self.loop.create_task(self._continue(job, request, job.route_id, coro, yielded), context=context)
+
+    def finish(self, job: Any, result: Any) -> None:
+        self._finish(job, Request(job), self.plans[job.route_id], result)
+
+    def fail(self, job: Any, exc: BaseException, context: contextvars.Context) -> None:
+        context.run(self._fail, job, Request(job), job.route_id, exc)
 
     def _run_async_job(self, job: Any) -> None:
         route_id = job.route_id

@@ -314,6 +314,9 @@ class RoutePlan:
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
         self.request_param: str | None = None
         self.body_param: str | None = None
+        # The same plan in the form the Rust fast path runs; None when an argument
+        # needs something only the Python path does.
+        self.fast_args: list[tuple[Any, ...]] | None = []
         hints = _type_hints(handler)
         sig = inspect.signature(handler)
         path_names = set(path_param_names(path))
@@ -354,6 +357,7 @@ class RoutePlan:
         ):
             self.request_param = pname
             self.extractors.append((pname, _request_extractor))
+            self._fast(("request", pname, Request))
             return
         inner, optional = _unwrap_optional(base)
         if marker is None:
@@ -372,9 +376,10 @@ class RoutePlan:
                 raise TypeError(f"{self.name}: only one body parameter is supported")
             self.body_param = pname
             required = default is markers._UNSET and not optional
-            self.extractors.append(
-                (pname, _make_body_extractor(pname, base, required, None if default is markers._UNSET else default))
-            )
+            body_default = None if default is markers._UNSET else default
+            self.extractors.append((pname, _make_body_extractor(pname, base, required, body_default)))
+            decoder = msgspec.json.Decoder(inner)
+            self._fast(("body", pname, decoder.decode, required, body_default))
             return
         key = (marker.alias if marker and marker.alias else pname)
         if source == "header" and not (marker and marker.alias):
@@ -387,6 +392,28 @@ class RoutePlan:
         self.extractors.append(
             (pname, _make_value_extractor(source, key, key if source != "path" else pname, base, required, value_default, constraints))
         )
+        if source not in ("path", "query", "header") or _is_sequence(inner):
+            self.fast_args = None
+        else:
+            kind = _FAST_KINDS.get(inner, "convert") if not constraints else "convert"
+            converter = _scalar_converter(inner, constraints)
+            self._fast(
+                ("value", pname, source, key, kind, required, value_default,
+                 source == "query" and optional, converter)
+            )
+
+    def _fast(self, arg: tuple[Any, ...]) -> None:
+        if self.fast_args is not None:
+            self.fast_args.append(arg)
+
+    def fast_plan(self) -> Any:
+        """The Rust FastPlan for this route, or None when only Python can run it."""
+        from ._core import FastPlan
+
+        if self.fast_args is None or not self.is_async:
+            return None
+        return FastPlan(self.handler, list(self.fast_args), self.status_code,
+                        self.response_type is None, json_encode)
 
     def extract(self, request: Request) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -416,6 +443,9 @@ class RoutePlan:
             return msgspec.convert(result, tp, from_attributes=True)
         except msgspec.ValidationError as exc:
             raise ResponseValidationError(self.name, str(exc)) from None
+
+
+_FAST_KINDS = {str: "str", int: "int", float: "float", bool: "bool", Any: "str"}
 
 
 def _request_extractor(request: Request) -> Request:

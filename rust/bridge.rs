@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
+use pyo3::types::{PyAny, PyList};
 
 use crate::job::Job;
 
@@ -78,7 +79,7 @@ impl BridgeCore {
         }
     }
 
-    fn take_pending(&self) -> Vec<Job> {
+    pub(crate) fn take_pending(&self) -> Vec<Job> {
         let mut counter: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
         unsafe {
@@ -135,6 +136,17 @@ impl Bridge {
     /// Takes every job queued for the event loop since the last call.
     fn drain(&self) -> Vec<Job> {
         self.core.take_pending()
+    }
+
+    /// Drains the queued jobs and runs each: through its route's FastPlan when
+    /// `plans[route_id]` is one, otherwise through `host.run_slow(job)`.
+    fn run_ready(
+        &self,
+        py: Python<'_>,
+        plans: &Bound<'_, PyList>,
+        host: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        crate::fastpath::run_ready(py, self.core.take_pending(), plans, host)
     }
 
     /// Waits (GIL released) for the next blocking job; None on timeout or once closed.

@@ -44,7 +44,7 @@ pub struct RequestParts {
 
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct Job {
-    parts: RequestParts,
+    pub(crate) parts: RequestParts,
     reply: Mutex<Option<oneshot::Sender<Reply>>>,
 }
 
@@ -54,6 +54,11 @@ impl Job {
             parts,
             reply: Mutex::new(Some(reply)),
         }
+    }
+
+    /// Answers from Rust; false if already answered or the client is gone.
+    pub(crate) fn send_reply(&self, reply: Reply) -> bool {
+        self.send(reply).unwrap_or(false)
     }
 
     fn send(&self, reply: Reply) -> PyResult<bool> {

@@ -1,0 +1,260 @@
+"""Side-by-side HTTP benchmark: each server pinned to CPU 0, wrk pinned to CPU 1.
+
+Every round starts each contender in turn (interleaved), runs every endpoint against it,
+and stops it; the table reports the median of the rounds, p99 latency and the server's
+CPU time per request, with each throughput as a ratio to django-bolt 0.13.0.
+
+    python bench/bench.py --rounds 3 --duration 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE / "project"
+OUT = HERE / "out"
+ROOT = HERE.parent
+OUR_PY = Path(os.environ.get("BENCH_OUR_PYTHON", ROOT / ".venv" / "bin" / "python"))
+REF_PY = HERE / ".venv-ref" / "bin" / "python"
+NINJA_BIN = HERE / ".venv-ninja" / "bin"
+REFERENCE = "django-bolt 0.13.0"
+
+POST_BODY = '{"name":"pen","price":1.5,"tags":["a","b"]}'
+ENDPOINTS = {
+    "hello": ("GET", "/hello", None),
+    "path+query": ("GET", "/items/42?q=hello&limit=5", None),
+    "POST small body": ("POST", "/items", POST_BODY),
+    "admin login page": ("GET", "/admin/login/", None),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def contenders(port: int) -> dict[str, dict]:
+    manage = str(PROJECT / "manage.py")
+    nginx_conf = OUT / "nginx.conf"
+    nginx_conf.write_text(
+        (HERE / "nginx.conf").read_text().replace("__OUT__", str(OUT)).replace("__PORT__", str(port))
+    )
+    (OUT / "nginx-body").mkdir(exist_ok=True)
+    return {
+        "django_bolt (ours)": {
+            "cmd": [str(OUR_PY), manage, "runbolt", "--host", "127.0.0.1", "--port", str(port),
+                    "--processes", "1", "--workers", "1"],
+            "env": {},
+            "endpoints": list(ENDPOINTS),
+        },
+        REFERENCE: {
+            "cmd": [str(REF_PY), manage, "runbolt", "--host", "127.0.0.1", "--port", str(port),
+                    "--processes", "1", "--workers", "1"],
+            "env": {},
+            "endpoints": list(ENDPOINTS),
+        },
+        "django-ninja on granian (WSGI)": {
+            "cmd": [str(NINJA_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                    "--port", str(port), "--workers", "1", "--no-ws", "benchsite.wsgi:application"],
+            "env": {"BENCH_BOLT": "0", "BENCH_URLCONF": "benchsite.ninja_urls"},
+            "cwd": str(PROJECT),
+            "endpoints": list(ENDPOINTS),
+        },
+        "nginx (fixed body)": {
+            "cmd": ["nginx", "-c", str(nginx_conf), "-p", str(OUT)],
+            "env": {},
+            "endpoints": ["hello"],
+        },
+    }
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not start")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = (task / "children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def parse_latency(text: str) -> float:
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
+    method, path, body = ENDPOINTS[endpoint]
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if method == "POST":
+        script = OUT / "post.lua"
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = \'{body}\'\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        cmd += ["-s", str(script)]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "requests": total,
+        "p99_ms": parse_latency(out),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def check_endpoint(port: int, endpoint: str) -> None:
+    import urllib.request
+
+    method, path, body = ENDPOINTS[endpoint]
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method,
+        data=body.encode() if body else None, headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"{endpoint}: status {resp.status}")
+
+
+def bench_server(name: str, spec: dict, port: int, duration: int, warmup: int, connections: int) -> dict:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec["env"]}
+    log = open(OUT / f"{re.sub(r'[^a-z0-9]+', '_', name.lower())}.log", "a")
+    proc = subprocess.Popen(["taskset", "-c", "0", *spec["cmd"]], cwd=spec.get("cwd", str(PROJECT)),
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    results = {}
+    try:
+        wait_listening(port, proc)
+        for endpoint in spec["endpoints"]:
+            check_endpoint(port, endpoint)
+            run_wrk(port, endpoint, warmup, connections)
+            cpu_before = tree_cpu_seconds(proc.pid)
+            r = run_wrk(port, endpoint, duration, connections)
+            cpu = tree_cpu_seconds(proc.pid) - cpu_before
+            r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
+            results[endpoint] = r
+            print(f"  {name:32s} {endpoint:18s} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
+                  f"cpu {r['cpu_us_per_req']:.1f} us/req", flush=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    return results
+
+
+def median_of(runs: list[dict], endpoint: str, key: str) -> float:
+    values = [r[endpoint][key] for r in runs if endpoint in r]
+    return statistics.median(values) if values else float("nan")
+
+
+def render(results: dict, args: argparse.Namespace, command: str) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+        f"Python {platform.python_version()} for ours. Each server pinned to CPU 0 "
+        f"(`taskset -c 0`), `wrk -t1 -c{args.connections} -d{args.duration}s` pinned to CPU 1, "
+        f"{args.warmup}s warm-up per endpoint, one process and one Actix worker each, no access log. "
+        f"Median of {args.rounds} interleaved rounds. `x ref` is throughput relative to {REFERENCE} "
+        "measured in the same run; CPU is the server's CPU time (user+system, all its threads "
+        "and children) per request.",
+        "",
+    ]
+    for endpoint in ENDPOINTS:
+        lines += [f"## {endpoint}", "", "| server | req/s | x ref | p99 ms | CPU us/req |", "|---|---:|---:|---:|---:|"]
+        ref = median_of(results.get(REFERENCE, []), endpoint, "rps")
+        for name, runs in results.items():
+            rps = median_of(runs, endpoint, "rps")
+            if rps != rps:  # nan: not measured for this server
+                continue
+            ratio = rps / ref if ref == ref and ref else float("nan")
+            lines.append(
+                f"| {name} | {rps:,.0f} | {ratio:.2f} | {median_of(runs, endpoint, 'p99_ms'):.2f} | "
+                f"{median_of(runs, endpoint, 'cpu_us_per_req'):.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", action="append", help="run only these contenders (substring match)")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset", "nginx"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not installed (bench/run.sh installs it)", file=sys.stderr)
+            return 2
+    OUT.mkdir(exist_ok=True)
+    port = free_port()
+    specs = contenders(port)
+    if args.only:
+        specs = {k: v for k, v in specs.items() if any(o.lower() in k.lower() for o in args.only)}
+    results: dict[str, list[dict]] = {name: [] for name in specs}
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}/{args.rounds}", flush=True)
+        for name, spec in specs.items():
+            results[name].append(bench_server(name, spec, port, args.duration, args.warmup, args.connections))
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    command = "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
+    report = render(results, args, command)
+    Path(args.output).write_text(report + "\n")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""The same endpoints with django-ninja, for granian."""
+
+from django.contrib import admin
+from django.urls import path
+from ninja import NinjaAPI, Schema
+
+api = NinjaAPI()
+
+
+class Item(Schema):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@api.get("/hello")
+def hello(request):
+    return {"message": "Hello, World!"}
+
+
+@api.get("/items/{item_id}")
+def get_item(request, item_id: int, q: str | None = None, limit: int = 10):
+    return {"item_id": item_id, "q": q, "limit": limit}
+
+
+@api.post("/items")
+def create_item(request, item: Item):
+    return {"name": item.name, "price": item.price, "tags": item.tags}
+
+
+urlpatterns = [path("admin/", admin.site.urls), path("", api.urls)]
