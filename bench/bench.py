@@ -160,33 +160,45 @@ def check_endpoint(port: int, endpoint: str) -> None:
             raise RuntimeError(f"{endpoint}: status {resp.status}")
 
 
-def bench_server(name: str, spec: dict, port: int, duration: int, warmup: int, connections: int) -> dict:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec["env"]}
-    log = open(OUT / f"{re.sub(r'[^a-z0-9]+', '_', name.lower())}.log", "a")
-    proc = subprocess.Popen(["taskset", "-c", "0", *spec["cmd"]], cwd=spec.get("cwd", str(PROJECT)),
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    results = {}
-    try:
-        wait_listening(port, proc)
-        for endpoint in spec["endpoints"]:
-            check_endpoint(port, endpoint)
-            run_wrk(port, endpoint, warmup, connections)
-            cpu_before = tree_cpu_seconds(proc.pid)
-            r = run_wrk(port, endpoint, duration, connections)
-            cpu = tree_cpu_seconds(proc.pid) - cpu_before
-            r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
-            results[endpoint] = r
-            print(f"  {name:32s} {endpoint:18s} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
-                  f"cpu {r['cpu_us_per_req']:.1f} us/req", flush=True)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+class Contender:
+    """One server process, started once and measured in every round."""
+
+    def __init__(self, name: str, spec: dict, port: int) -> None:
+        self.name = name
+        self.spec = spec
+        self.port = port
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec["env"]}
+        self.log = open(OUT / f"{re.sub(r'[^a-z0-9]+', '_', name.lower())}.log", "w")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", "0", *spec["cmd"]], cwd=spec.get("cwd", str(PROJECT)), env=env,
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def start(self, warmup: int, connections: int) -> None:
+        wait_listening(self.port, self.proc)
+        for endpoint in self.spec["endpoints"]:
+            check_endpoint(self.port, endpoint)
+            run_wrk(self.port, endpoint, warmup, connections)
+
+    def measure(self, endpoint: str, duration: int, connections: int) -> dict:
+        cpu_before = tree_cpu_seconds(self.proc.pid)
+        r = run_wrk(self.port, endpoint, duration, connections)
+        cpu = tree_cpu_seconds(self.proc.pid) - cpu_before
+        r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
+        if r["non_2xx"] or r["socket_errors"]:
+            print(f"  warning: {self.name} {endpoint}: {r['non_2xx']} non-2xx, errors {r['socket_errors']}")
+        return r
+
+    def stop(self) -> None:
         try:
-            proc.wait(20)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-    return results
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        self.log.close()
 
 
 def median_of(runs: list[dict], endpoint: str, key: str) -> float:
@@ -204,7 +216,8 @@ def render(results: dict, args: argparse.Namespace, command: str) -> str:
         f"Python {platform.python_version()} for ours. Each server pinned to CPU 0 "
         f"(`taskset -c 0`), `wrk -t1 -c{args.connections} -d{args.duration}s` pinned to CPU 1, "
         f"{args.warmup}s warm-up per endpoint, one process and one Actix worker each, no access log. "
-        f"Median of {args.rounds} interleaved rounds. `x ref` is throughput relative to {REFERENCE} "
+        f"All servers run side by side and each endpoint is measured on every server in turn; median "
+        f"of {args.rounds} rounds. `x ref` is throughput relative to {REFERENCE} "
         "measured in the same run; CPU is the server's CPU time (user+system, all its threads "
         "and children) per request.",
         "",
@@ -239,15 +252,35 @@ def main() -> int:
             print(f"{tool} is not installed (bench/run.sh installs it)", file=sys.stderr)
             return 2
     OUT.mkdir(exist_ok=True)
-    port = free_port()
-    specs = contenders(port)
+    ports = {name: free_port() for name in contenders(0)}
+    specs = {name: contenders(ports[name])[name] for name in ports}
     if args.only:
         specs = {k: v for k, v in specs.items() if any(o.lower() in k.lower() for o in args.only)}
+    # All contenders run side by side (idle while another is measured) so that each
+    # endpoint is measured for every server within seconds of the others.
+    running = {name: Contender(name, spec, ports[name]) for name, spec in specs.items()}
     results: dict[str, list[dict]] = {name: [] for name in specs}
-    for round_no in range(1, args.rounds + 1):
-        print(f"round {round_no}/{args.rounds}", flush=True)
-        for name, spec in specs.items():
-            results[name].append(bench_server(name, spec, port, args.duration, args.warmup, args.connections))
+    try:
+        for c in running.values():
+            c.start(args.warmup, args.connections)
+        names = list(running)
+        for round_no in range(1, args.rounds + 1):
+            print(f"round {round_no}/{args.rounds}", flush=True)
+            for name in names:
+                results[name].append({})
+            order = names[round_no - 1:] + names[: round_no - 1]  # rotate who goes first
+            for endpoint in ENDPOINTS:
+                for name in order:
+                    c = running[name]
+                    if endpoint not in c.spec["endpoints"]:
+                        continue
+                    r = c.measure(endpoint, args.duration, args.connections)
+                    results[name][-1][endpoint] = r
+                    print(f"  {name:32s} {endpoint:18s} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:.2f} ms"
+                          f"  cpu {r['cpu_us_per_req']:.1f} us/req", flush=True)
+    finally:
+        for c in running.values():
+            c.stop()
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     command = "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
     report = render(results, args, command)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
+use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
@@ -167,9 +168,8 @@ pub async fn dispatch(
     };
     let parts = RequestParts {
         route_id,
-        method: req.method().as_str().to_owned(),
-        path: req.path().to_owned(),
-        query: req.query_string().to_owned(),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
         headers: req.headers().clone(),
         body,
         params,
@@ -205,29 +205,35 @@ fn into_response(reply: Reply) -> HttpResponse {
             headers,
             body,
         } => {
-            let mut builder = HttpResponse::build(status_code(status));
+            let mut resp = HttpResponse::with_body(status_code(status), body);
+            let map = resp.headers_mut();
             for (k, v) in headers {
-                builder.append_header((k, v));
+                map.append(k, v);
             }
-            builder.body(body)
+            resp.map_into_boxed_body()
         }
         Reply::Stream {
             status,
             headers,
             chunks,
         } => {
-            let mut builder = HttpResponse::build(status_code(status));
             let mut size = BodySize::Stream;
+            let mut kept = Vec::with_capacity(headers.len());
             for (k, v) in headers {
-                if k.eq_ignore_ascii_case("content-length") {
-                    if let Ok(n) = v.trim().parse::<u64>() {
+                if k == CONTENT_LENGTH {
+                    if let Some(n) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
                         size = BodySize::Sized(n);
                         continue;
                     }
                 }
-                builder.append_header((k, v));
+                kept.push((k, v));
             }
-            builder.body(ChannelBody { chunks, size })
+            let mut resp = HttpResponse::with_body(status_code(status), ChannelBody { chunks, size });
+            let map = resp.headers_mut();
+            for (k, v) in kept {
+                map.append(k, v);
+            }
+            resp.map_into_boxed_body()
         }
     }
 }

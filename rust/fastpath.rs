@@ -15,7 +15,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyDict, PyList, PyString, PyTuple};
 
-use crate::job::{Job, Reply};
+use crate::job::{Job, Reply, JSON_CONTENT_TYPE};
+use actix_http::header::CONTENT_TYPE;
 
 enum Source {
     Path,
@@ -214,7 +215,7 @@ fn build_kwargs<'py>(
     let kwargs = PyDict::new(py);
     let parts = &job.get().parts;
     let mut query = Query {
-        raw: &parts.query,
+        raw: parts.query(),
         pairs: None,
     };
     for (name, arg) in &plan.args {
@@ -317,8 +318,6 @@ impl Drop for EnteredContext<'_> {
     }
 }
 
-const JSON: &str = "application/json";
-
 fn run_one<'py>(
     py: Python<'py>,
     plan: &FastPlan,
@@ -363,7 +362,7 @@ fn run_one<'py>(
                         let body = encoded.cast::<pyo3::types::PyBytes>()?;
                         job.get().send_reply(Reply::Full {
                             status: plan.status,
-                            headers: vec![("content-type".to_string(), JSON.to_string())],
+                            headers: vec![(CONTENT_TYPE, JSON_CONTENT_TYPE)],
                             body: Bytes::copy_from_slice(body.as_bytes()),
                         });
                     }
@@ -404,7 +403,7 @@ pub fn run_ready(
                 err.write_unraisable(py, Some(&job));
                 job.get().send_reply(Reply::Full {
                     status: 500,
-                    headers: vec![("content-type".to_string(), JSON.to_string())],
+                    headers: vec![(CONTENT_TYPE, JSON_CONTENT_TYPE)],
                     body: Bytes::from_static(b"{\"detail\":\"Internal Server Error\"}"),
                 });
             }

@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use actix_http::header::HeaderMap;
+use actix_http::{Method, Uri};
+use actix_http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use pyo3::exceptions::PyValueError;
 use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -16,24 +18,35 @@ use tokio::sync::{mpsc, oneshot};
 /// Route id used for requests that go to Django's own handler.
 pub const DJANGO_FALLBACK: i64 = -1;
 
+impl RequestParts {
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+}
+
+pub type HeaderList = Vec<(HeaderName, HeaderValue)>;
+
 pub enum Reply {
     Full {
         status: u16,
-        headers: Vec<(String, String)>,
+        headers: HeaderList,
         body: Bytes,
     },
     Stream {
         status: u16,
-        headers: Vec<(String, String)>,
+        headers: HeaderList,
         chunks: mpsc::Receiver<Bytes>,
     },
 }
 
 pub struct RequestParts {
     pub route_id: i64,
-    pub method: String,
-    pub path: String,
-    pub query: String,
+    pub method: Method,
+    pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub params: Vec<(String, String)>,
@@ -95,7 +108,26 @@ fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     Ok(Bytes::from(b))
 }
 
-fn extract_headers(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| PyValueError::new_err(format!("invalid response header name {name:?}")))?;
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        PyValueError::new_err(format!("invalid value for response header {name}: {value:?}"))
+    })?;
+    Ok((name, value))
+}
+
+pub(crate) const JSON_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json");
+
+fn content_type_value(ct: &str) -> PyResult<HeaderValue> {
+    if ct == "application/json" {
+        return Ok(JSON_CONTENT_TYPE);
+    }
+    HeaderValue::from_str(ct)
+        .map_err(|_| PyValueError::new_err(format!("invalid content type {ct:?}")))
+}
+
+fn extract_headers(headers: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderList> {
     let Some(headers) = headers else {
         return Ok(Vec::new());
     };
@@ -106,7 +138,7 @@ fn extract_headers(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, 
     for item in headers.try_iter()? {
         let item = item?;
         let (name, value): (String, String) = item.extract()?;
-        out.push((name, value));
+        out.push(header_pair(&name, &value)?);
     }
     Ok(out)
 }
@@ -120,18 +152,18 @@ impl Job {
 
     #[getter]
     fn method<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        PyString::intern(py, &self.parts.method)
+        PyString::intern(py, self.parts.method.as_str())
     }
 
     /// The raw (still percent-encoded) request path.
     #[getter]
     fn path(&self) -> &str {
-        &self.parts.path
+        self.parts.path()
     }
 
     #[getter]
     fn query_string(&self) -> &str {
-        &self.parts.query
+        self.parts.query()
     }
 
     #[getter]
@@ -161,8 +193,8 @@ impl Job {
     /// Query parameters decoded as {name: value}; for a repeated name the last one wins.
     fn query<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        if !self.parts.query.is_empty() {
-            for (k, v) in form_urlencoded::parse(self.parts.query.as_bytes()) {
+        if !self.parts.query().is_empty() {
+            for (k, v) in form_urlencoded::parse(self.parts.query().as_bytes()) {
                 dict.set_item(k.as_ref(), v.as_ref())?;
             }
         }
@@ -172,7 +204,7 @@ impl Job {
     /// Query parameters decoded (percent and '+') as (name, value) pairs, in order.
     fn query_pairs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for (k, v) in form_urlencoded::parse(self.parts.query.as_bytes()) {
+        for (k, v) in form_urlencoded::parse(self.parts.query().as_bytes()) {
             list.append(PyTuple::new(py, [k.as_ref(), v.as_ref()])?)?;
         }
         Ok(list)
@@ -198,7 +230,7 @@ impl Job {
     ) -> PyResult<bool> {
         let mut headers = extract_headers(headers)?;
         if let Some(ct) = content_type {
-            headers.push(("content-type".to_string(), ct.to_string()));
+            headers.push((CONTENT_TYPE, content_type_value(ct)?));
         }
         let body = body_bytes(body)?;
         self.send(Reply::Full {
