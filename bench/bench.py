@@ -52,25 +52,62 @@ def contenders(port: int) -> dict[str, dict]:
     manage = str(PROJECT / "manage.py")
     nginx_conf = OUT / "nginx.conf"
     nginx_conf.write_text(
-        (HERE / "nginx.conf").read_text().replace("__OUT__", str(OUT)).replace("__PORT__", str(port))
+        (HERE / "nginx.conf")
+        .read_text()
+        .replace("__OUT__", str(OUT))
+        .replace("__PORT__", str(port))
     )
     (OUT / "nginx-body").mkdir(exist_ok=True)
     return {
         "django_bolt (ours)": {
-            "cmd": [str(OUR_PY), manage, "runbolt", "--host", "127.0.0.1", "--port", str(port),
-                    "--processes", "1", "--workers", "1"],
+            "cmd": [
+                str(OUR_PY),
+                manage,
+                "runbolt",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--processes",
+                "1",
+                "--workers",
+                "1",
+                *os.environ.get("BENCH_OUR_ARGS", "").split(),
+            ],
             "env": {},
             "endpoints": list(ENDPOINTS),
         },
         REFERENCE: {
-            "cmd": [str(REF_PY), manage, "runbolt", "--host", "127.0.0.1", "--port", str(port),
-                    "--processes", "1", "--workers", "1"],
+            "cmd": [
+                str(REF_PY),
+                manage,
+                "runbolt",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--processes",
+                "1",
+                "--workers",
+                "1",
+            ],
             "env": {},
             "endpoints": list(ENDPOINTS),
         },
         "django-ninja on granian (WSGI)": {
-            "cmd": [str(NINJA_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-                    "--port", str(port), "--workers", "1", "--no-ws", "benchsite.wsgi:application"],
+            "cmd": [
+                str(NINJA_BIN / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-ws",
+                "benchsite.wsgi:application",
+            ],
             "env": {"BENCH_BOLT": "0", "BENCH_URLCONF": "benchsite.ninja_urls"},
             "cwd": str(PROJECT),
             "endpoints": list(ENDPOINTS),
@@ -128,7 +165,7 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
     if method == "POST":
         script = OUT / "post.lua"
         script.write_text(
-            f'wrk.method = "POST"\nwrk.body = \'{body}\'\n'
+            f"wrk.method = \"POST\"\nwrk.body = '{body}'\n"
             'wrk.headers["Content-Type"] = "application/json"\n'
         )
         cmd += ["-s", str(script)]
@@ -152,8 +189,10 @@ def check_endpoint(port: int, endpoint: str) -> None:
 
     method, path, body = ENDPOINTS[endpoint]
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", method=method,
-        data=body.encode() if body else None, headers={"Content-Type": "application/json"},
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=body.encode() if body else None,
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         if resp.status != 200:
@@ -170,8 +209,12 @@ class Contender:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec["env"]}
         self.log = open(OUT / f"{re.sub(r'[^a-z0-9]+', '_', name.lower())}.log", "w")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", *spec["cmd"]], cwd=spec.get("cwd", str(PROJECT)), env=env,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            ["taskset", "-c", "0", *spec["cmd"]],
+            cwd=spec.get("cwd", str(PROJECT)),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start(self, warmup: int, connections: int) -> None:
@@ -186,7 +229,9 @@ class Contender:
         cpu = tree_cpu_seconds(self.proc.pid) - cpu_before
         r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
         if r["non_2xx"] or r["socket_errors"]:
-            print(f"  warning: {self.name} {endpoint}: {r['non_2xx']} non-2xx, errors {r['socket_errors']}")
+            print(
+                f"  warning: {self.name} {endpoint}: {r['non_2xx']} non-2xx, errors {r['socket_errors']}"
+            )
         return r
 
     def stop(self) -> None:
@@ -223,7 +268,12 @@ def render(results: dict, args: argparse.Namespace, command: str) -> str:
         "",
     ]
     for endpoint in ENDPOINTS:
-        lines += [f"## {endpoint}", "", "| server | req/s | x ref | p99 ms | CPU us/req |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            f"## {endpoint}",
+            "",
+            "| server | req/s | x ref | p99 ms | CPU us/req |",
+            "|---|---:|---:|---:|---:|",
+        ]
         ref = median_of(results.get(REFERENCE, []), endpoint, "rps")
         for name, runs in results.items():
             rps = median_of(runs, endpoint, "rps")
@@ -239,12 +289,16 @@ def render(results: dict, args: argparse.Namespace, command: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", action="append", help="run only these contenders (substring match)")
+    parser.add_argument(
+        "--only", action="append", help="run only these contenders (substring match)"
+    )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "nginx"):
@@ -268,7 +322,7 @@ def main() -> int:
             print(f"round {round_no}/{args.rounds}", flush=True)
             for name in names:
                 results[name].append({})
-            order = names[round_no - 1:] + names[: round_no - 1]  # rotate who goes first
+            order = names[round_no - 1 :] + names[: round_no - 1]  # rotate who goes first
             for endpoint in ENDPOINTS:
                 for name in order:
                     c = running[name]
@@ -276,13 +330,18 @@ def main() -> int:
                         continue
                     r = c.measure(endpoint, args.duration, args.connections)
                     results[name][-1][endpoint] = r
-                    print(f"  {name:32s} {endpoint:18s} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:.2f} ms"
-                          f"  cpu {r['cpu_us_per_req']:.1f} us/req", flush=True)
+                    print(
+                        f"  {name:32s} {endpoint:18s} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:.2f} ms"
+                        f"  cpu {r['cpu_us_per_req']:.1f} us/req",
+                        flush=True,
+                    )
     finally:
         for c in running.values():
             c.stop()
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    command = "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
+    command = (
+        "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
+    )
     report = render(results, args, command)
     Path(args.output).write_text(report + "\n")
     print(report)

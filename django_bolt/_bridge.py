@@ -108,7 +108,9 @@ class Dispatcher:
     def suspended(self, job: Any, coro: Any, yielded: Any, context: contextvars.Context) -> None:
         assert self.loop is not None
         request = Request(job)
-        self.loop.create_task(self._continue(job, request, job.route_id, coro, yielded), context=context)
+        self.loop.create_task(
+            self._continue(job, request, job.route_id, coro, yielded), context=context
+        )
 
     def finish(self, job: Any, result: Any) -> None:
         self._finish(job, Request(job), self.plans[job.route_id], result)
@@ -136,7 +138,9 @@ class Dispatcher:
         assert self.loop is not None
         self.loop.create_task(self._continue(job, request, route_id, coro, yielded))
 
-    async def _continue(self, job: Any, request: Request, route_id: int, coro: Any, yielded: Any) -> None:
+    async def _continue(
+        self, job: Any, request: Request, route_id: int, coro: Any, yielded: Any
+    ) -> None:
         plan = self.plans[route_id]
         try:
             result = await _Started(coro, yielded)

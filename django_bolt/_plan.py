@@ -7,8 +7,11 @@ it, so the per-request work is a loop over prepared extractor functions.
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
+import operator
 import re
+import types
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -35,17 +38,14 @@ def path_param_names(path: str) -> list[str]:
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """``X | None`` / ``Optional[X]`` -> (X, True); anything else -> (tp, False)."""
     origin = get_origin(tp)
-    if origin is Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
+    if origin is Union or origin is types.UnionType:
         args = [a for a in get_args(tp) if a not in _NONE_TYPES]
         if len(args) != len(get_args(tp)):
-            return (args[0] if len(args) == 1 else Union[tuple(args)]), True
-    import types
-
-    if isinstance(tp, types.UnionType):
-        args = [a for a in tp.__args__ if a not in _NONE_TYPES]
-        if len(args) != len(tp.__args__):
-            return (args[0] if len(args) == 1 else Union[tuple(args)]), True
+            if len(args) == 1:
+                return args[0], True
+            return functools.reduce(operator.or_, args), True
     return tp, False
 
 
@@ -188,7 +188,12 @@ def _split_annotation(annotation: Any) -> tuple[Any, markers.Param | None]:
 
 
 def _make_value_extractor(
-    source: str, key: str, loc_name: str, tp: Any, required: bool, default: Any,
+    source: str,
+    key: str,
+    loc_name: str,
+    tp: Any,
+    required: bool,
+    default: Any,
     constraints: dict[str, Any],
 ) -> Callable[[Request], Any]:
     inner, optional = _unwrap_optional(tp)
@@ -274,7 +279,9 @@ def _loc_msg(exc: msgspec.ValidationError, base: list[Any]) -> tuple[list[Any], 
     return entry["loc"], entry["msg"], entry["type"]
 
 
-def _make_body_extractor(name: str, tp: Any, required: bool, default: Any) -> Callable[[Request], Any]:
+def _make_body_extractor(
+    name: str, tp: Any, required: bool, default: Any
+) -> Callable[[Request], Any]:
     inner, optional = _unwrap_optional(tp)
     decoder = msgspec.json.Decoder(inner)
 
@@ -343,7 +350,9 @@ class RoutePlan:
             self.response_type = response_model
         self.no_args = not self.extractors
 
-    def _add_param(self, pname: str, param: inspect.Parameter, annotation: Any, path_names: set[str]) -> None:
+    def _add_param(
+        self, pname: str, param: inspect.Parameter, annotation: Any, path_names: set[str]
+    ) -> None:
         default = param.default
         base, marker = _split_annotation(annotation)
         if isinstance(default, markers.Param):
@@ -352,8 +361,10 @@ class RoutePlan:
             default = marker.default
         if default is inspect.Parameter.empty or default is ...:
             default = markers._UNSET
-        if pname == "request" and marker is None or (
-            isinstance(base, type) and issubclass(base, Request)
+        if (
+            pname == "request"
+            and marker is None
+            or (isinstance(base, type) and issubclass(base, Request))
         ):
             self.request_param = pname
             self.extractors.append((pname, _request_extractor))
@@ -377,11 +388,13 @@ class RoutePlan:
             self.body_param = pname
             required = default is markers._UNSET and not optional
             body_default = None if default is markers._UNSET else default
-            self.extractors.append((pname, _make_body_extractor(pname, base, required, body_default)))
+            self.extractors.append(
+                (pname, _make_body_extractor(pname, base, required, body_default))
+            )
             decoder = msgspec.json.Decoder(inner)
             self._fast(("body", pname, decoder.decode, required, body_default))
             return
-        key = (marker.alias if marker and marker.alias else pname)
+        key = marker.alias if marker and marker.alias else pname
         if source == "header" and not (marker and marker.alias):
             key = pname.replace("_", "-")
         if source == "header":
@@ -390,7 +403,18 @@ class RoutePlan:
         value_default = None if default is markers._UNSET else default
         constraints = marker.constraints if marker else {}
         self.extractors.append(
-            (pname, _make_value_extractor(source, key, key if source != "path" else pname, base, required, value_default, constraints))
+            (
+                pname,
+                _make_value_extractor(
+                    source,
+                    key,
+                    key if source != "path" else pname,
+                    base,
+                    required,
+                    value_default,
+                    constraints,
+                ),
+            )
         )
         if source not in ("path", "query", "header") or _is_sequence(inner):
             self.fast_args = None
@@ -398,8 +422,17 @@ class RoutePlan:
             kind = _FAST_KINDS.get(inner, "convert") if not constraints else "convert"
             converter = _scalar_converter(inner, constraints)
             self._fast(
-                ("value", pname, source, key, kind, required, value_default,
-                 source == "query" and optional, converter)
+                (
+                    "value",
+                    pname,
+                    source,
+                    key,
+                    kind,
+                    required,
+                    value_default,
+                    source == "query" and optional,
+                    converter,
+                )
             )
 
     def _fast(self, arg: tuple[Any, ...]) -> None:
@@ -412,8 +445,13 @@ class RoutePlan:
 
         if self.fast_args is None or not self.is_async:
             return None
-        return FastPlan(self.handler, list(self.fast_args), self.status_code,
-                        self.response_type is None, json_encode)
+        return FastPlan(
+            self.handler,
+            list(self.fast_args),
+            self.status_code,
+            self.response_type is None,
+            json_encode,
+        )
 
     def extract(self, request: Request) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -462,7 +500,9 @@ def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
 JSON_TYPE = "application/json"
 
 
-def render_result(plan: RoutePlan, result: Any) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
+def render_result(
+    plan: RoutePlan, result: Any
+) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
     """Turns a handler's return value into (status, body, content type, extra headers)."""
     status = plan.status_code
     cls = type(result)

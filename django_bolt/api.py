@@ -17,8 +17,16 @@ class Route:
 
     __slots__ = ("methods", "path", "handler", "plan", "name", "api", "options")
 
-    def __init__(self, api: BoltAPI, methods: list[str], path: str, handler: Callable[..., Any],
-                 plan: RoutePlan, name: str, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        api: BoltAPI,
+        methods: list[str],
+        path: str,
+        handler: Callable[..., Any],
+        plan: RoutePlan,
+        name: str,
+        options: dict[str, Any],
+    ) -> None:
         self.api = api
         self.methods = methods
         self.path = path
@@ -98,18 +106,35 @@ class BoltAPI:
         full_path = join_paths(self.prefix, path) if self.prefix else path
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
-            plan = RoutePlan(handler, full_path, response_model=response_model,
-                             status_code=status_code, name=_qualname(handler))
+            plan = RoutePlan(
+                handler,
+                full_path,
+                response_model=response_model,
+                status_code=status_code,
+                name=_qualname(handler),
+            )
             for existing in self.routes:
                 clash = set(existing.methods) & set(normalized)
                 if existing.path == full_path and clash:
                     raise ValueError(
                         f"route {sorted(clash)} {full_path} is already handled by {existing.name}"
                     )
-            self.routes.append(Route(self, normalized, full_path, handler, plan,
-                                     name or _qualname(handler),
-                                     {"summary": summary, "description": description,
-                                      "tags": tags, "include_in_schema": include_in_schema}))
+            self.routes.append(
+                Route(
+                    self,
+                    normalized,
+                    full_path,
+                    handler,
+                    plan,
+                    name or _qualname(handler),
+                    {
+                        "summary": summary,
+                        "description": description,
+                        "tags": tags,
+                        "include_in_schema": include_in_schema,
+                    },
+                )
+            )
             return handler
 
         return decorator
@@ -125,16 +150,22 @@ class BoltAPI:
     def put(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["PUT"], **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def patch(
+        self, path: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def delete(
+        self, path: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["DELETE"], **options)
 
     def head(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["HEAD"], **options)
 
-    def options(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def options(
+        self, path: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["OPTIONS"], **options)
 
     # -- mounting in urls.py -------------------------------------------------------------
@@ -162,7 +193,7 @@ def django_regex(path: str) -> str:
     pos = 0
     rel = path.lstrip("/")
     for m in _PARAM.finditer(rel):
-        out.append(re.escape(rel[pos:m.start()]))
+        out.append(re.escape(rel[pos : m.start()]))
         kind = m.group(2)
         out.append(f"(?P<{m.group(1)}>{'.+' if kind == 'path' else '[^/]+'})")
         pos = m.end()

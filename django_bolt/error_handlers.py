@@ -161,4 +161,3 @@ __all__ = [
     "generic_exception_handler",
     "handle_exception",
 ]
-

@@ -95,7 +95,9 @@ class DjangoFallback:
     def handle(self, job: Any) -> None:
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             started[:] = [status, headers]
             return lambda data: None
 
@@ -103,7 +105,11 @@ class DjangoFallback:
         try:
             status = int(started[0][:3])
             headers = started[1]
-            if not getattr(response, "streaming", False) and hasattr(response, "content") and not isinstance(response, FileWrapper):
+            if (
+                not getattr(response, "streaming", False)
+                and hasattr(response, "content")
+                and not isinstance(response, FileWrapper)
+            ):
                 job.respond(status, response.content, None, headers)
                 return
             writer = job.start_stream(status, headers)

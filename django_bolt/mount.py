@@ -93,11 +93,14 @@ def _make_view(routes: dict[str, Route]) -> Any:
         if route is None and request.method == "HEAD":
             route = routes.get("GET")
         if route is None:
-            response = HttpResponse(b'{"detail":"Method Not Allowed"}', status=405,
-                                    content_type="application/json")
+            response = HttpResponse(
+                b'{"detail":"Method Not Allowed"}', status=405, content_type="application/json"
+            )
             response["Allow"] = ", ".join(allow)
             return response
-        status, body, content_type, headers = run_route(route, DjangoJob(request, params), settings.DEBUG)
+        status, body, content_type, headers = run_route(
+            route, DjangoJob(request, params), settings.DEBUG
+        )
         response = HttpResponse(body, status=status, content_type=content_type)
         if content_type is None:
             del response["Content-Type"]
@@ -173,7 +176,8 @@ def find_mounts(urlconf: str | None = None) -> list[tuple[str, BoltAPI]]:
                     if apis:
                         logger.warning(
                             "BoltAPI mounted under the non-literal URL pattern %r is served "
-                            "through Django's URL resolver, not the Rust router", str(p.pattern)
+                            "through Django's URL resolver, not the Rust router",
+                            str(p.pattern),
                         )
                     continue
                 walk(p.url_patterns, prefix + seg)

@@ -69,7 +69,9 @@ class Response:
         self._cookies.append(morsel.OutputString())
 
     def delete_cookie(self, key: str, path: str = "/", domain: str | None = None) -> None:
-        self.set_cookie(key, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, domain=domain)
+        self.set_cookie(
+            key, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, domain=domain
+        )
 
     def header_list(self) -> list[tuple[str, str]]:
         headers = [(k, str(v)) for k, v in self.headers.items()]

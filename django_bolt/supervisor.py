@@ -75,7 +75,9 @@ def supervise(processes: int, run_worker: Callable[[int], int], shutdown_timeout
             continue
         code = os.waitstatus_to_exitcode(status)
         logger.warning("worker %d (pid %d) exited with %s; starting a new one", slot, pid, code)
-        print(f"worker {slot} (pid {pid}) exited with {code}; respawning", file=sys.stderr, flush=True)
+        print(
+            f"worker {slot} (pid {pid}) exited with {code}; respawning", file=sys.stderr, flush=True
+        )
         time.sleep(RESPAWN_BACKOFF)
         if not stopping:
             spawn(slot)

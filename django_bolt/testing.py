@@ -32,8 +32,15 @@ from .site import Site
 class _Runtime:
     """The Python side of the bridge on a background event loop thread."""
 
-    def __init__(self, site: Site, *, debug: bool | None, django_fallback: bool,
-                 max_body_size: int | None, threads: int) -> None:
+    def __init__(
+        self,
+        site: Site,
+        *,
+        debug: bool | None,
+        django_fallback: bool,
+        max_body_size: int | None,
+        threads: int,
+    ) -> None:
         from django.conf import settings
 
         from .config import DEFAULT_MAX_BODY
@@ -119,11 +126,24 @@ class TestClient(httpx.Client):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, api: BoltAPI | Site | None = None, *, base_url: str = "http://testserver",
-                 debug: bool | None = None, django_fallback: bool = True,
-                 max_body_size: int | None = None, threads: int = 2, **kwargs: Any) -> None:
-        self._runtime = _Runtime(_site_for(api), debug=debug, django_fallback=django_fallback,
-                                 max_body_size=max_body_size, threads=threads)
+    def __init__(
+        self,
+        api: BoltAPI | Site | None = None,
+        *,
+        base_url: str = "http://testserver",
+        debug: bool | None = None,
+        django_fallback: bool = True,
+        max_body_size: int | None = None,
+        threads: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        self._runtime = _Runtime(
+            _site_for(api),
+            debug=debug,
+            django_fallback=django_fallback,
+            max_body_size=max_body_size,
+            threads=threads,
+        )
         super().__init__(transport=_Transport(self._runtime), base_url=base_url, **kwargs)
 
     def close(self) -> None:
@@ -136,11 +156,24 @@ class AsyncTestClient(httpx.AsyncClient):
 
     __test__ = False
 
-    def __init__(self, api: BoltAPI | Site | None = None, *, base_url: str = "http://testserver",
-                 debug: bool | None = None, django_fallback: bool = True,
-                 max_body_size: int | None = None, threads: int = 2, **kwargs: Any) -> None:
-        self._runtime = _Runtime(_site_for(api), debug=debug, django_fallback=django_fallback,
-                                 max_body_size=max_body_size, threads=threads)
+    def __init__(
+        self,
+        api: BoltAPI | Site | None = None,
+        *,
+        base_url: str = "http://testserver",
+        debug: bool | None = None,
+        django_fallback: bool = True,
+        max_body_size: int | None = None,
+        threads: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        self._runtime = _Runtime(
+            _site_for(api),
+            debug=debug,
+            django_fallback=django_fallback,
+            max_body_size=max_body_size,
+            threads=threads,
+        )
         super().__init__(transport=_AsyncTransport(self._runtime), base_url=base_url, **kwargs)
 
     async def aclose(self) -> None:
@@ -204,17 +237,27 @@ class BoltProcess:
 
 
 @contextlib.contextmanager
-def run_bolt(*args: str, manage_py: str | None = None, env: dict[str, str] | None = None,
-             host: str = "127.0.0.1", port: int | None = None, cwd: str | None = None,
-             timeout: float = 30.0) -> Iterator[BoltProcess]:
+def run_bolt(
+    *args: str,
+    manage_py: str | None = None,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    cwd: str | None = None,
+    timeout: float = 30.0,
+) -> Iterator[BoltProcess]:
     """Starts ``manage.py runbolt`` on a free port, waits until it listens, and stops it
     with SIGTERM on exit."""
     port = port or free_port(host)
     manage_py = manage_py or os.environ.get("BOLT_MANAGE_PY") or "manage.py"
     cmd = [sys.executable, "-u", manage_py, "runbolt", "--host", host, "--port", str(port), *args]
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     server = BoltProcess(proc, host, port)
     try:

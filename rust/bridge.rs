@@ -43,10 +43,10 @@ impl BridgeCore {
         })
     }
 
-    /// Queues a job for the event loop. Returns the job back if the bridge is closed.
-    pub fn submit_async(&self, job: Job) -> Result<(), Job> {
+    /// Queues a job for the event loop; false (and the job dropped) once closed.
+    pub fn submit_async(&self, job: Job) -> bool {
         if self.closed.load(Ordering::Acquire) {
-            return Err(job);
+            return false;
         }
         self.pending
             .lock()
@@ -55,15 +55,16 @@ impl BridgeCore {
         if !self.wake_scheduled.swap(true, Ordering::AcqRel) {
             self.signal();
         }
-        Ok(())
+        true
     }
 
-    /// Queues a job for the blocking worker threads.
-    pub fn submit_blocking(&self, job: Job) -> Result<(), Job> {
+    /// Queues a job for the blocking worker threads; false (and the job dropped) once
+    /// closed.
+    pub fn submit_blocking(&self, job: Job) -> bool {
         let guard = self.blocking_tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
-            Some(tx) => tx.send(job).map_err(|e| e.into_inner()),
-            None => Err(job),
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
         }
     }
 

@@ -155,8 +155,7 @@ pub async fn dispatch(
         Lookup::MethodNotAllowed { allow } => {
             let mut resp = json_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
-                resp.headers_mut()
-                    .insert(actix_web::http::header::ALLOW, v);
+                resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
             }
             return resp;
         }
@@ -183,7 +182,7 @@ pub async fn dispatch(
     } else {
         state.bridge.submit_async(job)
     };
-    if submitted.is_err() {
+    if !submitted {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is shutting down",
@@ -191,10 +190,7 @@ pub async fn dispatch(
     }
     match rx.await {
         Ok(reply) => into_response(reply),
-        Err(_) => json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal Server Error",
-        ),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     }
 }
 
@@ -228,7 +224,8 @@ fn into_response(reply: Reply) -> HttpResponse {
                 }
                 kept.push((k, v));
             }
-            let mut resp = HttpResponse::with_body(status_code(status), ChannelBody { chunks, size });
+            let mut resp =
+                HttpResponse::with_body(status_code(status), ChannelBody { chunks, size });
             let map = resp.headers_mut();
             for (k, v) in kept {
                 map.append(k, v);

@@ -198,8 +198,9 @@ fn convert<'py>(py: Python<'py>, arg: &ValueArg, raw: &str) -> Result<Bound<'py,
             .into_pyobject(py)
             .map(|v| v.into_any())
             .unwrap_or_else(|never| match never {}),
-        Kind::Float => pyo3::types::PyFloat::new(py, raw.parse::<f64>().map_err(|_| Handoff::Slow)?)
-            .into_any(),
+        Kind::Float => {
+            pyo3::types::PyFloat::new(py, raw.parse::<f64>().map_err(|_| Handoff::Slow)?).into_any()
+        }
         Kind::Bool => pyo3::types::PyBool::new(py, parse_bool(raw).ok_or(Handoff::Slow)?)
             .to_owned()
             .into_any(),
@@ -256,7 +257,9 @@ fn build_kwargs<'py>(
                 }
             }
         };
-        kwargs.set_item(name.bind(py), value).map_err(Handoff::Raised)?;
+        kwargs
+            .set_item(name.bind(py), value)
+            .map_err(Handoff::Raised)?;
     }
     Ok(kwargs)
 }
@@ -356,7 +359,10 @@ fn run_one<'py>(
             host.call_method1("suspended", (job, coro, yielded, context))?;
         }
         Ok(Step::Done(result)) => {
-            if plan.plain_json && (result.is_exact_instance_of::<PyDict>() || result.is_exact_instance_of::<PyList>()) {
+            if plan.plain_json
+                && (result.is_exact_instance_of::<PyDict>()
+                    || result.is_exact_instance_of::<PyList>())
+            {
                 match plan.encode.bind(py).call1((&result,)) {
                     Ok(encoded) => {
                         let body = encoded.cast::<pyo3::types::PyBytes>()?;

@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use actix_http::{Method, Uri};
 use actix_http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use pyo3::exceptions::PyValueError;
+use actix_http::{Method, Uri};
 use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
@@ -112,7 +112,9 @@ fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| PyValueError::new_err(format!("invalid response header name {name:?}")))?;
     let value = HeaderValue::from_str(value).map_err(|_| {
-        PyValueError::new_err(format!("invalid value for response header {name}: {value:?}"))
+        PyValueError::new_err(format!(
+            "invalid value for response header {name}: {value:?}"
+        ))
     })?;
     Ok((name, value))
 }
@@ -214,7 +216,10 @@ impl Job {
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for (k, v) in self.parts.headers.iter() {
-            list.append(PyTuple::new(py, [k.as_str(), &header_value_str(v.as_bytes())])?)?;
+            list.append(PyTuple::new(
+                py,
+                [k.as_str(), &header_value_str(v.as_bytes())],
+            )?)?;
         }
         Ok(list)
     }

@@ -52,7 +52,9 @@ pub fn to_matchit_pattern(path: &str) -> Result<String, String> {
             None => (inner, ""),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("invalid parameter name {name:?} in route path {path:?}"));
+            return Err(format!(
+                "invalid parameter name {name:?} in route path {path:?}"
+            ));
         }
         match kind {
             "path" => {
@@ -192,7 +194,8 @@ mod tests {
         let mut t = RouteTable::new();
         t.insert("GET", "/api/users/{id}", target(1)).unwrap();
         t.insert("DELETE", "/api/users/{id}", target(2)).unwrap();
-        t.insert("GET", "/api/files/{rest:path}", target(3)).unwrap();
+        t.insert("GET", "/api/files/{rest:path}", target(3))
+            .unwrap();
         match t.lookup("GET", "/api/users/42") {
             Lookup::Found { target, params } => {
                 assert_eq!(target.route_id, 1);
@@ -216,7 +219,9 @@ mod tests {
         let mut t = RouteTable::new();
         t.insert("GET", "/a/{id}", target(1)).unwrap();
         t.insert("delete", "/a/{id}", target(2)).unwrap();
-        assert!(matches!(t.lookup("HEAD", "/a/1"), Lookup::Found { target, .. } if target.route_id == 1));
+        assert!(
+            matches!(t.lookup("HEAD", "/a/1"), Lookup::Found { target, .. } if target.route_id == 1)
+        );
         assert_eq!(
             t.lookup("POST", "/a/1"),
             Lookup::MethodNotAllowed {

@@ -30,9 +30,17 @@ pub fn build_routes(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
     Ok(table)
 }
 
-fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+fn bind(
+    host: &str,
+    port: u16,
+    backlog: i32,
+    reuse_port: bool,
+) -> std::io::Result<std::net::TcpListener> {
     let addr: SocketAddr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("cannot resolve {host}"))
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("cannot resolve {host}"),
+        )
     })?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -144,7 +152,9 @@ impl Server {
                 let err = thread
                     .join()
                     .map_err(|_| PyRuntimeError::new_err("server thread panicked"))?;
-                Err(PyRuntimeError::new_err(format!("server failed to start: {err:?}")))
+                Err(PyRuntimeError::new_err(format!(
+                    "server failed to start: {err:?}"
+                )))
             }
         }
     }

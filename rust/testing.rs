@@ -16,6 +16,7 @@ use crate::dispatch::{dispatch, AppState};
 use crate::server::build_routes;
 
 type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+type PyAnswer<'py> = (u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>);
 
 struct Call {
     method: String,
@@ -59,10 +60,11 @@ impl TestApp {
                         let app = Rc::clone(&app);
                         actix_rt::spawn(async move {
                             let is_head = call.method.eq_ignore_ascii_case("HEAD");
-                            let mut req = TestRequest::default()
-                                .uri(&call.uri)
-                                .set_payload(call.body);
-                            if let Ok(m) = actix_web::http::Method::from_bytes(call.method.as_bytes()) {
+                            let mut req =
+                                TestRequest::default().uri(&call.uri).set_payload(call.body);
+                            if let Ok(m) =
+                                actix_web::http::Method::from_bytes(call.method.as_bytes())
+                            {
                                 req = req.method(m);
                             }
                             if let Ok(addr) = call.client.parse() {
@@ -78,7 +80,9 @@ impl TestApp {
                                     let headers = resp
                                         .headers()
                                         .iter()
-                                        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+                                        .map(|(k, v)| {
+                                            (k.as_str().to_owned(), v.as_bytes().to_vec())
+                                        })
                                         .collect();
                                     // On the wire a HEAD answer carries no body.
                                     let body = read_body(resp).await.to_vec();
@@ -105,7 +109,7 @@ impl TestApp {
         headers: Vec<(String, Vec<u8>)>,
         body: Vec<u8>,
         client: &str,
-    ) -> PyResult<(u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>)> {
+    ) -> PyResult<PyAnswer<'py>> {
         let (reply, answer) = std::sync::mpsc::channel();
         self.calls
             .send(Call {

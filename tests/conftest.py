@@ -15,7 +15,9 @@ def e2e_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "db.sqlite3"
     env = {**os.environ, "BOLT_SQLITE_PATH": str(path)}
     env.pop("BOLT_TEST_DATABASE_URL", None)
-    subprocess.run([sys.executable, str(MANAGE_PY), "migrate", "--noinput", "-v0"], env=env, check=True)
+    subprocess.run(
+        [sys.executable, str(MANAGE_PY), "migrate", "--noinput", "-v0"], env=env, check=True
+    )
     script = (
         "from django.contrib.auth import get_user_model;"
         "get_user_model().objects.create_superuser('admin', 'admin@example.com', 'pw-admin-123')"

@@ -4,11 +4,11 @@ import re
 
 import pytest
 from django.test import AsyncClient, Client
+from testproject.api import api as project_api
 
 from django_bolt.mount import autodiscover, find_mounts
 from django_bolt.site import compile_site
 from django_bolt.testing import TestClient
-from testproject.api import api as project_api
 
 # Django views run on the server's worker threads, which must see committed data.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,9 @@ def test_same_routes_through_djangos_test_client():
     client = Client()
     assert client.get("/api/hello").json() == {"message": "Hello, World!"}
     assert client.get("/api/items/3?q=a").json() == {"item_id": 3, "q": "a", "limit": 10}
-    response = client.post("/api/items", data={"name": "pen", "price": 2}, content_type="application/json")
+    response = client.post(
+        "/api/items", data={"name": "pen", "price": 2}, content_type="application/json"
+    )
     assert response.json() == {"name": "pen", "price": 2.0, "tags": []}
     bad = client.get("/api/items/nope")
     assert bad.status_code == 422

@@ -70,7 +70,9 @@ async def extra():
 
 @api.get("/manual-validation")
 async def manual_validation():
-    raise RequestValidationError([{"loc": ["body", "email"], "msg": "Invalid email format", "type": "value_error"}])
+    raise RequestValidationError(
+        [{"loc": ["body", "email"], "msg": "Invalid email format", "type": "value_error"}]
+    )
 
 
 @api.get("/does-not-exist")

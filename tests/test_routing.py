@@ -241,8 +241,15 @@ def test_wrong_path_parameter_type_is_422(client, path, loc, kind):
 
 
 def test_query_parameters_with_defaults(client):
-    assert client.get("/query", params={"q": "x"}).json() == {"q": "x", "limit": 10, "flag": False, "ratio": None}
-    got = client.get("/query", params={"q": "a b", "limit": "5", "flag": "true", "ratio": "0.5"}).json()
+    assert client.get("/query", params={"q": "x"}).json() == {
+        "q": "x",
+        "limit": 10,
+        "flag": False,
+        "ratio": None,
+    }
+    got = client.get(
+        "/query", params={"q": "a b", "limit": "5", "flag": "true", "ratio": "0.5"}
+    ).json()
     assert got == {"q": "a b", "limit": 5, "flag": True, "ratio": 0.5}
 
 
@@ -255,8 +262,16 @@ def test_missing_and_mistyped_query_parameters_are_422(client):
 
 
 def test_query_marker_as_in_the_documentation(client):
-    assert client.get("/search?query=django").json() == {"query": "django", "limit": 10, "offset": 0}
-    assert client.get("/search?query=a&limit=3&offset=6").json() == {"query": "a", "limit": 3, "offset": 6}
+    assert client.get("/search?query=django").json() == {
+        "query": "django",
+        "limit": 10,
+        "offset": 0,
+    }
+    assert client.get("/search?query=a&limit=3&offset=6").json() == {
+        "query": "a",
+        "limit": 3,
+        "offset": 6,
+    }
     assert client.get("/search").status_code == 422
 
 
@@ -266,7 +281,9 @@ def test_struct_parameter_is_the_json_body(client):
 
 
 def test_nested_struct_body_and_request_parameter(client):
-    response = client.post("/people", json={"name": "Ann", "age": 3, "address": {"city": "Oslo", "zip_code": "1"}})
+    response = client.post(
+        "/people", json={"name": "Ann", "age": 3, "address": {"city": "Oslo", "zip_code": "1"}}
+    )
     assert response.json() == {"name": "Ann", "city": "Oslo"}
 
 
@@ -275,15 +292,21 @@ def test_mistyped_body_field_names_its_location(client):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "age"]
     assert response.json()["detail"][0]["type"] == "type_error"
-    response = client.post("/people", json={"name": "Ann", "age": 3, "address": {"city": 5, "zip_code": "1"}})
+    response = client.post(
+        "/people", json={"name": "Ann", "age": 3, "address": {"city": 5, "zip_code": "1"}}
+    )
     assert response.json()["detail"][0]["loc"] == ["body", "address", "city"]
 
 
 def test_missing_body_field_and_malformed_json_are_422(client):
     response = client.post("/items", json={"price": 1})
     assert response.status_code == 422
-    assert response.json()["detail"] == [{"loc": ["body", "name"], "msg": "Field required", "type": "missing"}]
-    response = client.post("/items", content=b'{"name": "x", "price":', headers={"content-type": "application/json"})
+    assert response.json()["detail"] == [
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"}
+    ]
+    response = client.post(
+        "/items", content=b'{"name": "x", "price":', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body"]
     assert response.json()["detail"][0]["type"] == "json_invalid"

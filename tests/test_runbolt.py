@@ -44,7 +44,10 @@ def raw_request(port, data, read_timeout=5.0):
                 if not chunk:
                     break
                 chunks.append(chunk)
-                if b"\r\n\r\n" in b"".join(chunks) and b"content-length: " in b"".join(chunks).lower():
+                if (
+                    b"\r\n\r\n" in b"".join(chunks)
+                    and b"content-length: " in b"".join(chunks).lower()
+                ):
                     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
                     length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                     if len(body) >= length:
@@ -58,7 +61,11 @@ def test_serves_api_and_django_and_lists_routes(bolt):
     with bolt() as server:
         with httpx.Client(base_url=server.url) as client:
             assert client.get("/api/hello").json() == {"message": "Hello, World!"}
-            assert client.get("/api/items/4", params={"q": "z"}).json() == {"item_id": 4, "q": "z", "limit": 10}
+            assert client.get("/api/items/4", params={"q": "z"}).json() == {
+                "item_id": 4,
+                "q": "z",
+                "limit": 10,
+            }
             bad = client.get("/api/items/four")
             assert bad.status_code == 422
             assert bad.json()["detail"][0]["loc"] == ["path", "item_id"]
@@ -123,7 +130,9 @@ def test_sigterm_finishes_in_flight_requests_then_exits_zero(bolt):
 
 def test_processes_share_the_port_and_a_killed_worker_is_respawned(bolt):
     with bolt("--processes", "2") as server:
-        workers = wait_for(lambda: len(children(server.proc.pid)) == 2 and children(server.proc.pid))
+        workers = wait_for(
+            lambda: len(children(server.proc.pid)) == 2 and children(server.proc.pid)
+        )
         with httpx.Client(base_url=server.url) as client:
             for _ in range(20):
                 assert client.get("/api/hello").status_code == 200
@@ -142,8 +151,13 @@ def test_processes_share_the_port_and_a_killed_worker_is_respawned(bolt):
 
 def test_settings_provide_defaults_and_flags_override(bolt, tmp_path):
     settings_file = tmp_path / "bolt_settings.py"
-    settings_file.write_text("from testproject.settings import *\nBOLT = {'PROCESSES': 2, 'PORT': 1}\n")
-    env = {"DJANGO_SETTINGS_MODULE": "bolt_settings", "PYTHONPATH": f"{tmp_path}:{ROOT / 'testproject'}"}
+    settings_file.write_text(
+        "from testproject.settings import *\nBOLT = {'PROCESSES': 2, 'PORT': 1}\n"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "bolt_settings",
+        "PYTHONPATH": f"{tmp_path}:{ROOT / 'testproject'}",
+    }
     with bolt(env=env) as server:  # --port from the fixture overrides PORT=1
         assert "starting 2 processes" in wait_for(lambda: "starting" in server.log and server.log)
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
@@ -151,15 +165,20 @@ def test_settings_provide_defaults_and_flags_override(bolt, tmp_path):
 
 def test_dev_mode_reloads_on_code_change(tmp_path, e2e_db):
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "testproject", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    shutil.copytree(
+        ROOT / "testproject", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__")
+    )
     api_file = project / "testproject" / "api.py"
     env = {"BOLT_SQLITE_PATH": str(e2e_db), "PYTHONPATH": str(ROOT)}
-    with run_bolt("--dev", manage_py=str(project / "manage.py"), cwd=str(project), env=env) as server:
+    with run_bolt(
+        "--dev", manage_py=str(project / "manage.py"), cwd=str(project), env=env
+    ) as server:
         url = f"{server.url}/api/added"
         assert httpx.get(url).status_code == 404
         time.sleep(1.2)  # the reloader compares modification times
         api_file.write_text(
-            api_file.read_text() + '\n\n@api.get("/added")\nasync def added():\n    return {"added": True}\n'
+            api_file.read_text()
+            + '\n\n@api.get("/added")\nasync def added():\n    return {"added": True}\n'
         )
 
         def reloaded():
@@ -180,7 +199,13 @@ def test_bad_port_is_a_clear_error(e2e_db):
         s.listen()
         busy = s.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "testproject" / "manage.py"), "runbolt", "--port", str(busy)],
+            [
+                sys.executable,
+                str(ROOT / "testproject" / "manage.py"),
+                "runbolt",
+                "--port",
+                str(busy),
+            ],
             env={**os.environ, "BOLT_SQLITE_PATH": str(e2e_db)},
             capture_output=True,
             text=True,

@@ -1,5 +1,4 @@
 from django.urls import include, re_path
-
 from testproject.api import api
 
 urlpatterns = [

@@ -15,17 +15,40 @@ class Command(BaseCommand):
     requires_system_checks = "__all__"  # type: ignore[assignment]
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("addrport", nargs="?", help="Optional port or host:port, as runserver takes.")
+        parser.add_argument(
+            "addrport", nargs="?", help="Optional port or host:port, as runserver takes."
+        )
         parser.add_argument("--host", help="Address to bind (default 127.0.0.1 or BOLT['HOST']).")
         parser.add_argument("--port", type=int, help="Port to bind (default 8000 or BOLT['PORT']).")
         parser.add_argument("--processes", type=int, help="Worker processes sharing the port.")
         parser.add_argument("--workers", type=int, help="Actix worker threads per process.")
-        parser.add_argument("--threads", type=int, help="Python threads per process for sync handlers and Django views.")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            help="Python threads per process for sync handlers and Django views.",
+        )
         parser.add_argument("--backlog", type=int, help="Listen backlog.")
-        parser.add_argument("--keep-alive", type=float, dest="keep_alive", help="Keep-alive timeout in seconds (0 disables).")
-        parser.add_argument("--max-body-size", type=int, dest="max_body_size", help="Largest request body in bytes (413 beyond).")
-        parser.add_argument("--shutdown-timeout", type=int, dest="shutdown_timeout", help="Seconds in-flight requests get after SIGTERM.")
-        parser.add_argument("--dev", action="store_true", help="Reload when code changes (single process).")
+        parser.add_argument(
+            "--keep-alive",
+            type=float,
+            dest="keep_alive",
+            help="Keep-alive timeout in seconds (0 disables).",
+        )
+        parser.add_argument(
+            "--max-body-size",
+            type=int,
+            dest="max_body_size",
+            help="Largest request body in bytes (413 beyond).",
+        )
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=int,
+            dest="shutdown_timeout",
+            help="Seconds in-flight requests get after SIGTERM.",
+        )
+        parser.add_argument(
+            "--dev", action="store_true", help="Reload when code changes (single process)."
+        )
         parser.add_argument("--noreload", action="store_true", help=argparse_suppress())
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -62,10 +85,16 @@ class Command(BaseCommand):
         if config.processes > 1:
             from django_bolt.supervisor import supervise
 
-            print(f"django_bolt supervisor: starting {config.processes} processes on "
-                  f"{config.host}:{config.port}", flush=True)
-            code = supervise(config.processes, lambda slot: self._run_one(config, quiet=slot > 0),
-                             config.shutdown_timeout)
+            print(
+                f"django_bolt supervisor: starting {config.processes} processes on "
+                f"{config.host}:{config.port}",
+                flush=True,
+            )
+            code = supervise(
+                config.processes,
+                lambda slot: self._run_one(config, quiet=slot > 0),
+                config.shutdown_timeout,
+            )
             sys.exit(code)
         sys.exit(self._run_one(config))
 
