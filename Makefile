@@ -17,7 +17,7 @@ for c in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2
 done; echo python3
 endef
 
-.PHONY: help venv build run test test-rust test-python lint fmt bench clean
+.PHONY: help venv build browser-deps run test test-rust test-python test-django52 lint fmt bench clean
 
 help:
 	@echo "make run    build, migrate the SQLite testproject and serve it on $(HOST):$(PORT)"
@@ -29,7 +29,7 @@ $(VENV)/.deps: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.9.4,<2" "django>=5.2,<7" "msgspec>=0.19" \
 	    "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" \
-	    "ruff>=0.6" "websockets>=12"
+	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45"
 	touch $@
 
 venv: $(VENV)/.deps
@@ -56,13 +56,37 @@ test-rust: venv
 	LD_LIBRARY_PATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')" \
 	  PYO3_PYTHON=$(PY) cargo test --release --lib
 
-test-python: build
-	$(PY) -m pytest
+# Chromium (Debian's package) for the admin browser tests; Playwright drives it.
+browser-deps:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "install Debian's chromium package (sudo apt-get install chromium) for the browser tests" >&2; exit 1; fi; }
 
-test: lint test-rust test-python
+test-python: build browser-deps
+	$(PY) -m pytest
+	@if [ -n "$${DATABASE_URL:-}" ]; then \
+	  echo "ORM tests again on $${DATABASE_URL%%\?*}"; \
+	  BOLT_TEST_DATABASE_URL="$$DATABASE_URL" $(PY) -m pytest -m orm -q; \
+	fi
+
+# The suite again with Django 5.2 LTS (the main venv has the newest Django).
+DJ52 := .venv-django52
+$(DJ52)/.deps: pyproject.toml
+	@if [ ! -x "$(DJ52)/bin/python" ]; then "$$($(PY) -c 'import sys; print(sys._base_executable)')" -m venv $(DJ52); fi
+	$(DJ52)/bin/python -m pip install -q --upgrade pip
+	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" "msgspec>=0.19" "httpx>=0.27" "pytest>=8" \
+	    "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "psycopg[binary]>=3.1"
+	touch $@
+
+test-django52: build $(DJ52)/.deps
+	VIRTUAL_ENV=$(abspath $(DJ52)) maturin develop --release -q
+	$(DJ52)/bin/python -c 'import django; assert django.VERSION[:2] == (5, 2), django.VERSION'
+	$(DJ52)/bin/python -m pytest -q -m "not e2e"
+
+test: lint test-rust test-python test-django52
 
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf target $(VENV) django_bolt/*.so
+	rm -rf target $(VENV) $(DJ52) django_bolt/*.so

@@ -67,6 +67,7 @@ class Server:
         backlog: int = 1024,
         keep_alive: float = 5.0,
         max_body_size: int = ...,
+        body_timeout: float = 30.0,
         shutdown_timeout: int = 30,
         reuse_port: bool = True,
         batch_scheduling: bool = True,
@@ -80,7 +81,11 @@ class Server:
 
 class TestApp:
     def __new__(
-        cls, routes: Iterable[tuple[str, str, int, bool]], bridge: Bridge, max_body_size: int = ...
+        cls,
+        routes: Iterable[tuple[str, str, int, bool]],
+        bridge: Bridge,
+        max_body_size: int = ...,
+        body_timeout: float = 30.0,
     ) -> TestApp: ...
     def request(
         self,

@@ -19,6 +19,7 @@ class ServerConfig:
     backlog: int = 1024
     keep_alive: float = 5.0
     max_body_size: int = DEFAULT_MAX_BODY
+    body_timeout: float = 30.0
     shutdown_timeout: int = 30
     debug: bool = False
     dev: bool = False
@@ -31,6 +32,8 @@ class ServerConfig:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
         if self.max_body_size < 1:
             raise ValueError("MAX_BODY_SIZE must be positive")
+        if self.body_timeout <= 0:
+            raise ValueError("BODY_TIMEOUT must be positive")
         if self.shutdown_timeout < 0 or self.keep_alive < 0:
             raise ValueError("timeouts cannot be negative")
 
@@ -44,6 +47,7 @@ _KEYS = {
     "BACKLOG": "backlog",
     "KEEP_ALIVE": "keep_alive",
     "MAX_BODY_SIZE": "max_body_size",
+    "BODY_TIMEOUT": "body_timeout",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "DEBUG": "debug",
 }

@@ -3,6 +3,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::CONTENT_LENGTH;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub routes: RouteTable,
     pub bridge: Arc<BridgeCore>,
     pub max_body_size: usize,
+    /// How long a client may take to send the body once the headers are in.
+    pub body_timeout: Duration,
 }
 
 /// Writes `s` as a JSON string literal.
@@ -161,9 +164,19 @@ pub async fn dispatch(
         }
         Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new()),
     };
-    let body = match read_body(&req, payload, state.max_body_size).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
+    let reading = read_body(&req, payload, state.max_body_size);
+    let body = match actix_rt::time::timeout(state.body_timeout, reading).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(resp)) => return resp,
+        Err(_) => {
+            let mut resp = json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was not received in time",
+            );
+            resp.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            return resp;
+        }
     };
     let parts = RequestParts {
         route_id,

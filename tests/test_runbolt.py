@@ -93,6 +93,20 @@ def test_admin_login_over_the_socket(bolt):
         assert "Site administration" in client.get("/admin/").text
 
 
+def test_streaming_response_is_not_buffered(bolt):
+    with bolt() as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        started = time.monotonic()
+        with client.stream("GET", "/django/slow-stream/") as response:
+            chunks = response.iter_text()
+            first = next(chunks)
+            first_at = time.monotonic() - started
+            rest = "".join(chunks)
+        total = time.monotonic() - started
+    assert first == "part 0\n"
+    assert rest == "part 1\npart 2\n"
+    assert first_at < 0.5 < total  # the first part arrived while the rest was produced
+
+
 def test_oversized_body_is_refused_before_it_is_sent(bolt):
     with bolt("--max-body-size", "1000") as server:
         head = (
@@ -106,6 +120,17 @@ def test_oversized_body_is_refused_before_it_is_sent(bolt):
             chunked = client.post("/api/items", content=iter([b"x" * 800, b"y" * 800]))
             assert chunked.status_code == 413
             assert client.get("/api/hello").status_code == 200
+
+
+def test_slow_body_times_out_with_408(bolt):
+    with bolt("--body-timeout", "1") as server:
+        head = b'POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"name":'
+        started = time.monotonic()
+        reply = raw_request(server.port, head)
+        assert reply.startswith(b"HTTP/1.1 408")
+        assert b"not received in time" in reply
+        assert time.monotonic() - started < 4
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
 
 
 def test_sigterm_finishes_in_flight_requests_then_exits_zero(bolt):

@@ -25,6 +25,11 @@ class CreateUserRequest(msgspec.Struct):
     age: int
 
 
+class NoteIn(msgspec.Struct):
+    title: str
+    body: str = ""
+
+
 class Item(msgspec.Struct):
     name: str
     price: float
@@ -71,6 +76,29 @@ async def get_user(user_id: int) -> UserSchema:
 @api.post("/users")
 async def create_user(request, body: CreateUserRequest):
     return {"username": body.username}
+
+
+@api.post("/notes")
+def create_note(body: NoteIn):
+    from users.models import Note
+
+    note = Note.objects.create(title=body.title, body=body.body)
+    return {"id": note.id, "title": note.title}, 201
+
+
+@api.get("/notes/{note_id}")
+async def get_note(note_id: int):
+    from users.models import Note
+
+    note = await Note.objects.aget(id=note_id)
+    return {"id": note.id, "title": note.title, "body": note.body}
+
+
+@api.get("/notes")
+async def list_notes(limit: int = 10):
+    from users.models import Note
+
+    return [{"id": n.id, "title": n.title} async for n in Note.objects.order_by("id")[:limit]]
 
 
 @api.get("/uuid/{value}")

@@ -18,6 +18,17 @@ def file_view(request):
     return FileResponse(open(__file__, "rb"), as_attachment=True, filename="urls.py")
 
 
+def slow_stream_view(request):
+    import time
+
+    def produce():
+        for i in range(3):
+            yield f"part {i}\n"
+            time.sleep(0.6)
+
+    return StreamingHttpResponse(produce(), content_type="text/plain")
+
+
 def boom_view(request):
     raise RuntimeError("django view failure")
 
@@ -28,5 +39,6 @@ urlpatterns = [
     path("django/plain/", plain_view),
     path("django/stream/", stream_view),
     path("django/file/", file_view),
+    path("django/slow-stream/", slow_stream_view),
     path("django/boom/", boom_view),
 ]

@@ -41,6 +41,12 @@ class Command(BaseCommand):
             help="Largest request body in bytes (413 beyond).",
         )
         parser.add_argument(
+            "--body-timeout",
+            type=float,
+            dest="body_timeout",
+            help="Seconds a client gets to send the request body (408 beyond).",
+        )
+        parser.add_argument(
             "--shutdown-timeout",
             type=int,
             dest="shutdown_timeout",
@@ -71,6 +77,7 @@ class Command(BaseCommand):
                 backlog=options["backlog"],
                 keep_alive=options["keep_alive"],
                 max_body_size=options["max_body_size"],
+                body_timeout=options["body_timeout"],
                 shutdown_timeout=options["shutdown_timeout"],
                 dev=options["dev"] or None,
             )
