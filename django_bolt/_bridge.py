@@ -62,7 +62,7 @@ class Dispatcher:
         apis: list[Any],
         *,
         debug: bool = False,
-        threads: int = 4,
+        threads: int = 2,
         fallback: Any = None,
     ) -> None:
         self.plans = plans

@@ -15,7 +15,7 @@ class ServerConfig:
     port: int = 8000
     processes: int = 1
     workers: int = 1  # Actix worker threads per process
-    threads: int = 4  # Python threads for sync handlers and Django views, per process
+    threads: int = 2  # Python threads for sync handlers and Django views, per process
     backlog: int = 1024
     keep_alive: float = 5.0
     max_body_size: int = DEFAULT_MAX_BODY
