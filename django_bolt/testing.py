@@ -121,7 +121,9 @@ class TestClient(httpx.Client):
     """An ``httpx.Client`` whose requests run through the real Rust router and bridge.
 
     ``TestClient(api)`` serves one API at the root; ``TestClient()`` serves the project's
-    whole URLconf as runbolt would. Paths no route owns go to Django.
+    whole URLconf as runbolt would. Paths no route owns go to Django. Options: ``debug``
+    (default ``settings.DEBUG``), ``django_fallback`` (False: 404 for paths no route
+    owns), ``max_body_size``, ``threads``; other keywords go to ``httpx.Client``.
     """
 
     __test__ = False  # not a pytest test class
@@ -131,20 +133,10 @@ class TestClient(httpx.Client):
         api: BoltAPI | Site | None = None,
         *,
         base_url: str = "http://testserver",
-        debug: bool | None = None,
-        django_fallback: bool = True,
-        max_body_size: int | None = None,
-        threads: int = 2,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
-        self._runtime = _Runtime(
-            _site_for(api),
-            debug=debug,
-            django_fallback=django_fallback,
-            max_body_size=max_body_size,
-            threads=threads,
-        )
-        super().__init__(transport=_Transport(self._runtime), base_url=base_url, **kwargs)
+        self._runtime, client_kwargs = _runtime_for(api, options)
+        super().__init__(transport=_Transport(self._runtime), base_url=base_url, **client_kwargs)
 
     def close(self) -> None:
         super().close()
@@ -161,24 +153,29 @@ class AsyncTestClient(httpx.AsyncClient):
         api: BoltAPI | Site | None = None,
         *,
         base_url: str = "http://testserver",
-        debug: bool | None = None,
-        django_fallback: bool = True,
-        max_body_size: int | None = None,
-        threads: int = 2,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
-        self._runtime = _Runtime(
-            _site_for(api),
-            debug=debug,
-            django_fallback=django_fallback,
-            max_body_size=max_body_size,
-            threads=threads,
+        self._runtime, client_kwargs = _runtime_for(api, options)
+        super().__init__(
+            transport=_AsyncTransport(self._runtime), base_url=base_url, **client_kwargs
         )
-        super().__init__(transport=_AsyncTransport(self._runtime), base_url=base_url, **kwargs)
 
     async def aclose(self) -> None:
         await super().aclose()
         self._runtime.close()
+
+
+def _runtime_for(
+    api: BoltAPI | Site | None, options: dict[str, Any]
+) -> tuple[_Runtime, dict[str, Any]]:
+    runtime = _Runtime(
+        _site_for(api),
+        debug=options.pop("debug", None),
+        django_fallback=options.pop("django_fallback", True),
+        max_body_size=options.pop("max_body_size", None),
+        threads=options.pop("threads", 2),
+    )
+    return runtime, options
 
 
 def free_port(host: str = "127.0.0.1") -> int:
