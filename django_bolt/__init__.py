@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 from .api import BoltAPI  # noqa: E402
 from .exceptions import HTTPException, RequestValidationError  # noqa: E402
-from .params import Body, Cookie, Header, Path, Query  # noqa: E402
+from .params import Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from .request import Request  # noqa: E402
 from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
 
@@ -19,6 +19,7 @@ __all__ = [
     "Header",
     "Cookie",
     "Body",
+    "Depends",
     "Response",
     "JSON",
     "Json",

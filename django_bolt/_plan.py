@@ -312,12 +312,15 @@ class RoutePlan:
         response_model: Any = None,
         status_code: int = 200,
         name: str = "",
+        dependency: bool = False,
     ) -> None:
         self.handler = handler
         self.path = path
         self.name = name or getattr(handler, "__qualname__", repr(handler))
         self.status_code = status_code
         self.is_async = inspect.iscoroutinefunction(handler)
+        # Some argument comes from an async dependency: extraction must be awaited.
+        self.async_extract = False
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
         self.request_param: str | None = None
         self.body_param: str | None = None
@@ -325,7 +328,7 @@ class RoutePlan:
         # needs something only the Python path does.
         self.fast_args: list[tuple[Any, ...]] | None = []
         hints = _type_hints(handler)
-        sig = inspect.signature(handler)
+        sig = _signature(handler)
         path_names = set(path_param_names(path))
         for pname, param in sig.parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -333,7 +336,7 @@ class RoutePlan:
             annotation = hints.get(pname, param.annotation)
             self._add_param(pname, param, annotation, path_names)
         missing = path_names - {n for n, _ in self.extractors}
-        if missing:
+        if missing and not dependency:
             raise TypeError(
                 f"{self.name}: path parameter(s) {sorted(missing)} of {path!r} have no "
                 "matching handler argument"
@@ -354,6 +357,13 @@ class RoutePlan:
         self, pname: str, param: inspect.Parameter, annotation: Any, path_names: set[str]
     ) -> None:
         default = param.default
+        depends = _depends_marker(annotation, default)
+        if depends is not None:
+            extractor = DependencyExtractor(depends, annotation, self.path, self.name)
+            self.extractors.append((pname, extractor))
+            self.async_extract = self.async_extract or extractor.is_async
+            self.fast_args = None
+            return
         base, marker = _split_annotation(annotation)
         if isinstance(default, markers.Param):
             marker, default = default, default.default
@@ -461,6 +471,26 @@ class RoutePlan:
                 kwargs[name] = extractor(request)
             except ParamError as exc:
                 errors.append(exc.error)
+            except RequestValidationError as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise RequestValidationError(errors)
+        return kwargs
+
+    async def aextract(self, request: Request) -> dict[str, Any]:
+        """`extract` for plans with async dependencies."""
+        kwargs: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for name, extractor in self.extractors:
+            try:
+                if type(extractor) is DependencyExtractor:
+                    kwargs[name] = await extractor.aresolve(request)
+                else:
+                    kwargs[name] = extractor(request)
+            except ParamError as exc:
+                errors.append(exc.error)
+            except RequestValidationError as exc:
+                errors.extend(exc.errors)
         if errors:
             raise RequestValidationError(errors)
         return kwargs
@@ -469,7 +499,16 @@ class RoutePlan:
         """Calls the handler: a coroutine for async handlers, the result for sync ones."""
         if self.no_args:
             return self.handler()
+        if self.async_extract:
+            if self.is_async:
+                return self._call_after_async_extract(request)
+            from asgiref.sync import async_to_sync
+
+            return self.handler(**async_to_sync(self.aextract)(request))
         return self.handler(**self.extract(request))
+
+    async def _call_after_async_extract(self, request: Request) -> Any:
+        return await self.handler(**(await self.aextract(request)))
 
     def validate_response(self, result: Any) -> Any:
         tp = self.response_type
@@ -491,10 +530,11 @@ def _request_extractor(request: Request) -> Request:
 
 
 def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
+    target = handler.__init__ if isinstance(handler, type) else handler
     try:
-        return get_type_hints(handler, include_extras=True)
+        return get_type_hints(target, include_extras=True)
     except Exception:
-        return dict(getattr(handler, "__annotations__", {}))
+        return dict(getattr(target, "__annotations__", {}))
 
 
 JSON_TYPE = "application/json"
@@ -541,3 +581,64 @@ def render_result(
     if isinstance(result, (bytes, bytearray, memoryview)):
         return status, bytes(result), "application/octet-stream", headers
     return status, json_encode(result), JSON_TYPE, headers
+
+
+def _signature(handler: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(handler)
+
+
+def _depends_marker(annotation: Any, default: Any) -> markers.Depends | None:
+    if isinstance(default, markers.Depends):
+        return default
+    if get_origin(annotation) is Annotated:
+        for extra in get_args(annotation)[1:]:
+            if isinstance(extra, markers.Depends):
+                return extra
+    return None
+
+
+class DependencyExtractor:
+    """Resolves one ``Depends`` argument, once per request unless ``use_cache=False``."""
+
+    def __init__(self, depends: markers.Depends, annotation: Any, path: str, owner: str) -> None:
+        dependency = depends.dependency
+        if dependency is None:
+            base = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+            if not callable(base) or base is inspect.Parameter.empty:
+                raise TypeError(f"{owner}: Depends() needs a callable or a class annotation")
+            dependency = base
+        self.dependency = dependency
+        self.use_cache = depends.use_cache
+        self.plan = RoutePlan(dependency, path, name=_callable_name(dependency), dependency=True)
+        self.returns_awaitable = inspect.iscoroutinefunction(dependency)
+        self.is_async = self.returns_awaitable or self.plan.async_extract
+
+    def __call__(self, request: Request) -> Any:
+        """Synchronous resolution (no async dependency anywhere below)."""
+        cache = request.dependency_cache
+        if self.use_cache and self.dependency in cache:
+            return cache[self.dependency]
+        value = self.dependency(**self.plan.extract(request))
+        if self.use_cache:
+            cache[self.dependency] = value
+        return value
+
+    async def aresolve(self, request: Request) -> Any:
+        cache = request.dependency_cache
+        if self.use_cache and self.dependency in cache:
+            return cache[self.dependency]
+        kwargs = (
+            await self.plan.aextract(request)
+            if self.plan.async_extract
+            else self.plan.extract(request)
+        )
+        value = self.dependency(**kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        if self.use_cache:
+            cache[self.dependency] = value
+        return value
+
+
+def _callable_name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or type(obj).__name__

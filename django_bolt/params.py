@@ -94,4 +94,23 @@ class Body(Param):
     source = "body"
 
 
-__all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body"]
+class Depends:
+    """A value computed by ``dependency`` for each request.
+
+    The dependency is any callable (function, async function, class) whose own arguments
+    are resolved like a handler's: the request, path/query/header/cookie values, and other
+    ``Depends``. Within one request each dependency runs once and its value is shared by
+    everything that asks for it, unless ``use_cache=False``. ``Depends()`` without a
+    callable uses the parameter's annotation (a class) as the dependency.
+    """
+
+    def __init__(self, dependency: Any = None, *, use_cache: bool = True) -> None:
+        self.dependency = dependency
+        self.use_cache = use_cache
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__qualname__", repr(self.dependency))
+        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
+
+
+__all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends"]

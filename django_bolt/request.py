@@ -86,6 +86,7 @@ class Request:
         "_state",
         "_django_request",
         "_user",
+        "_dependency_cache",
     )
 
     def __init__(self, job: Any) -> None:
@@ -102,6 +103,7 @@ class Request:
         self._state = None
         self._django_request = None
         self._user = None
+        self._dependency_cache = None
 
     @property
     def method(self) -> str:
@@ -175,6 +177,13 @@ class Request:
         if state is None:
             state = self._state = State()
         return state
+
+    @property
+    def dependency_cache(self) -> dict[Any, Any]:
+        cache = self._dependency_cache
+        if cache is None:
+            cache = self._dependency_cache = {}
+        return cache
 
     @property
     def auth(self) -> dict[str, Any]:
