@@ -21,6 +21,9 @@ from ._core import DJANGO_FALLBACK, Bridge
 from ._plan import JSON_TYPE, RoutePlan, render_result
 from .error_handlers import error_response
 from .request import Request
+from .responses import FileResponse, StreamingResponse, encode_chunk
+
+_END: Any = object()
 
 logger = logging.getLogger("django_bolt")
 
@@ -75,6 +78,10 @@ class Dispatcher:
         self._workers: list[threading.Thread] = []
         self._base_context = contextvars.copy_context()
         self.fast_plans = [plan.fast_plan() for plan in plans]
+        # Streams fed from the event loop: writers waiting for room, and the task of each
+        # stream (cancelled when its client goes away).
+        self._stream_waiters: dict[int, asyncio.Future[None]] = {}
+        self._stream_tasks: dict[int, tuple[asyncio.Task[Any], Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -101,6 +108,15 @@ class Dispatcher:
         # Rust runs each job's success path; it calls back into run_slow / suspended /
         # finish / fail below for everything else.
         self.bridge.run_ready(self.fast_plans, self)
+        for stream_id in self.bridge.take_ready_streams():
+            waiter = self._stream_waiters.get(stream_id)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(None)
+                continue
+            entry = self._stream_tasks.get(stream_id)
+            if entry is not None and entry[1].closed:
+                entry[0].cancel()  # the client went away while the generator was busy
 
     def run_slow(self, job: Any) -> None:
         self._base_context.copy().run(self._run_async_job, job)
@@ -157,6 +173,9 @@ class Dispatcher:
             await _close_old_connections_async()
 
     def _finish(self, job: Any, request: Request, plan: RoutePlan, result: Any) -> None:
+        if isinstance(result, (StreamingResponse, FileResponse)):
+            self._send_special(job, request, job.route_id, result)
+            return
         try:
             status, body, content_type, headers = render_result(plan, result)
         except BaseException as exc:
@@ -205,10 +224,10 @@ class Dispatcher:
         request = Request(job)
         signals.request_started.send(sender=Dispatcher)
         try:
-            if plan.is_async:  # only in tests that route async plans here
-                result = asyncio.run(plan.call(request))
-            else:
-                result = plan.call(request)
+            result = plan.call(request)
+            if isinstance(result, (StreamingResponse, FileResponse)):
+                self._send_special(job, request, route_id, result, on_loop=False)
+                return
             status, body, content_type, headers = render_result(plan, result)
         except Exception as exc:
             self._fail(job, request, route_id, exc)
@@ -216,6 +235,137 @@ class Dispatcher:
             job.respond(status, body, content_type, headers)
         finally:
             signals.request_finished.send(sender=Dispatcher)
+
+    # -- files and streams ----------------------------------------------------------
+    def _send_special(
+        self, job: Any, request: Request, route_id: int, result: Any, *, on_loop: bool = True
+    ) -> None:
+        if isinstance(result, FileResponse):
+            try:
+                job.respond_file(
+                    result.path,
+                    result.status_code,
+                    result.media_type,
+                    result.filename,
+                    result.disposition,
+                    result.header_list(),
+                )
+            except (FileNotFoundError, IsADirectoryError):
+                job.respond(404, b'{"detail":"File not found"}', JSON_TYPE, None)
+            except PermissionError:
+                job.respond(403, b'{"detail":"Forbidden"}', JSON_TYPE, None)
+            except Exception as exc:
+                self._fail(job, request, route_id, exc)
+            return
+        if result.is_async:
+            coro = self._pump_async(job, request, route_id, result)
+            if on_loop:
+                assert self.loop is not None
+                self.loop.create_task(coro)
+            else:
+                assert self.loop is not None
+                asyncio.run_coroutine_threadsafe(coro, self.loop)
+        elif on_loop:
+            # A sync iterator may block: feed it from its own thread.
+            threading.Thread(
+                target=self._pump_sync,
+                args=(job, request, route_id, result),
+                name="bolt-stream",
+                daemon=True,
+            ).start()
+        else:
+            self._pump_sync(job, request, route_id, result)
+
+    @staticmethod
+    def _stream_headers(result: StreamingResponse, first: Any) -> list[tuple[str, str]]:
+        headers = result.header_list()
+        media = result.media_type
+        if media is None:
+            if isinstance(first, dict):
+                media = "text/event-stream"
+            elif isinstance(first, str):
+                media = "text/plain; charset=utf-8"
+            else:
+                media = "application/octet-stream"
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("content-type", media))
+        if media.startswith("text/event-stream"):
+            headers.append(("cache-control", "no-cache"))
+            headers.append(("x-accel-buffering", "no"))
+        return headers
+
+    async def _pump_async(
+        self, job: Any, request: Request, route_id: int, result: StreamingResponse
+    ) -> None:
+        agen = result.content.__aiter__()
+        try:
+            try:
+                first = await agen.__anext__()
+            except StopAsyncIteration:
+                first = _END
+        except BaseException as exc:
+            self._fail(job, request, route_id, exc)
+            await _aclose(agen)
+            return
+        writer = job.start_stream(result.status_code, self._stream_headers(result, first))
+        task = asyncio.current_task()
+        assert task is not None
+        self._stream_tasks[writer.id] = (task, writer)
+        try:
+            item = first
+            while item is not _END:
+                if not await self._write_async(writer, encode_chunk(item)):
+                    break  # the client went away
+                try:
+                    item = await agen.__anext__()
+                except StopAsyncIteration:
+                    break
+        except asyncio.CancelledError:
+            pass  # client gone while the generator was waiting
+        except Exception:
+            logger.exception("streamed response of %s failed", self.plans[route_id].name)
+        finally:
+            self._stream_tasks.pop(writer.id, None)
+            writer.close()
+            await _aclose(agen)
+
+    async def _write_async(self, writer: Any, data: bytes) -> bool:
+        while True:
+            state = writer.send(data)
+            if state == 0:
+                return True
+            if state == 2:
+                return False
+            assert self.loop is not None
+            waiter = self.loop.create_future()
+            self._stream_waiters[writer.id] = waiter
+            try:
+                await waiter
+            finally:
+                self._stream_waiters.pop(writer.id, None)
+
+    def _pump_sync(
+        self, job: Any, request: Request, route_id: int, result: StreamingResponse
+    ) -> None:
+        iterator = iter(result.content)
+        try:
+            first = next(iterator, _END)
+        except Exception as exc:
+            self._fail(job, request, route_id, exc)
+            _close(iterator)
+            return
+        writer = job.start_stream(result.status_code, self._stream_headers(result, first))
+        try:
+            item = first
+            while item is not _END:
+                if not writer.write(encode_chunk(item)):
+                    break  # the client went away
+                item = next(iterator, _END)
+        except Exception:
+            logger.exception("streamed response of %s failed", self.plans[route_id].name)
+        finally:
+            writer.close()
+            _close(iterator)
 
 
 async def _close_old_connections_async() -> None:
@@ -226,3 +376,21 @@ async def _close_old_connections_async() -> None:
         await sync_to_async(close_old_connections)()
     except Exception:
         logger.exception("closing old database connections failed")
+
+
+async def _aclose(agen: Any) -> None:
+    close = getattr(agen, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:
+            logger.exception("closing a streamed response's generator failed")
+
+
+def _close(iterator: Any) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            logger.exception("closing a streamed response's iterator failed")

@@ -20,6 +20,7 @@ from asgiref.sync import async_to_sync
 from ._plan import render_result
 from .error_handlers import error_response
 from .request import Request
+from .responses import FileResponse, StreamingResponse, encode_chunk
 
 if TYPE_CHECKING:
     from .api import BoltAPI, Route
@@ -62,8 +63,9 @@ class DjangoJob:
         return [(k.lower(), v) for k, v in self._request.headers.items()]
 
 
-def run_route(route: Route, job: Any, debug: bool) -> tuple[int, bytes, str | None, Any]:
-    """Runs one route to completion in the calling thread."""
+def run_route(route: Route, job: Any, debug: bool) -> Any:
+    """Runs one route to completion in the calling thread: (status, body, content type,
+    headers), or a Django response for files and streams."""
     plan = route.plan
     request = Request(job)
     try:
@@ -71,9 +73,45 @@ def run_route(route: Route, job: Any, debug: bool) -> tuple[int, bytes, str | No
             result = async_to_sync(_call_async)(plan, request)
         else:
             result = plan.call(request)
+        if isinstance(result, (FileResponse, StreamingResponse)):
+            return _django_special(result)
         return render_result(plan, result)
     except Exception as exc:
         return error_response(exc, request, api=route.api, plan=plan, debug=debug)
+
+
+def _django_special(result: Any) -> Any:
+    from django.http import FileResponse as DjangoFileResponse
+    from django.http import Http404, StreamingHttpResponse
+
+    if isinstance(result, FileResponse):
+        try:
+            handle = open(result.path, "rb")  # noqa: SIM115 - closed by Django's response
+        except (FileNotFoundError, IsADirectoryError):
+            raise Http404("File not found") from None
+        response = DjangoFileResponse(
+            handle,
+            as_attachment=result.disposition == "attachment",
+            filename=result.filename or os.path.basename(result.path),
+            status=result.status_code,
+        )
+        if result.media_type:
+            response["Content-Type"] = result.media_type
+    else:
+        content = result.content
+        if result.is_async:
+            chunks: Any = (encode_chunk(item) async for item in content)
+        else:
+            chunks = (encode_chunk(item) for item in content)
+        response = StreamingHttpResponse(
+            chunks,
+            status=result.status_code,
+            content_type=result.media_type or "application/octet-stream",
+        )
+    for name, value in result.header_list():
+        if name.lower() != "set-cookie":
+            response[name] = value
+    return response
 
 
 async def _call_async(plan: Any, request: Request) -> Any:

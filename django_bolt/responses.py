@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from ._encoding import json_encode
 
 
@@ -108,7 +106,140 @@ class Redirect(Response):
         self.url = url
 
 
+class File(Response):
+    """An in-memory download: ``File(content, filename="report.csv")``."""
+
+    def __init__(
+        self,
+        content: bytes | str,
+        filename: str,
+        content_type: str | None = None,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        *,
+        media_type: str | None = None,
+        disposition: str = "attachment",
+    ) -> None:
+        import mimetypes
+
+        media = media_type or content_type or mimetypes.guess_type(filename)[0]
+        super().__init__(content, status_code, headers, media or "application/octet-stream")
+        self.filename = filename
+        self.headers["content-disposition"] = _disposition(disposition, filename)
+
+
+class FileResponse(Response):
+    """A file streamed from disk by the Rust server, with Content-Disposition,
+    ETag / Last-Modified and Range (206) support.
+
+    ``filename`` names the download (``Content-Disposition: attachment``); without it the
+    file is sent ``inline`` under its own name. The content type is guessed from the
+    name unless given.
+    """
+
+    def __init__(
+        self,
+        path: Any,
+        filename: str | None = None,
+        content_type: str | None = None,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        *,
+        media_type: str | None = None,
+        disposition: str | None = None,
+    ) -> None:
+        import os
+
+        super().__init__(b"", status_code, headers, media_type or content_type)
+        self.path = os.fspath(path)
+        self.filename = filename
+        self.disposition = disposition or ("attachment" if filename else "inline")
+        if self.disposition not in ("attachment", "inline"):
+            raise ValueError("disposition must be 'attachment' or 'inline'")
+
+
+class StreamingResponse(Response):
+    """A body produced piece by piece by an iterator or async iterator (a generator).
+
+    Items may be ``bytes``, ``str``, or ``dict``: a dict is one Server-Sent Event
+    (``{"event": ..., "data": ..., "id": ..., "retry": ...}``, non-string data as JSON)
+    and makes ``text/event-stream`` the default media type. Other objects are sent as
+    one JSON document per line. A client that disconnects stops the generator: it is
+    closed (its ``finally`` blocks run) at its next ``yield`` or ``await``.
+    """
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        super().__init__(b"", status_code, headers, media_type)
+        if not (hasattr(content, "__aiter__") or hasattr(content, "__iter__")):
+            raise TypeError("StreamingResponse needs an iterator or an async iterator")
+        if isinstance(content, (bytes, str, dict)):
+            raise TypeError("StreamingResponse needs an iterator of chunks, not a single value")
+        self.content = content
+
+    @property
+    def is_async(self) -> bool:
+        return hasattr(self.content, "__aiter__")
+
+
+def sse_event(item: dict[str, Any]) -> str:
+    lines = []
+    if "comment" in item:
+        lines.extend(f": {line}" for line in str(item["comment"]).splitlines() or [""])
+    for key in ("id", "event", "retry"):
+        if item.get(key) is not None:
+            lines.append(f"{key}: {item[key]}")
+    if "data" in item:
+        data = item["data"]
+        if not isinstance(data, str):
+            data = json_encode(data).decode()
+        lines.extend(f"data: {line}" for line in data.split("\n"))
+    return "\n".join(lines) + "\n\n"
+
+
+def encode_chunk(item: Any) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode()
+    if isinstance(item, dict):
+        return sse_event(item).encode()
+    if isinstance(item, (bytearray, memoryview)):
+        return bytes(item)
+    return json_encode(item) + b"\n"
+
+
+def _disposition(kind: str, filename: str) -> str:
+    from urllib.parse import quote
+
+    if kind not in ("attachment", "inline"):
+        raise ValueError("disposition must be 'attachment' or 'inline'")
+    ascii_name = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    value = f'{kind}; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename)}"
+    return value
+
+
 Json = JSON
 Html = HTML
 
-__all__ = ["Response", "JSON", "Json", "PlainText", "HTML", "Html", "Redirect", "msgspec"]
+__all__ = [
+    "Response",
+    "JSON",
+    "Json",
+    "PlainText",
+    "HTML",
+    "Html",
+    "Redirect",
+    "File",
+    "FileResponse",
+    "StreamingResponse",
+]

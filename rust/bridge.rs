@@ -23,6 +23,8 @@ pub struct BridgeCore {
     blocking_tx: Mutex<Option<Sender<Job>>>,
     blocking_rx: Receiver<Job>,
     closed: AtomicBool,
+    /// Streams whose consumer made room (or went away) since the last drain.
+    ready_streams: Mutex<Vec<u64>>,
 }
 
 impl BridgeCore {
@@ -40,6 +42,7 @@ impl BridgeCore {
             blocking_tx: Mutex::new(Some(tx)),
             blocking_rx: rx,
             closed: AtomicBool::new(false),
+            ready_streams: Mutex::new(Vec::new()),
         })
     }
 
@@ -65,6 +68,17 @@ impl BridgeCore {
         match guard.as_ref() {
             Some(tx) => tx.send(job).is_ok(),
             None => false,
+        }
+    }
+
+    /// Tells the event loop that stream `id` can take more data or has ended.
+    pub fn notify_stream(&self, id: u64) {
+        self.ready_streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id);
+        if !self.wake_scheduled.swap(true, Ordering::AcqRel) {
+            self.signal();
         }
     }
 
@@ -148,6 +162,17 @@ impl Bridge {
         host: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
         crate::fastpath::run_ready(py, self.core.take_pending(), plans, host)
+    }
+
+    /// Ids of the streams notified since the last call (call after `run_ready`).
+    fn take_ready_streams(&self) -> Vec<u64> {
+        std::mem::take(
+            &mut *self
+                .core
+                .ready_streams
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Waits (GIL released) for the next blocking job; None on timeout or once closed.

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::BridgeCore;
-use crate::job::{Job, Reply, RequestParts, DJANGO_FALLBACK};
+use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
 use crate::router::{Lookup, RouteTable};
 
 pub struct AppState {
@@ -189,7 +189,7 @@ pub async fn dispatch(
         server: req.app_config().local_addr(),
     };
     let (tx, rx) = oneshot::channel();
-    let job = Job::new(parts, tx);
+    let job = Job::new(parts, tx, Arc::clone(&state.bridge));
     let submitted = if blocking {
         state.bridge.submit_blocking(job)
     } else {
@@ -202,13 +202,30 @@ pub async fn dispatch(
         );
     }
     match rx.await {
-        Ok(reply) => into_response(reply),
+        Ok(reply) => into_response(reply, &req),
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     }
 }
 
-fn into_response(reply: Reply) -> HttpResponse {
+fn into_response(reply: Reply, req: &HttpRequest) -> HttpResponse {
     match reply {
+        Reply::File {
+            file,
+            status,
+            headers,
+        } => {
+            let mut resp = file.into_response(req);
+            // A custom status replaces a plain 200 (not 206 / 304 / 412 answers to
+            // range and conditional requests).
+            if resp.status() == StatusCode::OK && status != 200 {
+                *resp.status_mut() = status_code(status);
+            }
+            let map = resp.headers_mut();
+            for (k, v) in headers {
+                map.append(k, v);
+            }
+            resp
+        }
         Reply::Full {
             status,
             headers,
@@ -225,6 +242,7 @@ fn into_response(reply: Reply) -> HttpResponse {
             status,
             headers,
             chunks,
+            waker,
         } => {
             let mut size = BodySize::Stream;
             let mut kept = Vec::with_capacity(headers.len());
@@ -237,8 +255,14 @@ fn into_response(reply: Reply) -> HttpResponse {
                 }
                 kept.push((k, v));
             }
-            let mut resp =
-                HttpResponse::with_body(status_code(status), ChannelBody { chunks, size });
+            let mut resp = HttpResponse::with_body(
+                status_code(status),
+                ChannelBody {
+                    chunks,
+                    size,
+                    waker,
+                },
+            );
             let map = resp.headers_mut();
             for (k, v) in kept {
                 map.append(k, v);
@@ -257,6 +281,13 @@ fn status_code(status: u16) -> StatusCode {
 struct ChannelBody {
     chunks: mpsc::Receiver<Bytes>,
     size: BodySize,
+    waker: Arc<StreamWaker>,
+}
+
+impl Drop for ChannelBody {
+    fn drop(&mut self) {
+        self.waker.ended();
+    }
 }
 
 impl MessageBody for ChannelBody {
@@ -270,7 +301,11 @@ impl MessageBody for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        self.chunks.poll_recv(cx).map(|c| c.map(Ok))
+        let polled = self.chunks.poll_recv(cx);
+        if let Poll::Ready(Some(_)) = &polled {
+            self.waker.made_room();
+        }
+        polled.map(|c| c.map(Ok))
     }
 }
 

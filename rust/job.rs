@@ -4,16 +4,25 @@
 //! and the answer goes back through a one-shot channel the Actix task awaits.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::http::header::{
+    Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 
 use actix_http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_http::{Method, Uri};
 use bytes::Bytes;
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::bridge::BridgeCore;
 
 /// Route id used for requests that go to Django's own handler.
 pub const DJANGO_FALLBACK: i64 = -1;
@@ -30,7 +39,36 @@ impl RequestParts {
 
 pub type HeaderList = Vec<(HeaderName, HeaderValue)>;
 
+/// Shared by a stream's writer (Python) and its body (Actix): the body tells the event
+/// loop when a writer waiting for room can go on, and when the client has gone.
+pub struct StreamWaker {
+    pub id: u64,
+    waiting: AtomicBool,
+    bridge: Arc<BridgeCore>,
+}
+
+impl StreamWaker {
+    /// The consumer took a chunk: wake a writer that waits for room.
+    pub fn made_room(&self) {
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            self.bridge.notify_stream(self.id);
+        }
+    }
+
+    /// The body is gone (finished, or the client disconnected).
+    pub fn ended(&self) {
+        self.bridge.notify_stream(self.id);
+    }
+}
+
+static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
+
 pub enum Reply {
+    File {
+        file: Box<actix_files::NamedFile>,
+        status: u16,
+        headers: HeaderList,
+    },
     Full {
         status: u16,
         headers: HeaderList,
@@ -40,6 +78,7 @@ pub enum Reply {
         status: u16,
         headers: HeaderList,
         chunks: mpsc::Receiver<Bytes>,
+        waker: Arc<StreamWaker>,
     },
 }
 
@@ -59,13 +98,19 @@ pub struct RequestParts {
 pub struct Job {
     pub(crate) parts: RequestParts,
     reply: Mutex<Option<oneshot::Sender<Reply>>>,
+    bridge: Arc<BridgeCore>,
 }
 
 impl Job {
-    pub fn new(parts: RequestParts, reply: oneshot::Sender<Reply>) -> Self {
+    pub fn new(
+        parts: RequestParts,
+        reply: oneshot::Sender<Reply>,
+        bridge: Arc<BridgeCore>,
+    ) -> Self {
         Self {
             parts,
             reply: Mutex::new(Some(reply)),
+            bridge,
         }
     }
 
@@ -106,6 +151,41 @@ fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     }
     let b: Vec<u8> = body.extract()?;
     Ok(Bytes::from(b))
+}
+
+fn content_disposition(kind: &str, filename: &str) -> PyResult<ContentDisposition> {
+    let disposition = match kind {
+        "attachment" => DispositionType::Attachment,
+        "inline" => DispositionType::Inline,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "disposition must be 'attachment' or 'inline', not {other:?}"
+            )))
+        }
+    };
+    // A plain ASCII name for old clients, and the exact UTF-8 name (RFC 6266) when needed.
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != filename {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".to_owned()),
+            language_tag: None,
+            value: filename.as_bytes().to_vec(),
+        }));
+    }
+    Ok(ContentDisposition {
+        disposition,
+        parameters,
+    })
 }
 
 fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
@@ -255,13 +335,78 @@ impl Job {
     ) -> PyResult<StreamWriter> {
         let headers = extract_headers(headers)?;
         let (tx, rx) = mpsc::channel(buffer.max(1));
+        let waker = Arc::new(StreamWaker {
+            id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
+            waiting: AtomicBool::new(false),
+            bridge: Arc::clone(&self.bridge),
+        });
         self.send(Reply::Stream {
             status,
             headers,
             chunks: rx,
+            waker: Arc::clone(&waker),
         })?;
         Ok(StreamWriter {
             tx: Mutex::new(Some(tx)),
+            waker,
+        })
+    }
+
+    /// Answers with a file streamed from disk by Rust (Range, ETag, Last-Modified and
+    /// conditional requests handled). `disposition` is "attachment" or "inline".
+    /// Raises FileNotFoundError / PermissionError / IsADirectoryError like open().
+    #[pyo3(signature = (path, status=200, content_type=None, filename=None, disposition="attachment", headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn respond_file(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        status: u16,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+        disposition: &str,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let headers = extract_headers(headers)?;
+        let opened = {
+            let path = path.clone();
+            py.detach(move || -> std::io::Result<actix_files::NamedFile> {
+                if path.is_dir() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::IsADirectory,
+                        "is a directory",
+                    ));
+                }
+                actix_files::NamedFile::open(&path)
+            })
+        };
+        let mut file = opened.map_err(|e| {
+            let msg = format!("{}: {}", e, path.display());
+            match e.kind() {
+                std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+                std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+                std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+                _ => PyOSError::new_err(msg),
+            }
+        })?;
+        if let Some(ct) = content_type {
+            let mime: mime::Mime = ct
+                .parse()
+                .map_err(|_| PyValueError::new_err(format!("invalid content type {ct:?}")))?;
+            file = file.set_content_type(mime);
+        }
+        let name = match filename {
+            Some(name) => name.to_owned(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "download".to_owned()),
+        };
+        file = file.set_content_disposition(content_disposition(disposition, &name)?);
+        self.send(Reply::File {
+            file: Box::new(file),
+            status,
+            headers,
         })
     }
 
@@ -278,6 +423,7 @@ impl Job {
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct StreamWriter {
     tx: Mutex<Option<mpsc::Sender<Bytes>>>,
+    waker: Arc<StreamWaker>,
 }
 
 #[pymethods]
@@ -293,6 +439,47 @@ impl StreamWriter {
             None => return Ok(false),
         };
         Ok(py.detach(move || tx.blocking_send(data).is_ok()))
+    }
+
+    /// Queues the chunk without blocking: 0 sent; 1 full (the event loop will be told,
+    /// through the bridge, when there is room: wait, then call again); 2 client gone.
+    fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<u8> {
+        let data = body_bytes(chunk)?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = guard.as_ref() else {
+            return Ok(2);
+        };
+        match tx.try_send(data) {
+            Ok(()) => Ok(0),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(2),
+            Err(mpsc::error::TrySendError::Full(data)) => {
+                // Arm the wake-up first, then try once more: a consumer that made room
+                // in between has either taken this chunk or will see `waiting`.
+                self.waker.waiting.store(true, Ordering::Release);
+                match tx.try_send(data) {
+                    Ok(()) => Ok(0),
+                    Err(mpsc::error::TrySendError::Full(_)) => Ok(1),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Ok(2),
+                }
+            }
+        }
+    }
+
+    #[getter]
+    fn id(&self) -> u64 {
+        self.waker.id
+    }
+
+    /// True once the client has gone (or the stream was closed).
+    #[getter]
+    fn closed(&self) -> bool {
+        match self.tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(tx) => tx.is_closed(),
+            None => true,
+        }
     }
 
     /// Ends the body.

@@ -107,6 +107,39 @@ def test_streaming_response_is_not_buffered(bolt):
     assert first_at < 0.5 < total  # the first part arrived while the rest was produced
 
 
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize(
+    ("route", "marker"), [("/api/stream/forever", "agen"), ("/api/stream/forever-sync", "sgen")]
+)
+def test_client_disconnect_stops_the_generator(bolt, tmp_path, route, marker):
+    with bolt(env={"BOLT_TEST_MARKER_DIR": str(tmp_path)}) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(f"GET {route}?marker={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+            time.sleep(0.2)
+        wait_for(lambda: (tmp_path / marker).exists(), timeout=10)
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
+
+
+def test_slow_reader_does_not_make_the_server_buffer(bolt):
+    with bolt() as server:
+        before = rss_kib(server.proc.pid)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            # 256 MiB offered to a client that reads nothing for two seconds.
+            s.sendall(b"GET /api/stream/big?chunks=4096&size=65536 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(2)
+            grown = rss_kib(server.proc.pid) - before
+            assert s.recv(100).startswith(b"HTTP/1.1 200 OK")
+        assert grown < 32 * 1024, f"server grew by {grown} KiB"
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
+
+
 def test_oversized_body_is_refused_before_it_is_sent(bolt):
     with bolt("--max-body-size", "1000") as server:
         head = (

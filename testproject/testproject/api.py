@@ -1,13 +1,17 @@
 """The demo project's API: the examples of the documentation, runnable."""
 
 import asyncio
+import os
+import time
 import uuid
+from pathlib import Path
 
 import msgspec
 from django.contrib.auth import get_user_model
 
 from django_bolt import BoltAPI, Query
 from django_bolt.exceptions import HTTPException
+from django_bolt.responses import StreamingResponse
 
 User = get_user_model()
 
@@ -109,6 +113,54 @@ async def echo_uuid(value: uuid.UUID):
 @api.get("/files/{rest:path}")
 async def file_path(rest: str):
     return {"rest": rest}
+
+
+# Streams that record when their generator is closed, for the disconnect tests. Only
+# mounted when BOLT_TEST_MARKER_DIR names a directory to write the records into.
+MARKER_DIR = os.environ.get("BOLT_TEST_MARKER_DIR")
+if MARKER_DIR:
+
+    def _mark(name: str) -> None:
+        if name.isalnum():
+            (Path(MARKER_DIR) / name).write_text("closed")
+
+    @api.get("/stream/forever")
+    async def stream_forever(marker: str):
+        async def ticks():
+            try:
+                i = 0
+                while True:
+                    yield f"data: {i}\n\n"
+                    i += 1
+                    await asyncio.sleep(0.01)
+            finally:
+                _mark(marker)
+
+        return StreamingResponse(ticks(), media_type="text/event-stream")
+
+    @api.get("/stream/forever-sync")
+    def stream_forever_sync(marker: str):
+        def ticks():
+            try:
+                i = 0
+                while True:
+                    yield f"tick {i}\n" * 100
+                    i += 1
+                    time.sleep(0.01)
+            finally:
+                _mark(marker)
+
+        return StreamingResponse(ticks())
+
+
+@api.get("/stream/big")
+async def stream_big(chunks: int = 100, size: int = 65536):
+    async def produce():
+        block = b"x" * size
+        for _ in range(chunks):
+            yield block
+
+    return StreamingResponse(produce(), media_type="application/octet-stream")
 
 
 @api.get("/boom")
