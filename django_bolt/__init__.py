@@ -6,9 +6,10 @@ __version__ = "0.1.0"
 
 from .api import BoltAPI  # noqa: E402
 from .exceptions import HTTPException, RequestValidationError  # noqa: E402
-from .params import Body, Cookie, Depends, Header, Path, Query  # noqa: E402
+from .params import Body, Cookie, Depends, File, Form, Header, Path, Query  # noqa: E402
 from .request import Request  # noqa: E402
 from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
+from .uploads import FileSize, UploadFile  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -20,6 +21,10 @@ __all__ = [
     "Cookie",
     "Body",
     "Depends",
+    "Form",
+    "File",
+    "UploadFile",
+    "FileSize",
     "Response",
     "JSON",
     "Json",

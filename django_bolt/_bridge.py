@@ -182,6 +182,7 @@ class Dispatcher:
             self._fail(job, request, job.route_id, exc)
             return
         job.respond(status, body, content_type, headers)
+        request.close()
 
     def _fail(self, job: Any, request: Request, route_id: int, exc: BaseException) -> None:
         api = self.apis[route_id] if 0 <= route_id < len(self.apis) else None
@@ -190,6 +191,7 @@ class Dispatcher:
         )
         if not job.answered:
             job.respond(status, body, content_type, headers)
+        request.close()
 
     # -- sync handlers and Django on worker threads -----------------------------------
     def _worker(self) -> None:
@@ -234,6 +236,7 @@ class Dispatcher:
         else:
             job.respond(status, body, content_type, headers)
         finally:
+            request.close()
             signals.request_finished.send(sender=Dispatcher)
 
     # -- files and streams ----------------------------------------------------------
@@ -328,6 +331,7 @@ class Dispatcher:
             self._stream_tasks.pop(writer.id, None)
             writer.close()
             await _aclose(agen)
+            request.close()
 
     async def _write_async(self, writer: Any, data: bytes) -> bool:
         while True:
@@ -366,6 +370,7 @@ class Dispatcher:
         finally:
             writer.close()
             _close(iterator)
+            request.close()
 
 
 async def _close_old_connections_async() -> None:

@@ -197,16 +197,16 @@ def _make_value_extractor(
     constraints: dict[str, Any],
 ) -> Callable[[Request], Any]:
     inner, optional = _unwrap_optional(tp)
-    if _is_sequence(inner) and source in ("query", "header"):
-        item_type = (get_args(inner) or (str,))[0]
+    if _is_sequence(inner) and source in ("query", "header", "form"):
         list_type = inner if not constraints else Annotated[inner, msgspec.Meta(**constraints)]
 
         def extract_list(request: Request) -> Any:
-            values = (
-                request.query_lists.get(key)
-                if source == "query"
-                else request.headers.getlist(key) or None
-            )
+            if source == "query":
+                values = request.query_lists.get(key)
+            elif source == "form":
+                values = request.form_lists.get(key)
+            else:
+                values = request.headers.getlist(key) or None
             if values is None:
                 if required:
                     raise ParamError([source, loc_name], "Field required", "missing")
@@ -216,7 +216,6 @@ def _make_value_extractor(
             except msgspec.ValidationError as exc:
                 raise ParamError(*_loc_msg(exc, [source, loc_name])) from None
 
-        del item_type
         return extract_list
 
     convert = _scalar_converter(inner, constraints)
@@ -230,6 +229,9 @@ def _make_value_extractor(
             return request.headers.get(key)
         if source == "cookie":
             return request.cookies.get(key)
+        if source == "form":
+            values = request.form_lists.get(key)
+            return values[-1] if values else None
         raise AssertionError(source)
 
     if source == "path":
@@ -384,6 +386,8 @@ class RoutePlan:
         if marker is None:
             if pname in path_names:
                 source = "path"
+            elif _is_upload_type(inner):
+                source = "file"
             elif _is_struct(inner) or (
                 get_origin(inner) in (list, dict) and any(_is_struct(a) for a in get_args(inner))
             ):
@@ -403,6 +407,20 @@ class RoutePlan:
             )
             decoder = msgspec.json.Decoder(inner)
             self._fast(("body", pname, decoder.decode, required, body_default))
+            return
+        if source == "file":
+            key = marker.alias if marker and marker.alias else pname
+            required = default is markers._UNSET and not optional
+            spec = marker if isinstance(marker, markers.File) else markers.File()
+            self.extractors.append(
+                (
+                    pname,
+                    _make_file_extractor(
+                        key, inner, required, None if default is markers._UNSET else default, spec
+                    ),
+                )
+            )
+            self.fast_args = None
             return
         key = marker.alias if marker and marker.alias else pname
         if source == "header" and not (marker and marker.alias):
@@ -642,3 +660,67 @@ class DependencyExtractor:
 
 def _callable_name(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or type(obj).__name__
+
+
+def _is_upload_type(tp: Any) -> bool:
+    from .uploads import UploadFile
+
+    if tp is UploadFile:
+        return True
+    return get_origin(tp) is list and get_args(tp)[:1] == (UploadFile,)
+
+
+def _type_matches(content_type: str, allowed: list[str]) -> bool:
+    content_type = content_type.split(";")[0].strip().lower()
+    for pattern in allowed:
+        pattern = pattern.lower()
+        if pattern in ("*", "*/*") or pattern == content_type:
+            return True
+        if pattern.endswith("/*") and content_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def _make_file_extractor(
+    key: str, tp: Any, required: bool, default: Any, spec: markers.File
+) -> Callable[[Request], Any]:
+    """UploadFile, list[UploadFile], bytes or list[bytes] from the multipart body."""
+    many = get_origin(tp) is list
+    item = get_args(tp)[0] if many and get_args(tp) else tp
+    as_bytes = item is bytes
+    loc = ["form", key]
+
+    def check(upload: Any) -> None:
+        if spec.max_size is not None and upload.size > spec.max_size:
+            raise ParamError(
+                loc, f"File {upload.filename!r} is larger than {spec.max_size} bytes", "value_error"
+            )
+        if spec.min_size is not None and upload.size < spec.min_size:
+            raise ParamError(
+                loc,
+                f"File {upload.filename!r} is smaller than {spec.min_size} bytes",
+                "value_error",
+            )
+        if spec.allowed_types and not _type_matches(upload.content_type, spec.allowed_types):
+            raise ParamError(
+                loc,
+                f"File type {upload.content_type!r} is not allowed (allowed: {', '.join(spec.allowed_types)})",
+                "value_error",
+            )
+
+    def extract_file(request: Request) -> Any:
+        uploads = request.uploads.get(key)
+        if not uploads:
+            if required:
+                raise ParamError(loc, "Field required", "missing")
+            return default
+        if spec.max_files is not None and len(uploads) > spec.max_files:
+            raise ParamError(loc, f"At most {spec.max_files} files are allowed", "value_error")
+        for upload in uploads:
+            check(upload)
+        if as_bytes:
+            values = [bytes(u.read()) for u in uploads]
+            return values if many else values[0]
+        return list(uploads) if many else uploads[0]
+
+    return extract_file

@@ -20,6 +20,7 @@ class ServerConfig:
     keep_alive: float = 5.0
     max_body_size: int = DEFAULT_MAX_BODY
     body_timeout: float = 30.0
+    spool_threshold: int = 1024 * 1024
     shutdown_timeout: int = 30
     debug: bool = False
     dev: bool = False
@@ -32,6 +33,8 @@ class ServerConfig:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
         if self.max_body_size < 1:
             raise ValueError("MAX_BODY_SIZE must be positive")
+        if self.spool_threshold < 0:
+            raise ValueError("MEMORY_SPOOL_THRESHOLD cannot be negative")
         if self.body_timeout <= 0:
             raise ValueError("BODY_TIMEOUT must be positive")
         if self.shutdown_timeout < 0 or self.keep_alive < 0:
@@ -48,6 +51,7 @@ _KEYS = {
     "KEEP_ALIVE": "keep_alive",
     "MAX_BODY_SIZE": "max_body_size",
     "BODY_TIMEOUT": "body_timeout",
+    "MEMORY_SPOOL_THRESHOLD": "spool_threshold",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "DEBUG": "debug",
 }
@@ -62,6 +66,9 @@ def load_config(**overrides: Any) -> ServerConfig:
     upload_limit = getattr(settings, "BOLT_MAX_UPLOAD_SIZE", None)
     if upload_limit:
         config.max_body_size = int(upload_limit)
+    spool = getattr(settings, "BOLT_MEMORY_SPOOL_THRESHOLD", None)
+    if spool is not None:
+        config.spool_threshold = int(spool)
     for key, value in dict(getattr(settings, "BOLT", {}) or {}).items():
         field = _KEYS.get(str(key).upper())
         if field is None:

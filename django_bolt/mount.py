@@ -62,6 +62,19 @@ class DjangoJob:
     def headers(self) -> list[tuple[str, str]]:
         return [(k.lower(), v) for k, v in self._request.headers.items()]
 
+    def form_fields(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, values in self._request.POST.lists() for v in values]
+
+    def form_files(self) -> list[tuple[Any, ...]]:
+        parts = []
+        for field, files in self._request.FILES.lists():
+            for f in files:
+                path = f.temporary_file_path() if hasattr(f, "temporary_file_path") else None
+                data = None if path else f.read()
+                headers = [("content-type", f.content_type)] if f.content_type else []
+                parts.append((field, f.name, f.content_type, f.size, headers, data, path))
+        return parts
+
 
 def run_route(route: Route, job: Any, debug: bool) -> Any:
     """Runs one route to completion in the calling thread: (status, body, content type,

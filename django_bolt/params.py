@@ -94,6 +94,40 @@ class Body(Param):
     source = "body"
 
 
+class Form(Param):
+    """A field of an urlencoded or multipart form."""
+
+    source = "form"
+
+
+class File(Param):
+    """An uploaded file (``UploadFile``, ``list[UploadFile]``, ``bytes``).
+
+    ``max_size`` / ``min_size`` bound each file in bytes, ``allowed_types`` lists the
+    accepted content types (``"image/*"`` matches any image), ``max_files`` bounds a list.
+    """
+
+    source = "file"
+
+    def __init__(
+        self,
+        default: Any = _UNSET,
+        *,
+        alias: str | None = None,
+        description: str | None = None,
+        max_size: int | None = None,
+        min_size: int | None = None,
+        allowed_types: list[str] | None = None,
+        max_files: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(default, alias=alias, description=description, **kwargs)
+        self.max_size = max_size
+        self.min_size = min_size
+        self.allowed_types = list(allowed_types) if allowed_types else None
+        self.max_files = max_files
+
+
 class Depends:
     """A value computed by ``dependency`` for each request.
 
@@ -113,4 +147,4 @@ class Depends:
         return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
 
 
-__all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends"]
+__all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "Depends"]

@@ -87,6 +87,8 @@ class Request:
         "_django_request",
         "_user",
         "_dependency_cache",
+        "_form",
+        "_uploads",
     )
 
     def __init__(self, job: Any) -> None:
@@ -104,6 +106,8 @@ class Request:
         self._django_request = None
         self._user = None
         self._dependency_cache = None
+        self._form = None
+        self._uploads = None
 
     @property
     def method(self) -> str:
@@ -177,6 +181,60 @@ class Request:
         if state is None:
             state = self._state = State()
         return state
+
+    @property
+    def form_lists(self) -> dict[str, list[str]]:
+        """Form fields (urlencoded or multipart text parts), every value per name."""
+        form = self._form
+        if form is None:
+            form = {}
+            for k, v in self._job.form_fields():
+                form.setdefault(k, []).append(v)
+            self._form = form
+        return form
+
+    @property
+    def uploads(self) -> dict[str, list[Any]]:
+        """Uploaded files per field name."""
+        uploads = self._uploads
+        if uploads is None:
+            from .uploads import UploadFile
+
+            uploads = {}
+            for part in self._job.form_files():
+                uploads.setdefault(part[0], []).append(UploadFile(*part))
+            self._uploads = uploads
+        return uploads
+
+    async def form(self) -> Any:
+        """The whole form as a Django ``MultiValueDict``: ``form["name"]`` is the last
+        value, ``form.getlist("name")`` all of them; file fields hold ``UploadFile``s."""
+        from django.utils.datastructures import MultiValueDict
+
+        data: MultiValueDict = MultiValueDict()
+        for k, values in self.form_lists.items():
+            data.setlist(k, list(values))
+        for k, files in self.uploads.items():
+            data.setlist(k, data.getlist(k) + list(files))
+        return data
+
+    async def file(self, name: str) -> Any:
+        """The first file uploaded under ``name``, or None."""
+        files = self.uploads.get(name)
+        return files[0] if files else None
+
+    async def files(self, name: str) -> list[Any]:
+        """Every file uploaded under ``name``."""
+        return list(self.uploads.get(name, ()))
+
+    def close(self) -> None:
+        """Releases what the request opened (upload file handles); the server calls it
+        once the response is out."""
+        uploads = self._uploads
+        if uploads:
+            for files in uploads.values():
+                for upload in files:
+                    upload.close()
 
     @property
     def dependency_cache(self) -> dict[Any, Any]:

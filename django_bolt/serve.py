@@ -62,6 +62,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         keep_alive=config.keep_alive,
         max_body_size=config.max_body_size,
         body_timeout=config.body_timeout,
+        spool_threshold=config.spool_threshold,
         shutdown_timeout=config.shutdown_timeout,
         reuse_port=True,
         batch_scheduling=batch,

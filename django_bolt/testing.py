@@ -66,7 +66,13 @@ class _Runtime:
         self.thread.start()
         started.wait(10)
         limit = max_body_size or getattr(settings, "BOLT_MAX_UPLOAD_SIZE", None) or DEFAULT_MAX_BODY
-        self.app = TestApp(site.table, self.dispatcher.bridge, int(limit))
+        spool = getattr(settings, "BOLT_MEMORY_SPOOL_THRESHOLD", None)
+        self.app = TestApp(
+            site.table,
+            self.dispatcher.bridge,
+            int(limit),
+            spool_threshold=int(spool if spool is not None else 1024 * 1024),
+        )
 
     def close(self) -> None:
         if self.loop.is_closed():

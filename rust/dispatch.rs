@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::BridgeCore;
+use crate::form::{self, FormError, FormLimits, ParsedForm};
 use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
 use crate::router::{Lookup, RouteTable};
 
@@ -23,6 +24,58 @@ pub struct AppState {
     pub max_body_size: usize,
     /// How long a client may take to send the body once the headers are in.
     pub body_timeout: Duration,
+    /// Uploaded files larger than this go to a temporary file.
+    pub spool_threshold: usize,
+}
+
+fn is_multipart(req: &HttpRequest) -> Option<&str> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    ct.trim_start()
+        .get(..19)
+        .filter(|p| p.eq_ignore_ascii_case("multipart/form-data"))
+        .map(|_| ct)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Reads the body, or for an API route receiving multipart/form-data, parses it.
+async fn read_input(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    api_route: bool,
+) -> Result<(Bytes, Option<ParsedForm>), HttpResponse> {
+    let content_type = if api_route { is_multipart(req) } else { None };
+    let Some(content_type) = content_type else {
+        return read_body(req, payload, state.max_body_size)
+            .await
+            .map(|b| (b, None));
+    };
+    if declared_length(req).is_some_and(|len| len > state.max_body_size as u64) {
+        return Err(too_large(state.max_body_size));
+    }
+    let limits = FormLimits {
+        max_body: state.max_body_size,
+        spool_threshold: state.spool_threshold,
+    };
+    let parsed = match form::boundary(content_type) {
+        Ok(boundary) => form::parse_multipart(payload, boundary, &limits).await,
+        Err(e) => Err(e),
+    };
+    match parsed {
+        Ok(form) => Ok((Bytes::new(), Some(form))),
+        Err(FormError::TooLarge(limit)) => Err(too_large(limit)),
+        Err(FormError::Malformed(msg)) => Err(json_error(StatusCode::BAD_REQUEST, &msg)),
+    }
 }
 
 /// Writes `s` as a JSON string literal.
@@ -64,15 +117,8 @@ async fn read_body(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<Bytes, HttpResponse> {
-    if let Some(len) = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        if len > limit as u64 {
-            return Err(too_large(limit));
-        }
+    if declared_length(req).is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
     }
     let mut first: Option<Bytes> = None;
     let mut buf: Option<BytesMut> = None;
@@ -164,9 +210,9 @@ pub async fn dispatch(
         }
         Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new()),
     };
-    let reading = read_body(&req, payload, state.max_body_size);
-    let body = match actix_rt::time::timeout(state.body_timeout, reading).await {
-        Ok(Ok(b)) => b,
+    let reading = read_input(&req, payload, &state, route_id != DJANGO_FALLBACK);
+    let (body, form) = match actix_rt::time::timeout(state.body_timeout, reading).await {
+        Ok(Ok(input)) => input,
         Ok(Err(resp)) => return resp,
         Err(_) => {
             let mut resp = json_error(
@@ -184,6 +230,7 @@ pub async fn dispatch(
         uri: req.uri().clone(),
         headers: req.headers().clone(),
         body,
+        form,
         params,
         peer: req.peer_addr(),
         server: req.app_config().local_addr(),

@@ -23,6 +23,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::BridgeCore;
+use crate::form::{ParsedForm, PartData};
 
 /// Route id used for requests that go to Django's own handler.
 pub const DJANGO_FALLBACK: i64 = -1;
@@ -88,6 +89,8 @@ pub struct RequestParts {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// multipart/form-data already parsed (API routes only).
+    pub form: Option<ParsedForm>,
     pub params: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
     /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
@@ -288,6 +291,69 @@ impl Job {
         let list = PyList::empty(py);
         for (k, v) in form_urlencoded::parse(self.parts.query().as_bytes()) {
             list.append(PyTuple::new(py, [k.as_ref(), v.as_ref()])?)?;
+        }
+        Ok(list)
+    }
+
+    /// Form fields as (name, value) pairs: the text parts of a multipart body, or an
+    /// application/x-www-form-urlencoded body.
+    fn form_fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        if let Some(form) = &self.parts.form {
+            for (k, v) in &form.fields {
+                list.append(PyTuple::new(py, [k.as_str(), v.as_str()])?)?;
+            }
+            return Ok(list);
+        }
+        let urlencoded = self
+            .parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if urlencoded {
+            for (k, v) in form_urlencoded::parse(&self.parts.body) {
+                list.append(PyTuple::new(py, [k.as_ref(), v.as_ref()])?)?;
+            }
+        }
+        Ok(list)
+    }
+
+    /// Uploaded files as (field, filename, content type, size, headers, bytes or None,
+    /// temporary path or None) tuples, in the order received.
+    fn form_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        let Some(form) = &self.parts.form else {
+            return Ok(list);
+        };
+        for part in &form.files {
+            let (data, path): (Py<PyAny>, Py<PyAny>) = match &part.data {
+                PartData::Memory(b) => (PyBytes::new(py, b).into_any().unbind(), py.None()),
+                PartData::Spooled(p) => (
+                    py.None(),
+                    PyString::new(py, &p.to_string_lossy()).into_any().unbind(),
+                ),
+            };
+            let tuple = PyTuple::new(
+                py,
+                [
+                    PyString::new(py, &part.name).into_any().unbind(),
+                    PyString::new(py, &part.filename).into_any().unbind(),
+                    match &part.content_type {
+                        Some(ct) => PyString::new(py, ct).into_any().unbind(),
+                        None => py.None(),
+                    },
+                    part.size.into_pyobject(py)?.into_any().unbind(),
+                    part.headers.clone().into_pyobject(py)?.into_any().unbind(),
+                    data,
+                    path,
+                ],
+            )?;
+            list.append(tuple)?;
         }
         Ok(list)
     }

@@ -3,6 +3,7 @@
 pub mod bridge;
 pub mod dispatch;
 pub mod fastpath;
+pub mod form;
 pub mod job;
 pub mod router;
 pub mod server;

@@ -82,7 +82,7 @@ pub struct Server {
 impl Server {
     #[new]
     #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
-                        keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, shutdown_timeout=30,
+                        keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024, shutdown_timeout=30,
                         reuse_port=true, batch_scheduling=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -96,6 +96,7 @@ impl Server {
         keep_alive: f64,
         max_body_size: usize,
         body_timeout: f64,
+        spool_threshold: usize,
         shutdown_timeout: u64,
         reuse_port: bool,
         batch_scheduling: bool,
@@ -108,6 +109,7 @@ impl Server {
             bridge: Arc::clone(&bridge.core),
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
+            spool_threshold,
         });
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;

@@ -36,18 +36,20 @@ pub struct TestApp {
 #[pymethods]
 impl TestApp {
     #[new]
-    #[pyo3(signature = (routes, bridge, max_body_size=10*1024*1024, body_timeout=30.0))]
+    #[pyo3(signature = (routes, bridge, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024))]
     fn new(
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
         max_body_size: usize,
         body_timeout: f64,
+        spool_threshold: usize,
     ) -> PyResult<Self> {
         let state = web::Data::new(AppState {
             routes: build_routes(routes)?,
             bridge: Arc::clone(&bridge.core),
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
+            spool_threshold,
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()
