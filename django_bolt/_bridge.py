@@ -244,6 +244,9 @@ class Dispatcher:
         self, job: Any, request: Request, route_id: int, result: Any, *, on_loop: bool = True
     ) -> None:
         if isinstance(result, FileResponse):
+            if result.path is None:
+                job.respond(404, b'{"detail":"File not found"}', JSON_TYPE, None)
+                return
             try:
                 job.respond_file(
                     result.path,

@@ -20,7 +20,7 @@ import msgspec
 
 from . import params as markers
 from ._encoding import json_encode
-from .exceptions import RequestValidationError, ResponseValidationError
+from .exceptions import RequestValidationError, ResponseValidationError, UnsupportedMediaType
 from .request import Request
 from .responses import Response
 
@@ -281,6 +281,13 @@ def _loc_msg(exc: msgspec.ValidationError, base: list[Any]) -> tuple[list[Any], 
     return entry["loc"], entry["msg"], entry["type"]
 
 
+def is_json_content_type(value: str) -> bool:
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def _make_body_extractor(
     name: str, tp: Any, required: bool, default: Any
 ) -> Callable[[Request], Any]:
@@ -293,12 +300,21 @@ def _make_body_extractor(
             if required and not optional:
                 raise ParamError(["body"], "Field required", "missing")
             return None if optional and default is markers._UNSET else default
+        content_type = request.headers.get("content-type")
+        if content_type is not None and not is_json_content_type(content_type):
+            raise UnsupportedMediaType(
+                f"Expected a JSON body (Content-Type: application/json), got {content_type!r}"
+            )
         try:
             return decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise ParamError(*_loc_msg(exc, ["body"])) from None
         except msgspec.DecodeError as exc:
             raise ParamError(["body"], f"Invalid JSON: {exc}", "json_invalid") from None
+        except UnicodeDecodeError:
+            raise ParamError(
+                ["body"], "Invalid JSON: the body is not valid UTF-8", "json_invalid"
+            ) from None
 
     return extract_body
 

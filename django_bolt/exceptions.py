@@ -57,6 +57,7 @@ NotFound = _http_error("NotFound", 404, "Not Found")
 MethodNotAllowed = _http_error("MethodNotAllowed", 405, "Method Not Allowed")
 Conflict = _http_error("Conflict", 409, "Conflict")
 PayloadTooLarge = _http_error("PayloadTooLarge", 413, "Payload Too Large")
+UnsupportedMediaType = _http_error("UnsupportedMediaType", 415, "Unsupported Media Type")
 UnprocessableEntity = _http_error("UnprocessableEntity", 422, "Unprocessable Entity")
 TooManyRequests = _http_error("TooManyRequests", 429, "Too Many Requests")
 InternalServerError = _http_error("InternalServerError", 500, "Internal Server Error")
@@ -90,6 +91,7 @@ __all__ = [
     "MethodNotAllowed",
     "Conflict",
     "PayloadTooLarge",
+    "UnsupportedMediaType",
     "UnprocessableEntity",
     "TooManyRequests",
     "InternalServerError",

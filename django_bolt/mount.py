@@ -98,14 +98,17 @@ def _django_special(result: Any) -> Any:
     from django.http import Http404, StreamingHttpResponse
 
     if isinstance(result, FileResponse):
+        path = result.path
+        if path is None:
+            raise Http404("File not found")
         try:
-            handle = open(result.path, "rb")  # noqa: SIM115 - closed by Django's response
+            handle = open(path, "rb")  # noqa: SIM115 - closed by Django's response
         except (FileNotFoundError, IsADirectoryError):
             raise Http404("File not found") from None
         response = DjangoFileResponse(
             handle,
             as_attachment=result.disposition == "attachment",
-            filename=result.filename or os.path.basename(result.path),
+            filename=result.filename or os.path.basename(path),
             status=result.status_code,
         )
         if result.media_type:

@@ -252,9 +252,14 @@ class Request:
         if value is _NOT_READ:
             try:
                 value = msgspec.json.decode(self.body) if self.body else None
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                msg = (
+                    "the body is not valid UTF-8"
+                    if isinstance(exc, UnicodeDecodeError)
+                    else str(exc)
+                )
                 raise RequestValidationError(
-                    [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
+                    [{"loc": ["body"], "msg": f"Invalid JSON: {msg}", "type": "json_invalid"}]
                 ) from None
             self._json = value
         return value

@@ -134,7 +134,9 @@ class FileResponse(Response):
 
     ``filename`` names the download (``Content-Disposition: attachment``); without it the
     file is sent ``inline`` under its own name. The content type is guessed from the
-    name unless given.
+    name unless given. With ``root``, ``path`` is taken relative to that directory and
+    must stay inside it once ``..`` and symbolic links are resolved: anything else is a
+    404, so a path from the URL cannot reach other files.
     """
 
     def __init__(
@@ -147,11 +149,16 @@ class FileResponse(Response):
         *,
         media_type: str | None = None,
         disposition: str | None = None,
+        root: Any = None,
     ) -> None:
         import os
 
         super().__init__(b"", status_code, headers, media_type or content_type)
-        self.path = os.fspath(path)
+        self.root = os.fspath(root) if root is not None else None
+        # None: the path leaves `root`, answered as a missing file.
+        self.path: str | None = os.fspath(path)
+        if self.root is not None:
+            self.path = resolve_inside(self.root, self.path)
         self.filename = filename
         self.disposition = disposition or ("attachment" if filename else "inline")
         if self.disposition not in ("attachment", "inline"):
@@ -185,6 +192,19 @@ class StreamingResponse(Response):
     @property
     def is_async(self) -> bool:
         return hasattr(self.content, "__aiter__")
+
+
+def resolve_inside(root: str, path: str) -> str | None:
+    """``root``/``path`` with links and ``..`` resolved, or None when that leaves root."""
+    import os
+
+    if "\x00" in path:
+        return None
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, path.lstrip("/")))
+    if target != base and not target.startswith(base + os.sep):
+        return None
+    return target
 
 
 def sse_event(item: dict[str, Any]) -> str:

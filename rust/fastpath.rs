@@ -148,6 +148,21 @@ fn parse_int(raw: &str) -> Option<i64> {
     raw.parse().ok()
 }
 
+/// No Content-Type, or a JSON one (application/json, application/*+json).
+fn json_content_type(parts: &crate::job::RequestParts) -> bool {
+    let Some(value) = parts.headers.get(CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/json")
+        || (media.len() > 17
+            && media[..12].eq_ignore_ascii_case("application/")
+            && media[media.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
 fn parse_bool(raw: &str) -> Option<bool> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
@@ -251,6 +266,8 @@ fn build_kwargs<'py>(
                         return Err(Handoff::Slow);
                     }
                     default.bind(py).clone()
+                } else if !json_content_type(parts) {
+                    return Err(Handoff::Slow);
                 } else {
                     let body = pyo3::types::PyBytes::new(py, &parts.body);
                     decode.bind(py).call1((body,)).map_err(|_| Handoff::Slow)?

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from django_bolt import BoltAPI, Query
 from django_bolt.exceptions import HTTPException
-from django_bolt.responses import StreamingResponse
+from django_bolt.responses import FileResponse, StreamingResponse
 
 User = get_user_model()
 
@@ -113,6 +113,14 @@ async def echo_uuid(value: uuid.UUID):
 @api.get("/files/{rest:path}")
 async def file_path(rest: str):
     return {"rest": rest}
+
+
+PUBLIC_DIR = Path(__file__).resolve().parent / "public"
+
+
+@api.get("/public/{name:path}")
+async def public_file(name: str):
+    return FileResponse(name, root=PUBLIC_DIR)
 
 
 # Streams that record when their generator is closed, for the disconnect tests. Only
