@@ -34,11 +34,39 @@ NINJA_BIN = HERE / ".venv-ninja" / "bin"
 REFERENCE = "django-bolt 0.13.0"
 
 POST_BODY = '{"name":"pen","price":1.5,"tags":["a","b"]}'
+ORDER_BODY = json.dumps(
+    {
+        "customer": "ACME Corporation",
+        "lines": [
+            {
+                "sku": f"SKU-{i:05d}",
+                "quantity": i % 7 + 1,
+                "price": 9.99 + i,
+                "note": "deliver before noon; leave at reception",
+            }
+            for i in range(100)
+        ],
+    },
+    separators=(",", ":"),
+)
+BOUNDARY = "boltbenchboundary"
+MULTIPART_BODY = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\nQuarterly report\r\n'
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="report.txt"\r\n'
+    f"Content-Type: text/plain\r\n\r\n{'r' * 1024}\r\n--{BOUNDARY}--\r\n"
+)
 ENDPOINTS = {
-    "hello": ("GET", "/hello", None),
-    "path+query": ("GET", "/items/42?q=hello&limit=5", None),
-    "POST small body": ("POST", "/items", POST_BODY),
-    "admin login page": ("GET", "/admin/login/", None),
+    "hello": ("GET", "/hello", None, None),
+    "path+query": ("GET", "/items/42?q=hello&limit=5", None, None),
+    "POST small body": ("POST", "/items", POST_BODY, "application/json"),
+    "POST 10 KB body (100 objects)": ("POST", "/orders", ORDER_BODY, "application/json"),
+    "multipart form + 1 KB file": (
+        "POST",
+        "/upload",
+        MULTIPART_BODY,
+        f"multipart/form-data; boundary={BOUNDARY}",
+    ),
+    "admin login page": ("GET", "/admin/login/", None, None),
 }
 
 
@@ -159,14 +187,21 @@ def parse_latency(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def lua_string(value: str) -> str:
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")
+    )
+    return f'"{escaped}"'
+
+
 def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
-    method, path, body = ENDPOINTS[endpoint]
+    method, path, body, content_type = ENDPOINTS[endpoint]
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if method == "POST":
-        script = OUT / "post.lua"
+        script = OUT / f"post-{re.sub(r'[^a-z0-9]+', '-', endpoint.lower())}.lua"
         script.write_text(
-            f"wrk.method = \"POST\"\nwrk.body = '{body}'\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.method = "POST"\nwrk.body = {lua_string(body)}\n'
+            f'wrk.headers["Content-Type"] = {lua_string(content_type)}\n'
         )
         cmd += ["-s", str(script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
@@ -187,12 +222,12 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
 def check_endpoint(port: int, endpoint: str) -> None:
     import urllib.request
 
-    method, path, body = ENDPOINTS[endpoint]
+    method, path, body, content_type = ENDPOINTS[endpoint]
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         method=method,
         data=body.encode() if body else None,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": content_type} if content_type else {},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         if resp.status != 200:
@@ -299,6 +334,9 @@ def main() -> int:
     parser.add_argument(
         "--only", action="append", help="run only these contenders (substring match)"
     )
+    parser.add_argument(
+        "--endpoint", action="append", help="measure only these endpoints (substring match)"
+    )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "nginx"):
@@ -324,6 +362,8 @@ def main() -> int:
                 results[name].append({})
             order = names[round_no - 1 :] + names[: round_no - 1]  # rotate who goes first
             for endpoint in ENDPOINTS:
+                if args.endpoint and not any(e.lower() in endpoint.lower() for e in args.endpoint):
+                    continue
                 for name in order:
                     c = running[name]
                     if endpoint not in c.spec["endpoints"]:

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import path
-from ninja import NinjaAPI, Schema
+from ninja import File, Form, NinjaAPI, Schema, UploadedFile
 
 api = NinjaAPI()
 
@@ -26,6 +26,32 @@ def get_item(request, item_id: int, q: str | None = None, limit: int = 10):
 @api.post("/items")
 def create_item(request, item: Item):
     return {"name": item.name, "price": item.price, "tags": item.tags}
+
+
+class Line(Schema):
+    sku: str
+    quantity: int
+    price: float
+    note: str = ""
+
+
+class Order(Schema):
+    customer: str
+    lines: list[Line]
+
+
+@api.post("/orders")
+def create_order(request, order: Order):
+    return {
+        "customer": order.customer,
+        "lines": len(order.lines),
+        "total": sum(line.price * line.quantity for line in order.lines),
+    }
+
+
+@api.post("/upload")
+def upload(request, title: Form[str], file: File[UploadedFile]):
+    return {"title": title, "filename": file.name, "size": file.size}
 
 
 urlpatterns = [path("admin/", admin.site.urls), path("", api.urls)]
