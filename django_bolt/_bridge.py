@@ -17,6 +17,7 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
+from . import sessions
 from ._core import DJANGO_FALLBACK, Bridge
 from ._plan import JSON_TYPE, RoutePlan, render_result
 from .error_handlers import error_response
@@ -121,18 +122,31 @@ class Dispatcher:
     def run_slow(self, job: Any) -> None:
         self._base_context.copy().run(self._run_async_job, job)
 
-    def suspended(self, job: Any, coro: Any, yielded: Any, context: contextvars.Context) -> None:
+    def suspended(
+        self,
+        job: Any,
+        coro: Any,
+        yielded: Any,
+        context: contextvars.Context,
+        request: Request | None = None,
+    ) -> None:
         assert self.loop is not None
-        request = Request(job)
+        request = request or Request(job)
         self.loop.create_task(
             self._continue(job, request, job.route_id, coro, yielded), context=context
         )
 
-    def finish(self, job: Any, result: Any) -> None:
-        self._finish(job, Request(job), self.plans[job.route_id], result)
+    def finish(self, job: Any, result: Any, request: Request | None = None) -> None:
+        self._finish(job, request or Request(job), self.plans[job.route_id], result)
 
-    def fail(self, job: Any, exc: BaseException, context: contextvars.Context) -> None:
-        context.run(self._fail, job, Request(job), job.route_id, exc)
+    def fail(
+        self,
+        job: Any,
+        exc: BaseException,
+        context: contextvars.Context,
+        request: Request | None = None,
+    ) -> None:
+        context.run(self._fail, job, request or Request(job), job.route_id, exc)
 
     def _run_async_job(self, job: Any) -> None:
         route_id = job.route_id
@@ -181,7 +195,30 @@ class Dispatcher:
         except BaseException as exc:
             self._fail(job, request, job.route_id, exc)
             return
+        if request.loaded_session is not None:
+            assert self.loop is not None
+            self.loop.create_task(
+                self._respond_with_session(job, request, status, body, content_type, headers)
+            )
+            return
         job.respond(status, body, content_type, headers)
+        request.close()
+
+    async def _respond_with_session(
+        self,
+        job: Any,
+        request: Request,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None,
+    ) -> None:
+        try:
+            extra = await sessions.finish_async(request, status)
+        except Exception as exc:
+            self._fail(job, request, job.route_id, exc)
+            return
+        job.respond(status, body, content_type, (headers or []) + extra)
         request.close()
 
     def _fail(self, job: Any, request: Request, route_id: int, exc: BaseException) -> None:
@@ -231,6 +268,8 @@ class Dispatcher:
                 self._send_special(job, request, route_id, result, on_loop=False)
                 return
             status, body, content_type, headers = render_result(plan, result)
+            if request.loaded_session is not None:
+                headers = (headers or []) + sessions.finish_sync(request, status)
         except Exception as exc:
             self._fail(job, request, route_id, exc)
         else:

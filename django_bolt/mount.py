@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
+from . import sessions
 from ._plan import render_result
 from .error_handlers import error_response
 from .request import Request
@@ -88,7 +89,10 @@ def run_route(route: Route, job: Any, debug: bool) -> Any:
             result = plan.call(request)
         if isinstance(result, (FileResponse, StreamingResponse)):
             return _django_special(result)
-        return render_result(plan, result)
+        status, body, content_type, headers = render_result(plan, result)
+        if request.loaded_session is not None:
+            headers = (headers or []) + sessions.finish_sync(request, status)
+        return status, body, content_type, headers
     except Exception as exc:
         return error_response(exc, request, api=route.api, plan=plan, debug=debug)
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import msgspec
+from django.utils.functional import SimpleLazyObject, empty
 
 from .exceptions import RequestValidationError
 
@@ -89,6 +90,10 @@ class Request:
         "_dependency_cache",
         "_form",
         "_uploads",
+        "_session",
+        "_meta",
+        # Django helpers (alogin / alogout) and user code set their own attributes.
+        "__dict__",
     )
 
     def __init__(self, job: Any) -> None:
@@ -108,6 +113,8 @@ class Request:
         self._dependency_cache = None
         self._form = None
         self._uploads = None
+        self._session = None
+        self._meta = None
 
     @property
     def method(self) -> str:
@@ -226,6 +233,72 @@ class Request:
     async def files(self, name: str) -> list[Any]:
         """Every file uploaded under ``name``."""
         return list(self.uploads.get(name, ()))
+
+    # -- Django sessions and users ----------------------------------------------------
+    @property
+    def session(self) -> Any:
+        """The Django session named by the session cookie (loaded on first use, saved
+        after the handler, with the cookie set as SessionMiddleware would). Async code
+        uses its async methods: ``await request.session.aget(key)``, ``aset``, ``apop``,
+        ``akeys``, ``aitems``, ``aflush``..."""
+        session = self._session
+        if session is None:
+            from .sessions import load_session
+
+            session = self._session = load_session(self.cookies)
+        return session
+
+    @property
+    def loaded_session(self) -> Any:
+        return self._session
+
+    @property
+    def user(self) -> Any:
+        """The user of the session (a lazy object, like Django's ``request.user``; in
+        async code call ``await request.auser()`` first)."""
+        user = self._user
+        if user is None:
+            from django.contrib.auth import get_user
+
+            user = self._user = SimpleLazyObject(lambda: get_user(self))
+        return user
+
+    @user.setter
+    def user(self, value: Any) -> None:
+        self._user = value
+
+    async def auser(self) -> Any:
+        user = self._user
+        if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+            from django.contrib.auth import aget_user
+
+            user = self._user = await aget_user(self)
+        return user
+
+    @property
+    def COOKIES(self) -> dict[str, str]:  # noqa: N802 - Django's name
+        return self.cookies
+
+    @property
+    def META(self) -> dict[str, Any]:  # noqa: N802 - Django's name
+        """A WSGI-style environ subset, for Django helpers that read request.META."""
+        meta = self._meta
+        if meta is None:
+            client = self.client
+            meta = {
+                "REQUEST_METHOD": self.method,
+                "PATH_INFO": self.path,
+                "QUERY_STRING": self.query_string,
+                "REMOTE_ADDR": client[0] if client else "",
+            }
+            for name, value in self.headers.items():
+                key = name.upper().replace("-", "_")
+                if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                    meta[key] = value
+                else:
+                    meta["HTTP_" + key] = value
+            self._meta = meta
+        return meta
 
     def close(self) -> None:
         """Releases what the request opened (upload file handles); the server calls it

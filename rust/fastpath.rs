@@ -12,6 +12,7 @@
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyDict, PyList, PyString, PyTuple};
 
@@ -223,12 +224,16 @@ fn convert<'py>(py: Python<'py>, arg: &ValueArg, raw: &str) -> Result<Bound<'py,
     })
 }
 
+/// The keyword arguments, and the request object when the handler takes one.
+type Built<'py> = (Bound<'py, PyDict>, Option<Bound<'py, PyAny>>);
+
 fn build_kwargs<'py>(
     py: Python<'py>,
     plan: &FastPlan,
     job: &Bound<'py, Job>,
-) -> Result<Bound<'py, PyDict>, Handoff> {
+) -> Result<Built<'py>, Handoff> {
     let kwargs = PyDict::new(py);
+    let mut request = None;
     let parts = &job.get().parts;
     let mut query = Query {
         raw: parts.query(),
@@ -255,7 +260,11 @@ fn build_kwargs<'py>(
                     None => v.default.bind(py).clone(),
                 }
             }
-            Arg::Request(factory) => factory.bind(py).call1((job,)).map_err(Handoff::Raised)?,
+            Arg::Request(factory) => {
+                let made = factory.bind(py).call1((job,)).map_err(Handoff::Raised)?;
+                request = Some(made.clone());
+                made
+            }
             Arg::Body {
                 decode,
                 required,
@@ -278,7 +287,7 @@ fn build_kwargs<'py>(
             .set_item(name.bind(py), value)
             .map_err(Handoff::Raised)?;
     }
-    Ok(kwargs)
+    Ok((kwargs, request))
 }
 
 enum Step<'py> {
@@ -345,8 +354,8 @@ fn run_one<'py>(
     host: &Bound<'py, PyAny>,
 ) -> PyResult<()> {
     let ctx = EnteredContext::enter(py)?;
-    let kwargs = match build_kwargs(py, plan, job) {
-        Ok(k) => k,
+    let (kwargs, request) = match build_kwargs(py, plan, job) {
+        Ok(built) => built,
         Err(Handoff::Slow) => {
             drop(ctx);
             host.call_method1("run_slow", (job,))?;
@@ -370,13 +379,20 @@ fn run_one<'py>(
     drop(ctx);
     match outcome {
         Err(err) => {
-            host.call_method1("fail", (job, err.value(py), context))?;
+            host.call_method1("fail", (job, err.value(py), context, &request))?;
         }
         Ok(Step::Suspended(coro, yielded)) => {
-            host.call_method1("suspended", (job, coro, yielded, context))?;
+            host.call_method1("suspended", (job, coro, yielded, context, request))?;
         }
         Ok(Step::Done(result)) => {
-            if plan.plain_json
+            // A handler that used the session needs it saved and the cookie set.
+            let session_used = match &request {
+                Some(r) => !r.getattr(intern!(py, "loaded_session"))?.is_none(),
+                None => false,
+            };
+            if session_used {
+                host.call_method1("finish", (job, result, request))?;
+            } else if plan.plain_json
                 && (result.is_exact_instance_of::<PyDict>()
                     || result.is_exact_instance_of::<PyList>())
             {
@@ -390,7 +406,7 @@ fn run_one<'py>(
                         });
                     }
                     Err(err) => {
-                        host.call_method1("fail", (job, err.value(py), context))?;
+                        host.call_method1("fail", (job, err.value(py), context, &request))?;
                     }
                 }
             } else {
