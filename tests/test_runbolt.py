@@ -140,6 +140,37 @@ def test_slow_reader_does_not_make_the_server_buffer(bolt):
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
 
 
+def test_uploads_files_and_events_over_the_socket(bolt):
+    import hashlib
+
+    payload = os.urandom(3 * 1024 * 1024)
+    with bolt() as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        r = client.post("/api/upload", data={"title": "big"}, files={"file": ("big.bin", payload)})
+        assert r.json() == {
+            "title": "big",
+            "filename": "big.bin",
+            "size": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "spooled": True,
+        }
+        whole = client.get("/api/public/hello.txt")
+        assert (whole.status_code, whole.text) == (200, "public hello\n")
+        part = client.get("/api/public/hello.txt", headers={"range": "bytes=7-11"})
+        assert (part.status_code, part.text) == (206, "hello")
+        assert (
+            client.get(
+                "/api/public/hello.txt", headers={"if-none-match": whole.headers["etag"]}
+            ).status_code
+            == 304
+        )
+        events = client.get("/api/events", params={"count": 2})
+        assert events.headers["content-type"] == "text/event-stream"
+        assert (
+            events.text
+            == 'id: 0\nevent: tick\ndata: {"n":0}\n\nid: 1\nevent: tick\ndata: {"n":1}\n\n'
+        )
+
+
 def test_oversized_body_is_refused_before_it_is_sent(bolt):
     with bolt("--max-body-size", "1000") as server:
         head = (

@@ -1,15 +1,17 @@
 """The demo project's API: the examples of the documentation, runnable."""
 
 import asyncio
+import hashlib
 import os
 import time
 import uuid
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 from django.contrib.auth import get_user_model
 
-from django_bolt import BoltAPI, Query
+from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
 from django_bolt.exceptions import HTTPException
 from django_bolt.responses import FileResponse, StreamingResponse
 
@@ -80,6 +82,23 @@ async def get_user(user_id: int) -> UserSchema:
 @api.post("/users")
 async def create_user(request, body: CreateUserRequest):
     return {"username": body.username}
+
+
+class NewUser(msgspec.Struct):
+    username: str
+    email: str
+
+
+@api.post("/accounts", status_code=201)
+async def create_account(body: NewUser):
+    user = await User.objects.acreate(username=body.username, email=body.email)
+    return {"id": user.id, "username": user.username}
+
+
+@api.get("/accounts/{user_id}")
+async def get_account(user_id: int):
+    user = await User.objects.aget(id=user_id)
+    return {"id": user.id, "username": user.username}
 
 
 @api.post("/notes")
@@ -159,6 +178,32 @@ if MARKER_DIR:
                 _mark(marker)
 
         return StreamingResponse(ticks())
+
+
+@api.post("/upload")
+async def upload(
+    title: Annotated[str, Form()], file: Annotated[UploadFile, File(max_size=FileSize.MB_10)]
+):
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    return {
+        "title": title,
+        "filename": file.filename,
+        "size": file.size,
+        "sha256": digest.hexdigest(),
+        "spooled": not file.in_memory,
+    }
+
+
+@api.get("/events")
+async def events(count: int = 3):
+    async def produce():
+        for i in range(count):
+            yield {"event": "tick", "id": i, "data": {"n": i}}
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(produce())
 
 
 @api.get("/stream/big")
