@@ -1,5 +1,6 @@
 //! The single Actix service: route in Rust, enforce limits, then hand over to Python.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -210,8 +211,19 @@ pub async fn dispatch(
         }
         Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new()),
     };
-    let reading = read_input(&req, payload, &state, route_id != DJANGO_FALLBACK);
-    let (body, form) = match actix_rt::time::timeout(state.body_timeout, reading).await {
+    let mut reading = Box::pin(read_input(
+        &req,
+        payload,
+        &state,
+        route_id != DJANGO_FALLBACK,
+    ));
+    // Most bodies are already buffered: only a body still on its way arms the timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await;
+    let outcome = match first {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => actix_rt::time::timeout(state.body_timeout, reading).await,
+    };
+    let (body, form) = match outcome {
         Ok(Ok(input)) => input,
         Ok(Err(resp)) => return resp,
         Err(_) => {

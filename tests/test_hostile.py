@@ -137,7 +137,7 @@ def test_files_inside_the_root_are_served(server):
     ("name", "data"),
     [
         (
-            "10,000 query parameters",
+            "URI over 64 KiB",
             b"GET /api/items/1?"
             + b"&".join(b"p%d=1" % i for i in range(10_000))
             + b" HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -163,8 +163,8 @@ def test_malformed_http_is_refused_by_the_http_layer(server, name, data):
     assert exchange(server.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200
 
 
-def test_many_query_parameters_that_fit_the_head_are_handled(server):
-    query = b"&".join(b"p%d=1" % i for i in range(3_000))
+def test_ten_thousand_query_parameters_are_handled(server):
+    query = b"&".join(b"a=%d" % (i % 10) for i in range(10_000))
     status, headers, body = exchange(
         server.port, b"GET /api/items/1?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     )

@@ -212,6 +212,29 @@ def test_upload_saves_through_django_storage(client, settings, tmp_path):
     assert r.json() == {"saved": True, "size": 3000}
 
 
+@pytest.mark.orm
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("size", [100, 2 * 1024 * 1024])
+def test_upload_assigned_to_a_file_field(settings, tmp_path, size):
+    from testproject.api import api as project_api
+    from users.models import Document
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    content = os.urandom(size)
+    with TestClient(project_api) as project:
+        r = project.post(
+            "/documents",
+            data={"title": "Spec"},
+            files={"upload": ("spec.pdf", content, "application/pdf")},
+        )
+    assert r.status_code == 201, r.text
+    doc = Document.objects.get(id=r.json()["id"])
+    assert doc.file.name.startswith("documents/spec")
+    assert r.json()["url"] == "/media/" + doc.file.name
+    with doc.file.open("rb") as stored:
+        assert stored.read() == content
+
+
 def test_missing_boundary_is_400(client):
     r = client.post("/upload", content=b"--x\r\n", headers={"content-type": "multipart/form-data"})
     assert r.status_code == 400

@@ -196,6 +196,18 @@ async def upload(
     }
 
 
+@api.post("/documents", status_code=201)
+async def create_document(
+    title: Annotated[str, Form()], upload: Annotated[UploadFile, File(max_size=FileSize.MB_10)]
+):
+    from users.models import Document
+
+    doc = Document(title=title)
+    doc.file = upload.file
+    await doc.asave()
+    return {"id": doc.id, "url": doc.file.url, "name": doc.file.name}
+
+
 @api.get("/events")
 async def events(count: int = 3):
     async def produce():

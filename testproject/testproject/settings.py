@@ -86,6 +86,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 BOLT = {"HOST": "127.0.0.1", "PORT": 8000}

@@ -8,3 +8,11 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Document(models.Model):
+    title = models.CharField(max_length=200)
+    file = models.FileField(upload_to="documents/")
+
+    def __str__(self) -> str:
+        return self.title
