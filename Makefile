@@ -29,7 +29,7 @@ $(VENV)/.deps: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.9.4,<2" "django>=5.2,<7" "msgspec>=0.19" \
 	    "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" \
-	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45"
+	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45" "mypy>=1.18"
 	touch $@
 
 venv: $(VENV)/.deps
@@ -63,6 +63,7 @@ browser-deps:
 	  else echo "install Debian's chromium package (sudo apt-get install chromium) for the browser tests" >&2; exit 1; fi; }
 
 test-python: build browser-deps
+	$(PY) -m mypy.stubtest django_bolt._core
 	$(PY) -m pytest
 	@if [ -n "$${DATABASE_URL:-}" ]; then \
 	  echo "ORM tests again on $${DATABASE_URL%%\?*}"; \

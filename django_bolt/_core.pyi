@@ -1,14 +1,25 @@
 """Type stubs for the compiled module django_bolt._core (checked with mypy.stubtest)."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "Bridge",
+    "DJANGO_FALLBACK",
+    "FastPlan",
+    "Job",
+    "Server",
+    "StreamWriter",
+    "TestApp",
+    "use_batch_scheduling",
+]
 
 DJANGO_FALLBACK: int
 
+@final
 class Bridge:
     def __new__(cls) -> Bridge: ...
     def fileno(self) -> int: ...
-    def drain(self) -> list[Job]: ...
     def run_ready(self, plans: list[FastPlan | None], host: Any) -> int: ...
     def take_ready_streams(self) -> list[int]: ...
     def next_blocking(self, timeout: float = 0.5) -> Job | None: ...
@@ -16,6 +27,7 @@ class Bridge:
     @property
     def closed(self) -> bool: ...
 
+@final
 class Job:
     @property
     def route_id(self) -> int: ...
@@ -63,6 +75,7 @@ class Job:
         self, status: int, headers: Iterable[tuple[str, str]] | None = None, buffer: int = 16
     ) -> StreamWriter: ...
 
+@final
 class StreamWriter:
     @property
     def id(self) -> int: ...
@@ -72,11 +85,13 @@ class StreamWriter:
     def send(self, chunk: bytes | str) -> int: ...
     def close(self) -> None: ...
 
+@final
 class FastPlan:
     def __new__(
         cls, handler: Any, args: list[tuple[Any, ...]], status: int, plain_json: bool, encode: Any
     ) -> FastPlan: ...
 
+@final
 class Server:
     def __new__(
         cls,
@@ -101,6 +116,7 @@ class Server:
     def stop(self, graceful: bool = True) -> None: ...
     def wait(self) -> None: ...
 
+@final
 class TestApp:
     def __new__(
         cls,

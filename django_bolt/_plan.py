@@ -346,7 +346,7 @@ class RoutePlan:
         # needs something only the Python path does.
         self.fast_args: list[tuple[Any, ...]] | None = []
         hints = _type_hints(handler)
-        sig = _signature(handler)
+        sig = inspect.signature(handler)
         path_names = set(path_param_names(path))
         for pname, param in sig.parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -615,10 +615,6 @@ def render_result(
     if isinstance(result, (bytes, bytearray, memoryview)):
         return status, bytes(result), "application/octet-stream", headers
     return status, json_encode(result), JSON_TYPE, headers
-
-
-def _signature(handler: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(handler)
 
 
 def _depends_marker(annotation: Any, default: Any) -> markers.Depends | None:

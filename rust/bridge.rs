@@ -148,11 +148,6 @@ impl Bridge {
         self.core.event_fd
     }
 
-    /// Takes every job queued for the event loop since the last call.
-    fn drain(&self) -> Vec<Job> {
-        self.core.take_pending()
-    }
-
     /// Drains the queued jobs and runs each: through its route's FastPlan when
     /// `plans[route_id]` is one, otherwise through `host.run_slow(job)`.
     fn run_ready(
