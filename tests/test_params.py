@@ -10,7 +10,7 @@ import pytest
 
 from django_bolt import BoltAPI, Depends
 from django_bolt.exceptions import HTTPException
-from django_bolt.param_functions import Cookie, Header, Path, Query
+from django_bolt.param_functions import Body, Cookie, Header, Path, Query
 from django_bolt.testing import TestClient
 
 api = BoltAPI()
@@ -337,3 +337,48 @@ def test_dependency_errors_become_responses(client):
 def test_class_dependency(client):
     assert client.get("/db").json() == {"opened": True, "path": "/db"}
     assert client.get("/by-annotation").json() == {"class": "DatabaseSession"}
+
+
+class Settings(msgspec.Struct):
+    theme: str
+    size: int = 10
+
+
+@api.post("/body-marker")
+async def body_marker(settings: Annotated[Settings, Body()]):
+    return {"theme": settings.theme, "size": settings.size}
+
+
+@api.post("/body-dict")
+async def body_dict(data: dict = Body(...)):
+    return {"keys": sorted(data)}
+
+
+@api.get("/response-model", response_model=list[Settings])
+async def response_model():
+    return [{"theme": "dark"}, {"theme": "light", "size": 2}]
+
+
+@api.get("/response-model-bad", response_model=Settings)
+async def response_model_bad():
+    return {"size": 1}
+
+
+def test_body_marker_in_annotated_and_as_default(client):
+    assert client.post("/body-marker", json={"theme": "dark"}).json() == {
+        "theme": "dark",
+        "size": 10,
+    }
+    assert detail(client.post("/body-marker", json={"size": 1}))[0]["loc"] == ["body", "theme"]
+    assert client.post("/body-dict", json={"b": 1, "a": 2}).json() == {"keys": ["a", "b"]}
+    assert detail(client.post("/body-dict", json=[1]))[0]["loc"] == ["body"]
+
+
+def test_response_model_converts_and_validates(client):
+    assert client.get("/response-model").json() == [
+        {"theme": "dark", "size": 10},
+        {"theme": "light", "size": 2},
+    ]
+    response = client.get("/response-model-bad")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
