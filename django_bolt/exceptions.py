@@ -82,7 +82,36 @@ class ResponseValidationError(Exception):
         super().__init__(f"response of {route} does not match its declared type: {message}")
 
 
+def exception_handler(exc: BaseException, request: Any = None) -> Any:
+    """The default handling as a handler-style result, for custom handlers that deal
+    with some exceptions themselves and leave the rest to the default::
+
+        def custom_exception_handler(exc, request):
+            if isinstance(exc, PaymentError):
+                return {"error": "payment_failed"}, 402
+            return exception_handler(exc, request)
+    """
+    from django.conf import settings
+
+    from .error_handlers import handle_exception
+    from .responses import Response
+
+    status, headers, body = handle_exception(exc, debug=settings.DEBUG, request=request)
+    if status >= 500:
+        import logging
+
+        logging.getLogger("django_bolt").error(
+            "unhandled %s: %s",
+            type(exc).__name__,
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+    media = headers[0][1] if headers and headers[0][0] == "content-type" else None
+    return Response(body, status, dict(headers[1:]), media_type=media)
+
+
 __all__ = [
+    "exception_handler",
     "HTTPException",
     "BadRequest",
     "Unauthorized",

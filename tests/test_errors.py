@@ -197,6 +197,40 @@ def test_debug_returns_technical_page_to_html_clients():
         assert as_json.json()["detail"] == "RuntimeError: secret internals"
 
 
+def test_custom_handler_can_fall_back_to_the_default(caplog):
+    from django_bolt.exceptions import exception_handler
+
+    def handler(exc, request):
+        if isinstance(exc, KeyError):
+            return {"error": "missing_key"}, 400
+        return exception_handler(exc, request)
+
+    local = BoltAPI(exception_handler=handler)
+
+    @local.get("/key")
+    async def key():
+        raise KeyError("k")
+
+    @local.get("/http")
+    async def http():
+        raise Forbidden(detail="no")
+
+    @local.get("/crash")
+    async def crash():
+        raise RuntimeError("hidden")
+
+    with (
+        TestClient(local, django_fallback=False, debug=False) as client,
+        caplog.at_level(logging.ERROR, "django_bolt"),
+    ):
+        assert client.get("/key").json() == {"error": "missing_key"}
+        forbidden = client.get("/http")
+        assert (forbidden.status_code, forbidden.json()) == (403, {"detail": "no"})
+        crash = client.get("/crash")
+        assert (crash.status_code, crash.json()) == (500, {"detail": "Internal Server Error"})
+    assert "hidden" in caplog.text
+
+
 def test_custom_exception_handler():
     def handler(exc, request):
         return {"error": "internal_server_error", "detail": str(exc)}, 500
