@@ -201,8 +201,29 @@ class Dispatcher:
                 self._respond_with_session(job, request, status, body, content_type, headers)
             )
             return
-        job.respond(status, body, content_type, headers)
-        request.close()
+        self._send(job, request, status, body, content_type, headers)
+
+    def _send(
+        self,
+        job: Any,
+        request: Request,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None,
+    ) -> None:
+        """Answers the job. A response that cannot be sent (an invalid header name or
+        value from the handler) becomes a logged 500, so the client never waits."""
+        try:
+            job.respond(status, body, content_type, headers)
+        except ValueError as exc:
+            route_id = job.route_id
+            name = self.plans[route_id].name if 0 <= route_id < len(self.plans) else "?"
+            logger.error("the response of %s cannot be sent: %s", name, exc)
+            if not job.answered:
+                job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+        finally:
+            request.close()
 
     async def _respond_with_session(
         self,
@@ -218,8 +239,7 @@ class Dispatcher:
         except Exception as exc:
             self._fail(job, request, job.route_id, exc)
             return
-        job.respond(status, body, content_type, (headers or []) + extra)
-        request.close()
+        self._send(job, request, status, body, content_type, (headers or []) + extra)
 
     def _fail(self, job: Any, request: Request, route_id: int, exc: BaseException) -> None:
         api = self.apis[route_id] if 0 <= route_id < len(self.apis) else None
@@ -227,8 +247,9 @@ class Dispatcher:
             exc, request, api=api, plan=self.plans[route_id], debug=self.debug
         )
         if not job.answered:
-            job.respond(status, body, content_type, headers)
-        request.close()
+            self._send(job, request, status, body, content_type, headers)
+        else:
+            request.close()
 
     # -- sync handlers and Django on worker threads -----------------------------------
     def _worker(self) -> None:
@@ -273,7 +294,7 @@ class Dispatcher:
         except Exception as exc:
             self._fail(job, request, route_id, exc)
         else:
-            job.respond(status, body, content_type, headers)
+            self._send(job, request, status, body, content_type, headers)
         finally:
             request.close()
             signals.request_finished.send(sender=Dispatcher)

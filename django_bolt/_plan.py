@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import msgspec
+from django.http import HttpResponseBase
 
 from . import params as markers
 from ._encoding import json_encode
@@ -575,12 +576,14 @@ JSON_TYPE = "application/json"
 
 
 def render_result(
-    plan: RoutePlan, result: Any
+    plan: RoutePlan | None, result: Any
 ) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
-    """Turns a handler's return value into (status, body, content type, extra headers)."""
-    status = plan.status_code
+    """Turns a handler's return value into (status, body, content type, extra headers).
+    Without a plan (an exception handler's result) the status defaults to 200 and no
+    response type is checked."""
+    status = plan.status_code if plan is not None else 200
     cls = type(result)
-    if plan.response_type is None and (cls is dict or cls is list):
+    if (plan is None or plan.response_type is None) and (cls is dict or cls is list):
         return status, json_encode(result), JSON_TYPE, None
     headers: list[tuple[str, str]] | None = None
     if cls is tuple:
@@ -601,15 +604,14 @@ def render_result(
             media = JSON_TYPE
         code = result.status_code if cls is not tuple else status
         return code, result.render(), media, hdrs or None
-    from django.http import HttpResponseBase
-
     if isinstance(result, HttpResponseBase):
         hdrs = [(k, v) for k, v in result.items()]
         hdrs.extend(("set-cookie", c.output(header="").strip()) for c in result.cookies.values())
         body = result.content if not result.streaming else b"".join(result.streaming_content)
         result.close()
         return result.status_code, body, None, hdrs
-    result = plan.validate_response(result)
+    if plan is not None:
+        result = plan.validate_response(result)
     if isinstance(result, str):
         return status, result.encode(), "text/plain; charset=utf-8", headers
     if isinstance(result, (bytes, bytearray, memoryview)):

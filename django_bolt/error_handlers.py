@@ -123,12 +123,10 @@ def error_response(
             exc = inner
         else:
             if result is not None:
-                from ._plan import RoutePlan, render_result
+                from ._plan import render_result
 
-                if plan is None:
-                    plan = RoutePlan(lambda: None, "/")
                 try:
-                    return render_result(_without_response_type(plan), result)
+                    return render_result(None, result)
                 except Exception as inner:
                     exc = inner
     status, headers, body = handle_exception(exc, debug=debug, request=request)
@@ -139,20 +137,6 @@ def error_response(
         )
     content_type = headers[0][1]
     return status, body, content_type, headers[1:] or None
-
-
-class _without_response_type:
-    """A plan view that renders a custom error handler's result without validating it
-    against the route's response type."""
-
-    def __init__(self, plan: Any) -> None:
-        self._plan = plan
-        self.status_code = 200
-        self.response_type = None
-        self.name = plan.name
-
-    def validate_response(self, result: Any) -> Any:
-        return result
 
 
 __all__ = [

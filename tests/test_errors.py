@@ -245,3 +245,36 @@ def test_custom_exception_handler():
         response = client.get("/x")
     assert response.status_code == 500
     assert response.json() == {"error": "internal_server_error", "detail": "custom"}
+
+
+bad_headers = BoltAPI()
+
+
+@bad_headers.get("/name")
+async def bad_header_name():
+    return "x", 200, {"bad header": "v"}
+
+
+@bad_headers.get("/value-after-await")
+async def bad_header_value_after_await():
+    import asyncio
+
+    await asyncio.sleep(0)
+    return "x", 200, {"x-ok": "bad\nvalue"}
+
+
+@bad_headers.get("/sync")
+def bad_header_sync():
+    return "x", 200, {"bad header": "v"}
+
+
+@pytest.mark.parametrize("path", ["/name", "/value-after-await", "/sync"])
+def test_invalid_response_header_is_a_logged_500_not_a_hang(path, caplog):
+    with (
+        TestClient(bad_headers, django_fallback=False, timeout=10) as client,
+        caplog.at_level(logging.ERROR, "django_bolt"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert response.json() == {"detail": "Internal Server Error"}
+        assert "invalid" in caplog.text
