@@ -24,12 +24,13 @@ help:
 	@echo "make test   lint, cargo test and the pytest suite"
 	@echo "make bench  the side-by-side benchmark (see bench/README.md)"
 
-$(VENV)/.deps: pyproject.toml
+$(VENV)/.deps: pyproject.toml Makefile
 	@if [ ! -x "$(PY)" ]; then py="$$($(FIND_PYTHON))"; echo "creating $(VENV) with $$py"; "$$py" -m venv "$(VENV)"; fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.9.4,<2" "django>=5.2,<7" "msgspec>=0.19" \
 	    "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" \
-	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45" "mypy>=1.18"
+	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45" "mypy>=1.18" \
+	    "redis>=5"
 	touch $@
 
 venv: $(VENV)/.deps

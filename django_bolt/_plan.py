@@ -338,6 +338,8 @@ class RoutePlan:
         self.name = name or getattr(handler, "__qualname__", repr(handler))
         self.status_code = status_code
         self.is_async = inspect.iscoroutinefunction(handler)
+        # Python authentication / guards (set when the site is compiled).
+        self.gate: Any = None
         # Some argument comes from an async dependency: extraction must be awaited.
         self.async_extract = False
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
@@ -531,7 +533,16 @@ class RoutePlan:
         return kwargs
 
     def call(self, request: Request) -> Any:
-        """Calls the handler: a coroutine for async handlers, the result for sync ones."""
+        """Calls the handler: a coroutine for async handlers, the result for sync ones.
+        Python authentication and guards, when the request still needs them, run first."""
+        if self.gate is not None and request.auth_pending:
+            if self.is_async:
+                return self._call_gated(request)
+            from asgiref.sync import async_to_sync
+
+            async_to_sync(self.gate.run)(request)
+            request.auth_pending = False
+            return self.call(request)
         if self.no_args:
             return self.handler()
         if self.async_extract:
@@ -541,6 +552,12 @@ class RoutePlan:
 
             return self.handler(**async_to_sync(self.aextract)(request))
         return self.handler(**self.extract(request))
+
+    async def _call_gated(self, request: Request) -> Any:
+        await self.gate.run(request)
+        request.auth_pending = False
+        result = self.call(request)
+        return await result if inspect.isawaitable(result) else result
 
     async def _call_after_async_extract(self, request: Request) -> Any:
         return await self.handler(**(await self.aextract(request)))

@@ -15,7 +15,7 @@ _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 class Route:
     """One handler bound to a path and one or more methods."""
 
-    __slots__ = ("methods", "path", "handler", "plan", "name", "api", "options")
+    __slots__ = ("methods", "path", "handler", "plan", "name", "api", "options", "_compiled")
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class Route:
         self.plan = plan
         self.name = name
         self.options = options
+        self._compiled: Any = None
 
     def __repr__(self) -> str:
         return f"<Route {','.join(self.methods)} {self.path} -> {self.name}>"
@@ -58,6 +59,9 @@ class BoltAPI:
 
     ``prefix`` is prepended to every route path of this API (inside its mount point).
     ``exception_handler(exc, request)`` may turn exceptions into a handler-style result.
+    ``auth`` and ``guards`` are the defaults for every route (a route's own replace them);
+    ``middleware`` (CORSMiddleware, RateLimitMiddleware, CompressionMiddleware instances)
+    or the equivalent ``middleware_config={"cors": {...}, ...}`` apply to every route.
     """
 
     def __init__(
@@ -68,6 +72,10 @@ class BoltAPI:
         title: str = "API",
         version: str = "1.0.0",
         description: str = "",
+        auth: list[Any] | None = None,
+        guards: list[Any] | None = None,
+        middleware: list[Any] | None = None,
+        middleware_config: dict[str, Any] | None = None,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
@@ -76,6 +84,10 @@ class BoltAPI:
         self.title = title
         self.version = version
         self.description = description
+        self.auth = list(auth) if auth is not None else None
+        self.guards = list(guards) if guards is not None else None
+        self.middleware = list(middleware or [])
+        self.middleware_config = dict(middleware_config or {})
         self.routes: list[Route] = []
 
     # -- declaring routes --------------------------------------------------------------
@@ -91,7 +103,11 @@ class BoltAPI:
         description: str | None = None,
         tags: list[str] | None = None,
         include_in_schema: bool = True,
+        auth: list[Any] | None = None,
+        guards: list[Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Registers a handler. ``auth`` / ``guards`` replace the API's defaults for this
+        route (``auth=[]`` turns authentication off)."""
         if isinstance(methods, str):
             methods = [methods]
         normalized = []
@@ -132,6 +148,8 @@ class BoltAPI:
                         "description": description,
                         "tags": tags,
                         "include_in_schema": include_in_schema,
+                        "auth": list(auth) if auth is not None else None,
+                        "guards": list(guards) if guards is not None else None,
                     },
                 )
             )

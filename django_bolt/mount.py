@@ -35,9 +35,17 @@ class DjangoJob:
     route_id = -2
     answered = False
 
-    def __init__(self, request: Any, params: dict[str, str]) -> None:
+    def __init__(
+        self,
+        request: Any,
+        params: dict[str, str],
+        context: dict[str, Any] | None = None,
+        auth_pending: bool = False,
+    ) -> None:
         self._request = request
         self._params = params
+        self._context = context
+        self.auth_pending = auth_pending
         self.method = request.method
         self.path = request.path
         self.query_string = request.META.get("QUERY_STRING", "")
@@ -53,6 +61,9 @@ class DjangoJob:
 
     def params(self) -> dict[str, str]:
         return dict(self._params)
+
+    def context(self) -> dict[str, Any] | None:
+        return self._context
 
     def query(self) -> dict[str, str]:
         return {k: v for k, v in self._request.GET.items()}
@@ -147,6 +158,16 @@ def _make_view(routes: dict[str, Route]) -> Any:
 
     @csrf_exempt
     def bolt_view(request: Any, **params: str) -> Any:
+        headers = [(k.lower(), v) for k, v in request.headers.items()]
+        names = {k for k, _ in headers}
+        if request.method == "OPTIONS" and {"origin", "access-control-request-method"} <= names:
+            # A CORS preflight is answered from the policy of the route it asks about.
+            asked = request.headers["Access-Control-Request-Method"].strip().upper()
+            target = routes.get(asked) or (routes.get("GET") if asked == "HEAD" else None)
+            policy = _compiled(target).policy if target is not None else None
+            if policy is not None and policy.has_cors:
+                _, status, extra, body = policy.check("OPTIONS", headers)
+                return _django_response(status, body, None, extra)
         route = routes.get(request.method)
         if route is None and request.method == "HEAD":
             route = routes.get("GET")
@@ -156,20 +177,58 @@ def _make_view(routes: dict[str, Route]) -> Any:
             )
             response["Allow"] = ", ".join(allow)
             return response
-        status, body, content_type, headers = run_route(
-            route, DjangoJob(request, params), settings.DEBUG
-        )
-        response = HttpResponse(body, status=status, content_type=content_type)
-        if content_type is None:
-            del response["Content-Type"]
-        for name, value in headers or ():
-            if name.lower() == "set-cookie":
-                response.cookies.load(SimpleCookie(value))
-            else:
+        policy = _compiled(route).policy
+        context = None
+        pending = False
+        if policy is not None:
+            verdict = policy.check(
+                request.method,
+                headers,
+                request.META.get("QUERY_STRING", ""),
+                request.META.get("REMOTE_ADDR") or None,
+            )
+            if verdict[0] == "reject":
+                _, status, extra, body = verdict
+                return _django_response(status, body, None, extra)
+            _, context, pending = verdict
+        job = DjangoJob(request, params, context, pending)
+        result = run_route(route, job, settings.DEBUG)
+        if not isinstance(result, tuple):
+            response = result
+        else:
+            response = _django_response(*result)
+        if policy is not None:
+            for name, value in policy.cors_headers(headers):
                 response[name] = value
         return response
 
     return bolt_view
+
+
+def _django_response(status: int, body: bytes, content_type: str | None, headers: Any) -> Any:
+    from django.http import HttpResponse
+
+    response = HttpResponse(body, status=status, content_type=content_type)
+    if content_type is None:
+        del response["Content-Type"]
+    for name, value in headers or ():
+        if name.lower() == "set-cookie":
+            response.cookies.load(SimpleCookie(value))
+        else:
+            response[name] = value
+    return response
+
+
+def _compiled(route: Route) -> Any:
+    """The route's policy for the Django-view path, compiled on first use."""
+    compiled = getattr(route, "_compiled", None)
+    if compiled is None:
+        from .security import compile_route
+
+        compiled = compile_route(route.api, route)
+        route.plan.gate = compiled.gate
+        route._compiled = compiled  # type: ignore[attr-defined]
+    return compiled
 
 
 def url_patterns(api: BoltAPI) -> list[Any]:

@@ -83,7 +83,8 @@ class Request:
         "_cookies",
         "_path",
         "_json",
-        "context",
+        "_context",
+        "auth_pending",
         "_state",
         "_django_request",
         "_user",
@@ -106,7 +107,8 @@ class Request:
         self._cookies = None
         self._path = None
         self._json = _NOT_READ
-        self.context: dict[str, Any] = {}
+        self._context: dict[str, Any] | None = None
+        self.auth_pending: bool = job.auth_pending
         self._state = None
         self._django_request = None
         self._user = None
@@ -253,11 +255,32 @@ class Request:
         return self._session
 
     @property
+    def context(self) -> dict[str, Any]:
+        """What authentication established: for a JWT its claims (custom ones included)
+        plus ``user_id``, ``auth_backend``, ``is_staff``, ``is_superuser``,
+        ``permissions`` and ``roles``; empty when the request is anonymous."""
+        context = self._context
+        if context is None:
+            context = self._context = self._job.context() or {}
+        return context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._context = value
+
+    @property
     def user(self) -> Any:
-        """The user of the session (a lazy object, like Django's ``request.user``; in
-        async code call ``await request.auser()`` first)."""
+        """The authenticated user. For a token, a ``TokenUser`` (``id`` / ``pk`` without a
+        query); otherwise the user of the session, lazily, like Django's
+        ``request.user``. In async code call ``await request.auser()`` first."""
         user = self._user
         if user is None:
+            context = self.context
+            if context.get("auth_backend") == "jwt" and context.get("user_id") is not None:
+                from .auth.tokens import TokenUser
+
+                user = self._user = TokenUser(context)
+                return user
             from django.contrib.auth import get_user
 
             user = self._user = SimpleLazyObject(lambda: get_user(self))
@@ -268,7 +291,20 @@ class Request:
         self._user = value
 
     async def auser(self) -> Any:
+        """The authenticated user, loaded with the async ORM (AnonymousUser if none)."""
         user = self._user
+        context = self.context
+        if (user is None or type(user).__name__ == "TokenUser") and context.get(
+            "auth_backend"
+        ) == "jwt":
+            from django.contrib.auth.models import AnonymousUser
+
+            from .auth.tokens import load_user
+
+            user_id = context.get("user_id")
+            loaded = await load_user(user_id) if user_id is not None else None
+            user = self._user = loaded if loaded is not None else AnonymousUser()
+            return user
         if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
             from django.contrib.auth import aget_user
 

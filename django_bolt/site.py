@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .api import join_paths
+from .security import compile_route
 
 if TYPE_CHECKING:
     from ._plan import RoutePlan
@@ -16,16 +17,20 @@ class Site:
         self.mounts = mounts
         self.plans: list[RoutePlan] = []
         self.apis: list[BoltAPI] = []
-        self.table: list[tuple[str, str, int, bool]] = []
+        self.table: list[tuple[str, str, int, bool, Any]] = []
         self.listing: list[tuple[str, str, str]] = []
         for prefix, api in mounts:
             for route in api.routes:
                 route_id = len(self.plans)
+                compiled = compile_route(api, route, prefix)
+                route.plan.gate = compiled.gate
                 self.plans.append(route.plan)
                 self.apis.append(api)
                 full = join_paths(prefix, route.path)
                 for method in route.methods:
-                    self.table.append((method, full, route_id, not route.plan.is_async))
+                    self.table.append(
+                        (method, full, route_id, not route.plan.is_async, compiled.policy)
+                    )
                 self.listing.append((",".join(route.methods), full, route.name))
 
     def describe(self) -> str:

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BodySize, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,8 +15,11 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::BridgeCore;
+use crate::compress::{self, CompressedBody, CompressionPolicy};
+use crate::cors::CorsPolicy;
 use crate::form::{self, FormError, FormLimits, ParsedForm};
 use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
+use crate::policy::{Gate, PolicyCore, RequestView};
 use crate::router::{Lookup, RouteTable};
 
 pub struct AppState {
@@ -185,32 +188,65 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (route_id, blocking, params) = match state.routes.lookup(req.method().as_str(), req.path())
-    {
-        Lookup::Found { target, params } => {
-            let mut decoded = Vec::with_capacity(params.len());
-            for (name, raw) in params {
-                match decode_param(&raw) {
-                    Some(v) => decoded.push((name, v)),
-                    None => {
-                        return json_error(
-                            StatusCode::BAD_REQUEST,
-                            "The request path is not valid UTF-8",
-                        )
-                    }
-                }
-            }
-            (target.route_id as i64, target.blocking, decoded)
-        }
-        Lookup::MethodNotAllowed { allow } => {
-            let mut resp = json_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
-                resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
-            }
+    if CorsPolicy::is_preflight(req.method(), req.headers()) {
+        if let Some(resp) = preflight(&req, &state) {
             return resp;
         }
-        Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new()),
-    };
+    }
+    let (route_id, blocking, params, policy) =
+        match state.routes.lookup(req.method().as_str(), req.path()) {
+            Lookup::Found { target, params } => {
+                let mut decoded = Vec::with_capacity(params.len());
+                for (name, raw) in params {
+                    match decode_param(&raw) {
+                        Some(v) => decoded.push((name, v)),
+                        None => {
+                            return json_error(
+                                StatusCode::BAD_REQUEST,
+                                "The request path is not valid UTF-8",
+                            )
+                        }
+                    }
+                }
+                (
+                    target.route_id as i64,
+                    target.blocking,
+                    decoded,
+                    target.policy.clone(),
+                )
+            }
+            Lookup::MethodNotAllowed { allow } => {
+                let mut resp = json_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+                if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
+                    resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+                }
+                return resp;
+            }
+            Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new(), None),
+        };
+    let mut identity = None;
+    let mut python_gate = false;
+    if let Some(policy) = policy.as_deref().filter(|p| p.needs_gate()) {
+        let view = RequestView {
+            method: req.method(),
+            headers: req.headers(),
+            query: req.query_string(),
+            peer: req.peer_addr().map(|a| a.ip()),
+        };
+        match policy.gate(&view).await {
+            Gate::Reject(mut resp) => {
+                policy.finish(req.headers(), resp.headers_mut());
+                return resp;
+            }
+            Gate::Pass {
+                identity: id,
+                python,
+            } => {
+                identity = id;
+                python_gate = python;
+            }
+        }
+    }
     let mut reading = Box::pin(read_input(
         &req,
         payload,
@@ -246,6 +282,8 @@ pub async fn dispatch(
         params,
         peer: req.peer_addr(),
         server: req.app_config().local_addr(),
+        identity,
+        python_gate,
     };
     let (tx, rx) = oneshot::channel();
     let job = Job::new(parts, tx, Arc::clone(&state.bridge));
@@ -260,13 +298,89 @@ pub async fn dispatch(
             "The server is shutting down",
         );
     }
-    match rx.await {
-        Ok(reply) => into_response(reply, &req),
+    let resp = match rx.await {
+        Ok(reply) => into_response(reply, &req, policy.as_deref()),
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    };
+    match policy.as_deref() {
+        Some(policy) => {
+            let mut resp = resp;
+            policy.finish(req.headers(), resp.headers_mut());
+            resp
+        }
+        None => resp,
     }
 }
 
-fn into_response(reply: Reply, req: &HttpRequest) -> HttpResponse {
+/// Answers a CORS preflight from the policy of the route the real request would reach.
+fn preflight(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let requested = req
+        .headers()
+        .get("access-control-request-method")?
+        .to_str()
+        .ok()?
+        .trim();
+    match state.routes.lookup(requested, req.path()) {
+        Lookup::Found { target, .. } => target
+            .policy
+            .as_ref()?
+            .preflight(req.method(), req.headers()),
+        _ => None,
+    }
+}
+
+/// Compresses a response the policy allows, for a client that accepts it.
+fn compress_response(
+    resp: HttpResponse,
+    policy: &CompressionPolicy,
+    req: &HttpRequest,
+) -> HttpResponse {
+    if req.method() == actix_web::http::Method::HEAD
+        || !policy.applies(resp.status().as_u16(), resp.headers())
+    {
+        return resp;
+    }
+    match resp.body().size() {
+        BodySize::None => return resp,
+        BodySize::Sized(n) if (n as usize) < policy.minimum_size => return resp,
+        _ => {}
+    }
+    let Some(enc) = policy.negotiate(req.headers()) else {
+        let mut resp = resp;
+        resp.headers_mut().append(
+            actix_web::http::header::VARY,
+            actix_web::http::header::HeaderValue::from_static("Accept-Encoding"),
+        );
+        return resp;
+    };
+    let (mut head, body) = resp.into_parts();
+    match body.try_into_bytes() {
+        Ok(bytes) => match compress::compress(enc, &bytes) {
+            Ok(out) => {
+                compress::mark(head.headers_mut(), enc);
+                head.set_body(BoxBody::new(out))
+            }
+            Err(_) => head.set_body(BoxBody::new(bytes)),
+        },
+        Err(body) => match CompressedBody::new(body, enc) {
+            Ok(stream) => {
+                compress::mark(head.headers_mut(), enc);
+                head.set_body(BoxBody::new(stream))
+            }
+            Err(_) => head.set_body(BoxBody::new(bytes::Bytes::new())),
+        },
+    }
+}
+
+fn into_response(reply: Reply, req: &HttpRequest, policy: Option<&PolicyCore>) -> HttpResponse {
+    let compression = policy.and_then(|p| p.compression.as_ref());
+    if let (Some(c), false) = (compression, matches!(reply, Reply::File { .. })) {
+        return compress_response(build_response(reply, req), c, req);
+    }
+    build_response(reply, req)
+}
+
+fn build_response(reply: Reply, req: &HttpRequest) -> HttpResponse {
     match reply {
         Reply::File {
             file,

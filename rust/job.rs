@@ -22,8 +22,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::auth::Identity;
 use crate::bridge::BridgeCore;
 use crate::form::{ParsedForm, PartData};
+use crate::policy::identity_dict;
 
 /// Route id used for requests that go to Django's own handler.
 pub const DJANGO_FALLBACK: i64 = -1;
@@ -95,6 +97,10 @@ pub struct RequestParts {
     pub peer: Option<SocketAddr>,
     /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
     pub server: SocketAddr,
+    /// Who the request authenticated as in Rust.
+    pub identity: Option<Identity>,
+    /// Python authentication or guards still have to run before the handler.
+    pub python_gate: bool,
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -259,6 +265,21 @@ impl Job {
     #[getter]
     fn client(&self) -> Option<(String, u16)> {
         self.parts.peer.map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    /// What Rust authentication established (claims and grants), or None.
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.parts
+            .identity
+            .as_ref()
+            .map(|id| identity_dict(py, id))
+            .transpose()
+    }
+
+    /// True when Python authentication backends or guards must run before the handler.
+    #[getter]
+    fn auth_pending(&self) -> bool {
+        self.parts.python_gate
     }
 
     #[getter]

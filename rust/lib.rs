@@ -1,10 +1,15 @@
 //! django_bolt._core: wires the modules; each module owns one concern.
 
+pub mod auth;
+pub mod backend;
 pub mod bridge;
+pub mod compress;
+pub mod cors;
 pub mod dispatch;
 pub mod fastpath;
 pub mod form;
 pub mod job;
+pub mod policy;
 pub mod router;
 pub mod server;
 pub mod testing;
@@ -15,6 +20,16 @@ use pyo3::prelude::*;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Signs `claims` (a JSON object, as bytes or str) with `algorithm` and `key`.
+#[pyfunction]
+fn jwt_encode(claims: &[u8], algorithm: &str, key: &[u8]) -> PyResult<String> {
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(claims)
+        .map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("claims must be a JSON object: {e}"))
+        })?;
+    auth::encode(&claims, algorithm, key).map_err(pyo3::exceptions::PyValueError::new_err)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bridge::Bridge>()?;
@@ -23,6 +38,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<job::StreamWriter>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<testing::TestApp>()?;
+    m.add_class::<policy::RoutePolicy>()?;
+    m.add_class::<backend::Backend>()?;
+    m.add_function(wrap_pyfunction!(jwt_encode, m)?)?;
     m.add_function(wrap_pyfunction!(server::use_batch_scheduling, m)?)?;
     m.add("DJANGO_FALLBACK", job::DJANGO_FALLBACK)?;
     Ok(())

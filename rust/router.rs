@@ -2,15 +2,38 @@
 //! method-agnostic tree that answers "which methods does this path allow" for 405s.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use matchit::Router;
 
+use crate::policy::PolicyCore;
+
 /// What the Python side registered for one (method, path) pair.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RouteTarget {
     pub route_id: u32,
     /// Sync handlers run on the blocking worker pool, async ones on the event loop.
     pub blocking: bool,
+    /// CORS, rate limit, authentication, guards and compression for this route.
+    pub policy: Option<Arc<PolicyCore>>,
+}
+
+impl PartialEq for RouteTarget {
+    fn eq(&self, other: &Self) -> bool {
+        self.route_id == other.route_id && self.blocking == other.blocking
+    }
+}
+
+impl Eq for RouteTarget {}
+
+impl std::fmt::Debug for RouteTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTarget")
+            .field("route_id", &self.route_id)
+            .field("blocking", &self.blocking)
+            .field("policy", &self.policy.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -172,6 +195,7 @@ mod tests {
         RouteTarget {
             route_id: id,
             blocking: false,
+            policy: None,
         }
     }
 

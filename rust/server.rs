@@ -16,15 +16,42 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::bridge::Bridge;
 use crate::dispatch::{dispatch, AppState};
+use crate::policy::RoutePolicy;
 use crate::router::{RouteTable, RouteTarget};
 
-/// Builds the route table from Python's `(method, path, route_id, blocking)` tuples.
+/// Builds the route table from Python's `(method, path, route_id, blocking, policy)`
+/// tuples (`policy` is a `RoutePolicy` or None).
 pub fn build_routes(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
     let mut table = RouteTable::new();
     for item in routes.try_iter()? {
-        let (method, path, route_id, blocking): (String, String, u32, bool) = item?.extract()?;
+        let item = item?;
+        let (method, path, route_id, blocking): (String, String, u32, bool) = (
+            item.get_item(0)?.extract()?,
+            item.get_item(1)?.extract()?,
+            item.get_item(2)?.extract()?,
+            item.get_item(3)?.extract()?,
+        );
+        let policy = match item.len()? {
+            5 => {
+                let p = item.get_item(4)?;
+                if p.is_none() {
+                    None
+                } else {
+                    Some(Arc::clone(&p.cast::<RoutePolicy>()?.get().core))
+                }
+            }
+            _ => None,
+        };
         table
-            .insert(&method, &path, RouteTarget { route_id, blocking })
+            .insert(
+                &method,
+                &path,
+                RouteTarget {
+                    route_id,
+                    blocking,
+                    policy,
+                },
+            )
             .map_err(PyValueError::new_err)?;
     }
     Ok(table)

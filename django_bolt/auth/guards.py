@@ -1,0 +1,250 @@
+"""Guards: who may call a route.
+
+The built-in guards compile to Rust and are decided there from the credential's claims
+(permissions, staff, superuser and roles embedded at token creation), before any Python
+runs. For users authenticated in Python (sessions, custom backends) the same guards ask
+Django's permission system. Subclass ``BaseGuard`` and implement ``check(request)``
+(async or sync) for anything else; it runs in Python after the Rust guards pass.
+
+Guards may be given as classes or instances: ``guards=[IsAuthenticated]`` and
+``guards=[IsAuthenticated()]`` are the same.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+
+class BaseGuard:
+    """A permission check. ``check(request)`` returns True to allow; False answers 403
+    with ``message``; raising an ``HTTPException`` answers with that instead."""
+
+    message = "Permission denied"
+    #: Anonymous requests are answered 401 (not 403) before ``check`` runs.
+    requires_authentication = False
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "python"}
+
+    def check(self, request: Any) -> Any:
+        has_permission = getattr(self, "has_permission", None)
+        if has_permission is not None:
+            return has_permission(request)
+        raise NotImplementedError(f"{type(self).__name__} must implement check(request)")
+
+    async def allows(self, request: Any) -> bool:
+        result = self.check(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
+    async def denial(self, request: Any) -> str | None:
+        """None when the request may pass, else the 403 detail."""
+        return None if await self.allows(request) else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _context(request: Any) -> dict[str, Any]:
+    return request.context or {}
+
+
+def _from_credential(request: Any) -> bool:
+    """True when Rust authenticated the request (a token or API key, not a user)."""
+    return _context(request).get("auth_backend") in ("jwt", "api_key")
+
+
+def _user(request: Any) -> Any:
+    return getattr(request, "_user", None)
+
+
+async def _user_has_perm(user: Any, perm: str) -> bool:
+    if user is None or not getattr(user, "is_active", True):
+        return False
+    ahas_perm = getattr(user, "ahas_perm", None)
+    if ahas_perm is not None:
+        return bool(await ahas_perm(perm))
+    from asgiref.sync import sync_to_async
+
+    return bool(await sync_to_async(user.has_perm)(perm))
+
+
+class AllowAny(BaseGuard):
+    """Everyone, authenticated or not."""
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "allow_any"}
+
+    async def allows(self, request: Any) -> bool:
+        return True
+
+
+class IsAuthenticated(BaseGuard):
+    """Any authenticated request (401 otherwise)."""
+
+    requires_authentication = True
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "authenticated"}
+
+    async def allows(self, request: Any) -> bool:
+        return True
+
+
+class IsAdminUser(BaseGuard):
+    """Superusers only."""
+
+    requires_authentication = True
+    message = "Superuser access required"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "superuser"}
+
+    async def allows(self, request: Any) -> bool:
+        if _from_credential(request):
+            return bool(_context(request).get("is_superuser"))
+        return bool(getattr(_user(request), "is_superuser", False))
+
+
+class IsStaff(BaseGuard):
+    """Staff users (and superusers)."""
+
+    requires_authentication = True
+    message = "Staff access required"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "staff"}
+
+    async def allows(self, request: Any) -> bool:
+        if _from_credential(request):
+            ctx = _context(request)
+            return bool(ctx.get("is_staff") or ctx.get("is_superuser"))
+        user = _user(request)
+        return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+class _PermissionGuard(BaseGuard):
+    requires_authentication = True
+    kind = ""
+
+    def __init__(self, *permissions: str) -> None:
+        flat: list[str] = []
+        for p in permissions:
+            flat.extend([p] if isinstance(p, str) else list(p))
+        if not flat:
+            raise ValueError(f"{type(self).__name__} needs at least one permission")
+        self.permissions = flat
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "values": self.permissions}
+
+    async def _has(self, request: Any, perm: str) -> bool:
+        if _from_credential(request):
+            ctx = _context(request)
+            granted = ctx.get("permissions") or []
+            return bool(ctx.get("is_superuser")) or perm in granted or "*" in granted
+        return await _user_has_perm(_user(request), perm)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.permissions))})"
+
+
+class HasAllPermissions(_PermissionGuard):
+    """Every one of the permissions (``"app_label.codename"``)."""
+
+    kind = "all_permissions"
+
+    async def denial(self, request: Any) -> str | None:
+        for perm in self.permissions:
+            if not await self._has(request, perm):
+                return f'Permission "{perm}" required'
+        return None
+
+    async def allows(self, request: Any) -> bool:
+        return await self.denial(request) is None
+
+
+class HasPermission(HasAllPermissions):
+    """``HasPermission("blog.change_post")``: one permission (several means all)."""
+
+
+class HasAnyPermission(_PermissionGuard):
+    """At least one of the permissions."""
+
+    kind = "any_permission"
+
+    def __init__(self, *permissions: str) -> None:
+        super().__init__(*permissions)
+        self.message = (
+            "One of the permissions "
+            + " or ".join(f'"{p}"' for p in self.permissions)
+            + " required"
+        )
+
+    async def allows(self, request: Any) -> bool:
+        for perm in self.permissions:
+            if await self._has(request, perm):
+                return True
+        return False
+
+
+class HasRole(BaseGuard):
+    """One of the roles: the token's ``roles`` / ``role`` claim, or for session users the
+    names of their Django groups."""
+
+    requires_authentication = True
+
+    def __init__(self, *roles: str) -> None:
+        if not roles:
+            raise ValueError("HasRole needs at least one role")
+        self.roles = list(roles)
+        self.message = "Role " + " or ".join(f'"{r}"' for r in self.roles) + " required"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "any_role", "values": self.roles}
+
+    async def allows(self, request: Any) -> bool:
+        if _from_credential(request):
+            granted = _context(request).get("roles") or []
+            return any(r in granted for r in self.roles)
+        user = _user(request)
+        groups = getattr(user, "groups", None)
+        if groups is None:
+            return False
+        return bool(await groups.filter(name__in=self.roles).aexists())
+
+    def __repr__(self) -> str:
+        return f"HasRole({', '.join(map(repr, self.roles))})"
+
+
+class _BackendRequired(IsAuthenticated):
+    """Authenticated by one particular backend (``jwt_required``, ``api_key_required``)."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.message = f"{backend} authentication required"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "backend", "values": [self.backend]}
+
+    async def allows(self, request: Any) -> bool:
+        return _context(request).get("auth_backend") == self.backend
+
+    def __repr__(self) -> str:
+        return f"{self.backend}_required"
+
+
+#: Guard: a valid JWT (routes without ``auth=`` get ``JWTAuthentication()``).
+jwt_required = _BackendRequired("jwt")
+#: Guard: a valid API key (routes without ``auth=`` get ``APIKeyAuthentication()``).
+api_key_required = _BackendRequired("api_key")
+
+
+def as_guard(value: Any) -> BaseGuard:
+    if isinstance(value, type) and issubclass(value, BaseGuard):
+        return value()
+    if isinstance(value, BaseGuard):
+        return value
+    raise TypeError(f"{value!r} is not a guard (a BaseGuard subclass or instance)")

@@ -1,0 +1,161 @@
+"""Compiles each route's authentication, guards and middleware into a Rust
+``RoutePolicy`` (and, when Python must take part, a Python ``Gate``).
+
+Precedence, most specific first: the route's ``auth=`` / ``guards=`` replace the API's;
+``@cors`` / ``@rate_limit`` on the handler replace the API's middleware of that kind;
+the API's ``middleware=[...]`` and ``middleware_config={...}`` replace the project's
+``BOLT_CORS`` / ``BOLT_COMPRESSION`` settings; ``@skip_middleware`` removes the API's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ._core import RoutePolicy
+from .auth.backends import APIKeyAuthentication, BaseAuth, JWTAuthentication
+from .auth.gate import Gate
+from .auth.guards import BaseGuard, _BackendRequired, as_guard
+from .middleware.builtin import (
+    CompressionConfig,
+    CORSMiddleware,
+    RateLimitMiddleware,
+    middleware_kind,
+)
+from .middleware.decorators import route_middleware
+
+if TYPE_CHECKING:
+    from .api import BoltAPI, Route
+
+
+@dataclass
+class Compiled:
+    policy: RoutePolicy | None
+    gate: Gate | None
+
+
+def _setting(name: str, default: Any = None) -> Any:
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
+def as_auth(value: Any) -> BaseAuth:
+    if isinstance(value, type) and issubclass(value, BaseAuth):
+        return value()
+    if isinstance(value, BaseAuth):
+        return value
+    raise TypeError(f"{value!r} is not an authentication backend (a BaseAuth)")
+
+
+def api_middleware(api: BoltAPI) -> dict[str, Any]:
+    """The API's global middleware by kind, settings included."""
+    found: dict[str, Any] = {}
+    cors = _setting("BOLT_CORS")
+    if cors:
+        found["cors"] = (
+            cors if isinstance(cors, CORSMiddleware) else CORSMiddleware.from_config(cors)
+        )
+    compression = _setting("BOLT_COMPRESSION")
+    if compression:
+        found["compression"] = CompressionConfig.from_config(compression)
+    for kind, config in (api.middleware_config or {}).items():
+        kind = middleware_kind(kind)
+        if kind == "cors":
+            found[kind] = CORSMiddleware.from_config(config)
+        elif kind == "rate_limit":
+            found[kind] = RateLimitMiddleware.from_config(config)
+        else:
+            found[kind] = CompressionConfig.from_config(config)
+    for item in api.middleware or ():
+        if isinstance(item, type):
+            item = item()
+        found[middleware_kind(item)] = item
+    return found
+
+
+def default_auth(guards: list[BaseGuard]) -> list[BaseAuth]:
+    """Authentication for a route with guards but no ``auth=``: ``BOLT_AUTHENTICATION``
+    when set, else JWT (and API keys where ``api_key_required`` asks for them)."""
+    if not any(g.requires_authentication for g in guards):
+        return []
+    configured = _setting("BOLT_AUTHENTICATION")
+    if configured:
+        return [as_auth(a) for a in configured]
+    wanted = {g.backend for g in guards if isinstance(g, _BackendRequired)}
+    if wanted == {"api_key"}:
+        return [APIKeyAuthentication()]
+    out: list[BaseAuth] = [JWTAuthentication()]
+    if "api_key" in wanted:
+        out.append(APIKeyAuthentication())
+    return out
+
+
+def _challenge(auth: list[BaseAuth]) -> str:
+    for a in auth:
+        if isinstance(a, APIKeyAuthentication):
+            return f'ApiKey header="{a.header}"'
+        if isinstance(a, JWTAuthentication):
+            return 'Bearer realm="api"'
+    return 'Bearer realm="api"' if not auth else 'Session realm="api"'
+
+
+def compile_route(api: BoltAPI, route: Route, mount_prefix: str = "") -> Compiled:
+    try:
+        return _compile(api, route, mount_prefix)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{route.name} ({route.path}): {exc}") from exc
+
+
+def _compile(api: BoltAPI, route: Route, mount_prefix: str) -> Compiled:
+    from ._shared import shared_backend
+
+    options = route.options
+    raw_guards = options.get("guards")
+    if raw_guards is None:
+        raw_guards = api.guards or []
+    guards = [as_guard(g) for g in raw_guards]
+    raw_auth = options.get("auth")
+    if raw_auth is None:
+        raw_auth = api.auth
+    auth = default_auth(guards) if raw_auth is None else [as_auth(a) for a in raw_auth]
+
+    spec: dict[str, Any] = {}
+    if auth or guards:
+        spec["auth"] = [a.to_spec() for a in auth]
+        spec["guards"] = [g.to_spec() for g in guards]
+
+    declared = route_middleware(route.handler)
+    skipped = declared.get("skip", set())
+    global_mw = {k: v for k, v in api_middleware(api).items() if k not in skipped}
+    cors = declared.get("cors") or global_mw.get("cors")
+    if cors is not None:
+        spec["cors"] = cors.to_spec()
+    limit = declared.get("rate_limit")
+    if limit is not None:
+        spec["rate_limit"] = limit.to_spec(f"route:{mount_prefix}{route.path}", shared_backend())
+    elif "rate_limit" in global_mw:
+        scope = f"api:{mount_prefix}{api.prefix or '/'}"
+        spec["rate_limit"] = global_mw["rate_limit"].to_spec(scope, shared_backend())
+    compression = declared.get("compression") or global_mw.get("compression")
+    if compression is not None:
+        spec["compression"] = compression.to_spec()
+    if not spec:
+        return Compiled(None, None)
+    proxies = _setting("BOLT_TRUSTED_PROXIES") or []
+    spec["trusted_proxies"] = [str(p) for p in proxies]
+    policy = RoutePolicy(spec)
+
+    needs_python = any(not a.runs_in_rust for a in auth) or any(
+        g.to_spec()["kind"] == "python" for g in guards
+    )
+    needs_python = needs_python or any(
+        isinstance(a, JWTAuthentication)
+        and a.revocation is not None
+        and a.revocation.rust_backend() is None
+        for a in auth
+    )
+    gate = Gate(auth, guards, _challenge(auth)) if needs_python else None
+    return Compiled(policy, gate)
