@@ -40,7 +40,9 @@ class _Runtime:
         django_fallback: bool,
         max_body_size: int | None,
         threads: int,
+        client_address: str = "127.0.0.1:50000",
     ) -> None:
+        self.client_address = client_address
         from django.conf import settings
 
         from .config import DEFAULT_MAX_BODY
@@ -95,7 +97,9 @@ class _Transport(httpx.BaseTransport):
         body = request.read()
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
-        status, resp_headers, content = self.runtime.app.request(request.method, uri, headers, body)
+        status, resp_headers, content = self.runtime.app.request(
+            request.method, uri, headers, body, self.runtime.client_address
+        )
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
 
@@ -108,7 +112,12 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
         status, resp_headers, content = await asyncio.to_thread(
-            self.runtime.app.request, request.method, uri, headers, body
+            self.runtime.app.request,
+            request.method,
+            uri,
+            headers,
+            body,
+            self.runtime.client_address,
         )
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
@@ -143,6 +152,11 @@ class TestClient(httpx.Client):
     ) -> None:
         self._runtime, client_kwargs = _runtime_for(api, options)
         super().__init__(transport=_Transport(self._runtime), base_url=base_url, **client_kwargs)
+
+    @property
+    def handed_over(self) -> int:
+        """How many requests Rust has handed to Python (rejections in Rust do not count)."""
+        return int(self._runtime.dispatcher.bridge.handed_over)
 
     def close(self) -> None:
         super().close()
@@ -180,6 +194,7 @@ def _runtime_for(
         django_fallback=options.pop("django_fallback", True),
         max_body_size=options.pop("max_body_size", None),
         threads=options.pop("threads", 2),
+        client_address=options.pop("client_address", "127.0.0.1:50000"),
     )
     return runtime, options
 

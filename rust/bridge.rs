@@ -6,7 +6,7 @@
 //! Django fallback go to a channel read by Python worker threads that wait in Rust with
 //! the GIL released. Python answers through the job's one-shot reply channel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ pub struct BridgeCore {
     blocking_tx: Mutex<Option<Sender<Job>>>,
     blocking_rx: Receiver<Job>,
     closed: AtomicBool,
+    /// Requests handed to Python so far (tests and the bench use it to show that
+    /// rejected requests never reach Python).
+    handed_over: AtomicU64,
     /// Streams whose consumer made room (or went away) since the last drain.
     ready_streams: Mutex<Vec<u64>>,
 }
@@ -42,6 +45,7 @@ impl BridgeCore {
             blocking_tx: Mutex::new(Some(tx)),
             blocking_rx: rx,
             closed: AtomicBool::new(false),
+            handed_over: AtomicU64::new(0),
             ready_streams: Mutex::new(Vec::new()),
         })
     }
@@ -51,6 +55,7 @@ impl BridgeCore {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
+        self.handed_over.fetch_add(1, Ordering::Relaxed);
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -64,6 +69,7 @@ impl BridgeCore {
     /// Queues a job for the blocking worker threads; false (and the job dropped) once
     /// closed.
     pub fn submit_blocking(&self, job: Job) -> bool {
+        self.handed_over.fetch_add(1, Ordering::Relaxed);
         let guard = self.blocking_tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(tx) => tx.send(job).is_ok(),
@@ -189,5 +195,11 @@ impl Bridge {
     #[getter]
     fn closed(&self) -> bool {
         self.core.closed.load(Ordering::Acquire)
+    }
+
+    /// How many requests Rust has handed to Python.
+    #[getter]
+    fn handed_over(&self) -> u64 {
+        self.core.handed_over.load(Ordering::Relaxed)
     }
 }
