@@ -4,13 +4,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any, final
 
 __all__ = [
+    "Backend",
     "Bridge",
     "DJANGO_FALLBACK",
     "FastPlan",
     "Job",
+    "RoutePolicy",
     "Server",
     "StreamWriter",
     "TestApp",
+    "jwt_encode",
     "use_batch_scheduling",
 ]
 

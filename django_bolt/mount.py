@@ -164,6 +164,11 @@ def _make_view(routes: dict[str, Route]) -> Any:
             # A CORS preflight is answered from the policy of the route it asks about.
             asked = request.headers["Access-Control-Request-Method"].strip().upper()
             target = routes.get(asked) or (routes.get("GET") if asked == "HEAD" else None)
+            if target is None:  # a CORS policy on the path refuses the method by name
+                target = next(
+                    (r for r in routes.values() if getattr(_compiled(r).policy, "has_cors", False)),
+                    None,
+                )
             policy = _compiled(target).policy if target is not None else None
             if policy is not None and policy.has_cors:
                 _, status, extra, body = policy.check("OPTIONS", headers)

@@ -325,7 +325,17 @@ fn preflight(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
             .policy
             .as_ref()?
             .preflight(req.method(), req.headers()),
-        _ => None,
+        // No route for that method: a CORS policy on the path refuses it by name.
+        Lookup::MethodNotAllowed { allow } => allow.split(", ").find_map(|method| {
+            match state.routes.lookup(method, req.path()) {
+                Lookup::Found { target, .. } => target
+                    .policy
+                    .as_ref()?
+                    .preflight(req.method(), req.headers()),
+                _ => None,
+            }
+        }),
+        Lookup::NotFound => None,
     }
 }
 

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
 from django_bolt.exceptions import HTTPException
+from django_bolt.middleware import cors, rate_limit
 from django_bolt.responses import FileResponse, StreamingResponse
 
 User = get_user_model()
@@ -236,3 +237,15 @@ async def boom():
 @api.get("/missing")
 async def missing():
     raise HTTPException(status_code=404, detail="User not found")
+
+
+@api.get("/cors-demo")
+@cors(origins=["https://demo.example"], methods=["GET"])
+async def cors_demo():
+    return {"ok": True}
+
+
+@api.get("/limited")
+@rate_limit(rps=0.2, burst=4)
+async def limited():
+    return {"ok": True}

@@ -100,3 +100,7 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "WARNING"},
     },
 }
+
+# Shared rate limits and revocations across processes (set by tests that need Redis).
+BOLT_REDIS_URL = os.environ.get("BOLT_REDIS_URL") or None
+BOLT_REDIS_PREFIX = os.environ.get("BOLT_REDIS_PREFIX", "bolt:")
