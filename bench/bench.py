@@ -67,7 +67,40 @@ ENDPOINTS = {
         f"multipart/form-data; boundary={BOUNDARY}",
     ),
     "admin login page": ("GET", "/admin/login/", None, None),
+    "JWT-protected GET": ("GET", "/secure", None, None),
+    "JWT missing (401)": ("GET", "/secure", None, None),
+    "CORS preflight": ("OPTIONS", "/secure", None, None),
+    "rate limited (429)": ("GET", "/limited", None, None),
 }
+# Only the two django_bolt packages have these (Rust auth, CORS, rate limits).
+SECURITY = ["JWT-protected GET", "JWT missing (401)", "CORS preflight", "rate limited (429)"]
+BENCH_SECRET = "bench-secret-0123456789abcdef0123456789"
+
+
+def hs256(claims: dict, secret: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = b64(json.dumps(claims, separators=(",", ":")).encode())
+    sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(sig)}"
+
+
+TOKEN = hs256({"sub": "7", "exp": int(time.time()) + 86400 * 30}, BENCH_SECRET)
+HEADERS = {
+    "JWT-protected GET": {"Authorization": f"Bearer {TOKEN}"},
+    "CORS preflight": {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    },
+}
+EXPECT = {"JWT missing (401)": 401, "CORS preflight": (200, 204), "rate limited (429)": 429}
 
 
 def free_port() -> int:
@@ -138,7 +171,7 @@ def contenders(port: int) -> dict[str, dict]:
             ],
             "env": {"BENCH_BOLT": "0", "BENCH_URLCONF": "benchsite.ninja_urls"},
             "cwd": str(PROJECT),
-            "endpoints": list(ENDPOINTS),
+            "endpoints": [e for e in ENDPOINTS if e not in SECURITY],
         },
         "nginx (fixed body)": {
             "cmd": ["nginx", "-c", str(nginx_conf), "-p", str(OUT)],
@@ -197,12 +230,16 @@ def lua_string(value: str) -> str:
 def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
     method, path, body, content_type = ENDPOINTS[endpoint]
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if method == "POST":
-        script = OUT / f"post-{re.sub(r'[^a-z0-9]+', '-', endpoint.lower())}.lua"
-        script.write_text(
-            f'wrk.method = "POST"\nwrk.body = {lua_string(body)}\n'
-            f'wrk.headers["Content-Type"] = {lua_string(content_type)}\n'
-        )
+    headers = dict(HEADERS.get(endpoint, {}))
+    if content_type:
+        headers["Content-Type"] = content_type
+    if method != "GET" or headers:
+        script = OUT / f"req-{re.sub(r'[^a-z0-9]+', '-', endpoint.lower())}.lua"
+        lines = [f"wrk.method = {lua_string(method)}"]
+        if body:
+            lines.append(f"wrk.body = {lua_string(body)}")
+        lines += [f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()]
+        script.write_text("\n".join(lines) + "\n")
         cmd += ["-s", str(script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -222,16 +259,33 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
 def check_endpoint(port: int, endpoint: str) -> None:
     import urllib.request
 
+    import urllib.error
+
     method, path, body, content_type = ENDPOINTS[endpoint]
+    headers = dict(HEADERS.get(endpoint, {}))
+    if content_type:
+        headers["Content-Type"] = content_type
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         method=method,
         data=body.encode() if body else None,
-        headers={"Content-Type": content_type} if content_type else {},
+        headers=headers,
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        if resp.status != 200:
-            raise RuntimeError(f"{endpoint}: status {resp.status}")
+    expected = EXPECT.get(endpoint, 200)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    if endpoint == "rate limited (429)":  # spend the bucket first
+        for _ in range(5):
+            try:
+                urllib.request.urlopen(req, timeout=10).close()
+            except urllib.error.HTTPError:
+                pass
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    if status not in expected:
+        raise RuntimeError(f"{endpoint}: status {status}, expected {expected}")
 
 
 class Contender:
@@ -263,7 +317,7 @@ class Contender:
         r = run_wrk(self.port, endpoint, duration, connections)
         cpu = tree_cpu_seconds(self.proc.pid) - cpu_before
         r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
-        if r["non_2xx"] or r["socket_errors"]:
+        if (r["non_2xx"] and endpoint not in EXPECT) or r["socket_errors"]:
             print(
                 f"  warning: {self.name} {endpoint}: {r['non_2xx']} non-2xx, errors {r['socket_errors']}"
             )

@@ -233,7 +233,8 @@ pub async fn dispatch(
             query: req.query_string(),
             peer: req.peer_addr().map(|a| a.ip()),
         };
-        match policy.gate(&view).await {
+        // Boxed: the gate's state (Redis calls included) stays out of every request's future.
+        match Box::pin(policy.gate(&view)).await {
             Gate::Reject(mut resp) => {
                 policy.finish(req.headers(), resp.headers_mut());
                 return resp;
@@ -326,15 +327,17 @@ fn preflight(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
             .as_ref()?
             .preflight(req.method(), req.headers()),
         // No route for that method: a CORS policy on the path refuses it by name.
-        Lookup::MethodNotAllowed { allow } => allow.split(", ").find_map(|method| {
-            match state.routes.lookup(method, req.path()) {
-                Lookup::Found { target, .. } => target
-                    .policy
-                    .as_ref()?
-                    .preflight(req.method(), req.headers()),
-                _ => None,
-            }
-        }),
+        Lookup::MethodNotAllowed { allow } => {
+            allow
+                .split(", ")
+                .find_map(|method| match state.routes.lookup(method, req.path()) {
+                    Lookup::Found { target, .. } => target
+                        .policy
+                        .as_ref()?
+                        .preflight(req.method(), req.headers()),
+                    _ => None,
+                })
+        }
         Lookup::NotFound => None,
     }
 }

@@ -55,3 +55,23 @@ async def create_order(order: Order):
 @api.post("/upload")
 async def upload(title: Annotated[str, Form()], file: Annotated[UploadFile, File()]):
     return {"title": title, "filename": file.filename, "size": file.size}
+
+
+# Rust-side security: the same declarations in both packages.
+from django_bolt.auth import IsAuthenticated, JWTAuthentication  # noqa: E402
+from django_bolt.middleware import cors, rate_limit  # noqa: E402
+
+BENCH_SECRET = "bench-secret-0123456789abcdef0123456789"
+
+
+@api.get("/secure", auth=[JWTAuthentication(secret=BENCH_SECRET)], guards=[IsAuthenticated()])
+@cors(origins=["https://app.example.com"], headers=["Authorization"])
+async def secure(request):
+    context = request.get("context") or {}
+    return {"user_id": context.get("user_id")}
+
+
+@api.get("/limited")
+@rate_limit(rps=1, burst=1)
+async def limited():
+    return {"ok": True}
