@@ -257,9 +257,8 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
 
 
 def check_endpoint(port: int, endpoint: str) -> None:
-    import urllib.request
-
     import urllib.error
+    import urllib.request
 
     method, path, body, content_type = ENDPOINTS[endpoint]
     headers = dict(HEADERS.get(endpoint, {}))
