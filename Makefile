@@ -73,11 +73,12 @@ test-python: build browser-deps
 
 # The suite again with Django 5.2 LTS (the main venv has the newest Django).
 DJ52 := .venv-django52
-$(DJ52)/.deps: pyproject.toml
+$(DJ52)/.deps: pyproject.toml Makefile
 	@if [ ! -x "$(DJ52)/bin/python" ]; then "$$($(PY) -c 'import sys; print(sys._base_executable)')" -m venv $(DJ52); fi
 	$(DJ52)/bin/python -m pip install -q --upgrade pip
 	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" "msgspec>=0.19" "httpx>=0.27" "pytest>=8" \
-	    "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "psycopg[binary]>=3.1"
+	    "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "psycopg[binary]>=3.1" \
+	    "redis>=5" "brotli>=1.1" "zstandard>=0.22"
 	touch $@
 
 test-django52: build $(DJ52)/.deps
