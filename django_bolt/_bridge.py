@@ -17,7 +17,7 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
-from . import sessions
+from . import django_middleware, sessions
 from ._core import DJANGO_FALLBACK, Bridge
 from ._plan import JSON_TYPE, RoutePlan, render_result
 from .error_handlers import error_response
@@ -152,6 +152,10 @@ class Dispatcher:
         route_id = job.route_id
         plan = self.plans[route_id]
         request = Request(job)
+        if plan.django_chain is not None:
+            assert self.loop is not None
+            self.loop.create_task(self._through_django_async(job, request, plan))
+            return
         try:
             if plan.is_async:
                 coro = plan.call(request)
@@ -283,6 +287,14 @@ class Dispatcher:
         plan = self.plans[route_id]
         request = Request(job)
         signals.request_started.send(sender=Dispatcher)
+        if plan.django_chain is not None:
+            try:
+                response = plan.django_chain.run_sync(request, self._django_call(plan, route_id))
+                self._send_django(job, request, route_id, response, on_loop=False)
+            finally:
+                request.close()
+                signals.request_finished.send(sender=Dispatcher)
+            return
         try:
             result = plan.call(request)
             if isinstance(result, (StreamingResponse, FileResponse)):
@@ -298,6 +310,73 @@ class Dispatcher:
         finally:
             request.close()
             signals.request_finished.send(sender=Dispatcher)
+
+    # -- Django middleware around API routes ------------------------------------------
+    def _django_call(self, plan: RoutePlan, route_id: int) -> Any:
+        """The innermost step of the middleware chain: the handler, answered as an
+        HttpResponse (files and streams stand in as placeholders)."""
+        api = self.apis[route_id]
+
+        def render(request: Request, result: Any) -> Any:
+            if isinstance(result, (StreamingResponse, FileResponse)):
+                return django_middleware.special_placeholder(result)
+            return django_middleware.as_django_response(*render_result(plan, result))
+
+        def failed(request: Request, exc: Exception) -> Any:
+            answer = error_response(exc, request, api=api, plan=plan, debug=self.debug)
+            return django_middleware.as_django_response(*answer)
+
+        if plan.is_async:
+
+            async def call_async(request: Request) -> Any:
+                try:
+                    return render(request, await plan.call(request))
+                except Exception as exc:
+                    return failed(request, exc)
+
+            return call_async
+
+        def call_sync(request: Request) -> Any:
+            try:
+                return render(request, plan.call(request))
+            except Exception as exc:
+                return failed(request, exc)
+
+        return call_sync
+
+    async def _through_django_async(self, job: Any, request: Request, plan: RoutePlan) -> None:
+        try:
+            response = await plan.django_chain.run_async(
+                request, self._django_call(plan, job.route_id)
+            )
+        except BaseException as exc:
+            self._fail(job, request, job.route_id, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        finally:
+            await _close_old_connections_async()
+        self._send_django(job, request, job.route_id, response)
+
+    def _send_django(
+        self, job: Any, request: Request, route_id: int, response: Any, *, on_loop: bool = True
+    ) -> None:
+        special = django_middleware.special_of(response)
+        headers = django_middleware.response_headers(response)
+        if special is not None:
+            for name, value in headers:
+                lower = name.lower()
+                if lower == "set-cookie":
+                    special._cookies.append(value)
+                elif lower not in ("content-type", "content-length"):
+                    special.headers[lower] = value
+            self._send_special(job, request, route_id, special, on_loop=on_loop)
+            return
+        if getattr(response, "streaming", False):
+            content = b"".join(response)  # streamed by a middleware: small by construction
+        else:
+            content = response.content
+        self._send(job, request, response.status_code, content, None, headers)
 
     # -- files and streams ----------------------------------------------------------
     def _send_special(

@@ -338,8 +338,9 @@ class RoutePlan:
         self.name = name or getattr(handler, "__qualname__", repr(handler))
         self.status_code = status_code
         self.is_async = inspect.iscoroutinefunction(handler)
-        # Python authentication / guards (set when the site is compiled).
+        # Python authentication / guards, Django middleware (set when the site is compiled).
         self.gate: Any = None
+        self.django_chain: Any = None
         # Some argument comes from an async dependency: extraction must be awaited.
         self.async_extract = False
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
@@ -490,7 +491,7 @@ class RoutePlan:
         """The Rust FastPlan for this route, or None when only Python can run it."""
         from ._core import FastPlan
 
-        if self.fast_args is None or not self.is_async:
+        if self.fast_args is None or not self.is_async or self.django_chain is not None:
             return None
         return FastPlan(
             self.handler,

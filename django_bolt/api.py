@@ -62,6 +62,8 @@ class BoltAPI:
     ``auth`` and ``guards`` are the defaults for every route (a route's own replace them);
     ``middleware`` (CORSMiddleware, RateLimitMiddleware, CompressionMiddleware instances)
     or the equivalent ``middleware_config={"cors": {...}, ...}`` apply to every route.
+    ``django_middleware=True`` (the project's MIDDLEWARE) or a list of middleware runs
+    Django middleware around every route of this API.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class BoltAPI:
         guards: list[Any] | None = None,
         middleware: list[Any] | None = None,
         middleware_config: dict[str, Any] | None = None,
+        django_middleware: bool | list[Any] | None = None,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
@@ -88,6 +91,8 @@ class BoltAPI:
         self.guards = list(guards) if guards is not None else None
         self.middleware = list(middleware or [])
         self.middleware_config = dict(middleware_config or {})
+        self.django_middleware = django_middleware
+        self._django_chain: Any = None
         self.routes: list[Route] = []
 
     # -- declaring routes --------------------------------------------------------------
@@ -185,6 +190,16 @@ class BoltAPI:
         self, path: str, **options: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["OPTIONS"], **options)
+
+    def django_chain(self) -> Any:
+        """The Django middleware chain of ``django_middleware=``, or None."""
+        if not self.django_middleware:
+            return None
+        if self._django_chain is None:
+            from .django_middleware import Chain, resolve
+
+            self._django_chain = Chain(resolve(self.django_middleware))
+        return self._django_chain
 
     # -- mounting in urls.py -------------------------------------------------------------
     @property

@@ -33,6 +33,50 @@ class FileWrapper:
             yield data
 
 
+def wsgi_environ(job: Any, *, multiprocess: bool = False) -> dict[str, Any]:
+    """The WSGI environ of a job, for Django's request classes."""
+    body = job.body
+    server_name, server_port = job.server
+    client = job.client
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": job.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(job.path).decode("latin-1"),
+        "QUERY_STRING": job.query_string,
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": client[0] if client else "",
+        "REMOTE_PORT": str(client[1]) if client else "",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    for name, value in job.headers():
+        if "_" in name:
+            # Underscored names would collide with dashed ones once mapped to
+            # HTTP_*; like other WSGI servers, drop them rather than allow spoofing.
+            continue
+        if name == "content-type":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if name == "content-length":
+            continue
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if key in environ:
+            sep = "; " if key == "HTTP_COOKIE" else ","
+            environ[key] = f"{environ[key]}{sep}{value}"
+        else:
+            environ[key] = value
+    return environ
+
+
 class DjangoFallback:
     def __init__(self, *, multiprocess: bool = False, serve_static: bool | None = None) -> None:
         from django.apps import apps
@@ -51,46 +95,7 @@ class DjangoFallback:
         self.multiprocess = multiprocess
 
     def environ(self, job: Any) -> dict[str, Any]:
-        body = job.body
-        server_name, server_port = job.server
-        client = job.client
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": job.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(job.path).decode("latin-1"),
-            "QUERY_STRING": job.query_string,
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": str(server_port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": client[0] if client else "",
-            "REMOTE_PORT": str(client[1]) if client else "",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": self.multiprocess,
-            "wsgi.run_once": False,
-            "wsgi.file_wrapper": FileWrapper,
-        }
-        for name, value in job.headers():
-            if "_" in name:
-                # Underscored names would collide with dashed ones once mapped to
-                # HTTP_*; like other WSGI servers, drop them rather than allow spoofing.
-                continue
-            if name == "content-type":
-                environ["CONTENT_TYPE"] = value
-                continue
-            if name == "content-length":
-                continue
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if key in environ:
-                sep = "; " if key == "HTTP_COOKIE" else ","
-                environ[key] = f"{environ[key]}{sep}{value}"
-            else:
-                environ[key] = value
-        return environ
+        return wsgi_environ(job, multiprocess=self.multiprocess)
 
     def handle(self, job: Any) -> None:
         started: list[Any] = []

@@ -93,6 +93,8 @@ def run_route(route: Route, job: Any, debug: bool) -> Any:
     headers), or a Django response for files and streams."""
     plan = route.plan
     request = Request(job)
+    # Under Django's URL resolver the project's middleware already ran on this request.
+    request._django_request = getattr(job, "_request", None)
     try:
         if plan.is_async:
             result = async_to_sync(_call_async)(plan, request)

@@ -243,12 +243,28 @@ class Request:
         after the handler, with the cookie set as SessionMiddleware would). Async code
         uses its async methods: ``await request.session.aget(key)``, ``aset``, ``apop``,
         ``akeys``, ``aitems``, ``aflush``..."""
+        dj = self._django_request
+        if dj is not None and hasattr(dj, "session"):
+            return dj.session  # Django's SessionMiddleware owns it
         session = self._session
         if session is None:
             from .sessions import load_session
 
             session = self._session = load_session(self.cookies)
         return session
+
+    @property
+    def django_request(self) -> Any:
+        """This request as a Django ``HttpRequest`` (built on first use; under Django
+        middleware, the one the middleware saw)."""
+        dj = self._django_request
+        if dj is None:
+            from django.core.handlers.wsgi import WSGIRequest
+
+            from .fallback import wsgi_environ
+
+            dj = self._django_request = WSGIRequest(wsgi_environ(self._job))
+        return dj
 
     @property
     def loaded_session(self) -> Any:
@@ -281,6 +297,9 @@ class Request:
 
                 user = self._user = TokenUser(context)
                 return user
+            dj = self._django_request
+            if dj is not None and hasattr(dj, "user"):
+                return dj.user  # Django's AuthenticationMiddleware set it
             from django.contrib.auth import get_user
 
             user = self._user = SimpleLazyObject(lambda: get_user(self))
@@ -289,6 +308,9 @@ class Request:
     @user.setter
     def user(self, value: Any) -> None:
         self._user = value
+        dj = self._django_request
+        if dj is not None:
+            dj.user = value  # alogin / alogout through the middleware's request
 
     async def auser(self) -> Any:
         """The authenticated user, loaded with the async ORM (AnonymousUser if none)."""
@@ -305,6 +327,10 @@ class Request:
             loaded = await load_user(user_id) if user_id is not None else None
             user = self._user = loaded if loaded is not None else AnonymousUser()
             return user
+        dj = self._django_request
+        if user is None and dj is not None and hasattr(dj, "auser"):
+            user = self._user = await dj.auser()
+            return user
         if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
             from django.contrib.auth import aget_user
 
@@ -318,6 +344,8 @@ class Request:
     @property
     def META(self) -> dict[str, Any]:  # noqa: N802 - Django's name
         """A WSGI-style environ subset, for Django helpers that read request.META."""
+        if self._django_request is not None:
+            return self._django_request.META
         meta = self._meta
         if meta is None:
             client = self.client

@@ -68,13 +68,43 @@ def cookie_headers(session: Any, cookies: dict[str, str], status: int) -> list[t
     return headers
 
 
+def csrf_cookie_headers(request: Any) -> list[tuple[str, str]]:
+    """The CSRF cookie after ``alogin`` rotated the token (what CsrfViewMiddleware would
+    set), so a client can send it back as ``X-CSRFToken``."""
+    from http.cookies import SimpleCookie
+
+    from django.conf import settings
+
+    meta = request.META
+    if not meta.get("CSRF_COOKIE_NEEDS_UPDATE") or not meta.get("CSRF_COOKIE"):
+        return []
+    if settings.CSRF_USE_SESSIONS:
+        return []
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[settings.CSRF_COOKIE_NAME] = meta["CSRF_COOKIE"]
+    morsel = cookie[settings.CSRF_COOKIE_NAME]
+    if settings.CSRF_COOKIE_AGE is not None:
+        morsel["max-age"] = settings.CSRF_COOKIE_AGE
+    morsel["path"] = settings.CSRF_COOKIE_PATH
+    if settings.CSRF_COOKIE_DOMAIN:
+        morsel["domain"] = settings.CSRF_COOKIE_DOMAIN
+    if settings.CSRF_COOKIE_SECURE:
+        morsel["secure"] = True
+    if settings.CSRF_COOKIE_HTTPONLY:
+        morsel["httponly"] = True
+    if settings.CSRF_COOKIE_SAMESITE:
+        morsel["samesite"] = settings.CSRF_COOKIE_SAMESITE
+    meta["CSRF_COOKIE_NEEDS_UPDATE"] = False
+    return [("set-cookie", morsel.OutputString())]
+
+
 def finish_sync(request: Any, status: int) -> list[tuple[str, str]]:
     session = request.loaded_session
     if session is None:
         return []
     if needs_save(session, status):
         session.save()
-    return cookie_headers(session, request.cookies, status)
+    return cookie_headers(session, request.cookies, status) + csrf_cookie_headers(request)
 
 
 async def finish_async(request: Any, status: int) -> list[tuple[str, str]]:
@@ -83,4 +113,4 @@ async def finish_async(request: Any, status: int) -> list[tuple[str, str]]:
         return []
     if needs_save(session, status):
         await session.asave()
-    return cookie_headers(session, request.cookies, status)
+    return cookie_headers(session, request.cookies, status) + csrf_cookie_headers(request)

@@ -24,6 +24,7 @@ class Site:
                 route_id = len(self.plans)
                 compiled = compile_route(api, route, prefix)
                 route.plan.gate = compiled.gate
+                route.plan.django_chain = api.django_chain()
                 self.plans.append(route.plan)
                 self.apis.append(api)
                 full = join_paths(prefix, route.path)

@@ -86,7 +86,11 @@ def test_session_authentication_with_django_permissions():
         assert client.get("/perm").status_code == 200
         assert client.get("/role").status_code == 200
         assert client.get("/staff").status_code == 200
-        assert client.post("/logout").json() == {"status": "logged out"}
+        # Session-authenticated writes need Django's CSRF token (set by alogin).
+        assert client.post("/logout").json() == {"detail": "CSRF Failed: CSRF token missing."}
+        token = client.cookies["csrftoken"]
+        r = client.post("/logout", headers={"X-CSRFToken": token})
+        assert r.json() == {"status": "logged out"}
         assert client.get("/profile").status_code == 401
 
 

@@ -235,14 +235,47 @@ class APIKeyBearer(APIKeyAuthentication):
         super().__init__(api_keys, **options)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
 class SessionAuthentication(BaseAuth):
     """The user of Django's session cookie (Django's session engine and auth backends),
-    so handlers can use ``alogin`` / ``alogout``. Runs in Python."""
+    so handlers can use ``alogin`` / ``alogout``. Runs in Python.
+
+    A cookie is sent by the browser on cross-site requests too, so writes (POST, PUT,
+    PATCH, DELETE) authenticated by the session must pass Django's CSRF check (the
+    ``X-CSRFToken`` header or ``csrfmiddlewaretoken`` field, and for HTTPS the Origin);
+    a failure answers 403. ``enforce_csrf=False`` turns that off."""
 
     backend_name = "session"
+
+    def __init__(self, *, enforce_csrf: bool = True) -> None:
+        self.enforce_csrf = enforce_csrf
 
     async def authenticate(self, request: Any) -> AuthResult | None:
         user = await request.auser()
         if user is None or not user.is_authenticated:
             return None
+        if self.enforce_csrf and request.method not in SAFE_METHODS:
+            from asgiref.sync import sync_to_async
+
+            reason = await sync_to_async(csrf_failure)(request)
+            if reason is not None:
+                from ..exceptions import HTTPException
+
+                raise HTTPException(403, f"CSRF Failed: {reason}")
         return AuthResult(user=user, backend="session")
+
+
+def csrf_failure(request: Any) -> str | None:
+    """Why Django's CSRF check refuses this request, or None when it passes."""
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    class Check(CsrfViewMiddleware):
+        def _reject(self, request: Any, reason: str) -> Any:
+            return reason
+
+    dj = request.django_request
+    check = Check(lambda r: None)
+    check.process_request(dj)
+    return check.process_view(dj, lambda r: None, (), {})
