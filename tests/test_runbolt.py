@@ -302,3 +302,44 @@ def test_bad_port_is_a_clear_error(e2e_db):
         )
     assert proc.returncode != 0
     assert f"cannot listen on 127.0.0.1:{busy}" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_auth_cors_and_compression_over_the_socket(bolt):
+    import time
+
+    from django_bolt.auth import encode_jwt
+
+    secret = "testproject-jwt-secret-0123456789abcdef"
+
+    def token(**extra):
+        return encode_jwt({"sub": "5", "exp": int(time.time()) + 60, **extra}, secret=secret)
+
+    with bolt() as server, httpx.Client(base_url=server.url) as client:
+        r = client.get("/secure/me")
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+        r = client.get(
+            "/secure/me",
+            headers={"Authorization": f"Bearer {token()}", "Origin": "https://app.example.com"},
+        )
+        assert r.status_code == 200
+        assert r.json()["user_id"] == "5"
+        assert r.headers["content-encoding"] in ("gzip", "br", "zstd")
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert r.num_bytes_downloaded < 400
+        r = client.options(
+            "/secure/reports",
+            headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+        )
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-credentials"] == "true"
+        r = client.post("/secure/reports", headers={"Authorization": f"Bearer {token()}"})
+        assert r.status_code == 403
+        r = client.post(
+            "/secure/reports",
+            headers={"Authorization": f"Bearer {token(permissions=['reports.add'])}"},
+        )
+        assert r.json() == {"created": True}
+        # The main API is untouched by the second API's guards.
+        assert client.get("/api/hello").status_code == 200

@@ -120,7 +120,9 @@ class JWTAuthentication(BaseAuth):
         return secret.encode() if isinstance(secret, str) else bytes(secret)
 
     def resolved_algorithms(self) -> list[str]:
-        return self.algorithms or [str(_setting("JWT_ALGORITHM", "HS256") or "HS256")]
+        if self.algorithms is not None:
+            return self.algorithms
+        return [str(_setting("JWT_ALGORITHM", "HS256") or "HS256")]
 
     def to_spec(self) -> dict[str, Any]:
         revocation = None

@@ -104,3 +104,6 @@ LOGGING = {
 # Shared rate limits and revocations across processes (set by tests that need Redis).
 BOLT_REDIS_URL = os.environ.get("BOLT_REDIS_URL") or None
 BOLT_REDIS_PREFIX = os.environ.get("BOLT_REDIS_PREFIX", "bolt:")
+
+# Tokens for the /secure/ API (tests sign with the same key).
+JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "testproject-jwt-secret-0123456789abcdef")

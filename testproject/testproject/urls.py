@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.urls import path
 
+from . import secure_api
 from .api import api
 
 
@@ -35,6 +36,7 @@ def boom_view(request):
 
 urlpatterns = [
     path("api/", api.urls),
+    path("secure/", secure_api.api.urls),
     path("admin/", admin.site.urls),
     path("django/plain/", plain_view),
     path("django/stream/", stream_view),

@@ -97,22 +97,32 @@ class Command(BaseCommand):
                 f"{config.host}:{config.port}",
                 flush=True,
             )
+            # Compiled once here, so a configuration error stops the supervisor instead of
+            # killing every worker it would respawn.
+            site = self._compile()
             code = supervise(
                 config.processes,
-                lambda slot: self._run_one(config, quiet=slot > 0),
+                lambda slot: self._run_one(config, quiet=slot > 0, site=site),
                 config.shutdown_timeout,
             )
             sys.exit(code)
         sys.exit(self._run_one(config))
 
-    def _run_one(self, config: Any, quiet: bool = False) -> int:
-        from django_bolt.serve import serve
+    def _compile(self) -> Any:
+        from django.core.exceptions import ImproperlyConfigured
+
         from django_bolt.site import compile_site
 
         try:
-            site = compile_site()
-        except (ValueError, TypeError) as exc:
+            return compile_site()
+        except (ValueError, TypeError, ImproperlyConfigured) as exc:
             raise CommandError(f"cannot compile the API routes: {exc}") from None
+
+    def _run_one(self, config: Any, quiet: bool = False, site: Any = None) -> int:
+        from django_bolt.serve import serve
+
+        if site is None:
+            site = self._compile()
         try:
             return serve(config, site, quiet=quiet)
         except OSError as exc:

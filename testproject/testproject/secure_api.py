@@ -1,0 +1,23 @@
+"""A second API, mounted at /secure/: token-protected, CORS and compression in Rust."""
+
+from django_bolt import BoltAPI, Request
+from django_bolt.auth import HasPermission, IsAuthenticated
+from django_bolt.middleware import CompressionMiddleware, CORSMiddleware
+
+api = BoltAPI(
+    guards=[IsAuthenticated],  # JWTAuthentication from settings.JWT_SECRET_KEY
+    middleware=[
+        CORSMiddleware(allow_origins=["https://app.example.com"], allow_credentials=True),
+        CompressionMiddleware(minimum_size=100),
+    ],
+)
+
+
+@api.get("/me")
+async def me(request: Request):
+    return {"user_id": request.context["user_id"], "padding": "bolt " * 200}
+
+
+@api.post("/reports", guards=[HasPermission("reports.add")])
+async def add_report(request: Request):
+    return {"created": True}
