@@ -22,7 +22,9 @@ def site_client():
 
 
 def test_find_mounts_sees_the_api_under_its_prefix():
-    assert find_mounts() == [("api/", project_api)]
+    from testproject import secure_api
+
+    assert find_mounts() == [("api/", project_api), ("secure/", secure_api.api)]
 
 
 def test_compiled_site_prefixes_every_route():
