@@ -107,6 +107,16 @@ pub fn json_error(status: StatusCode, detail: &str) -> HttpResponse {
         .body(format!("{{\"detail\":{}}}", json_string(detail)))
 }
 
+/// `json_error` for a fixed body (`{"detail": ...}` written out), without formatting.
+pub fn static_error(status: StatusCode, body: &'static [u8]) -> HttpResponse {
+    let mut resp = HttpResponse::with_body(status, Bytes::from_static(body));
+    resp.headers_mut().insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static("application/json"),
+    );
+    resp.map_into_boxed_body()
+}
+
 fn too_large(limit: usize) -> HttpResponse {
     json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -233,8 +243,24 @@ pub async fn dispatch(
             query: req.query_string(),
             peer: req.peer_addr().map(|a| a.ip()),
         };
-        // Boxed: the gate's state (Redis calls included) stays out of every request's future.
-        match Box::pin(policy.gate(&view)).await {
+        let gate = if policy.gate_is_immediate() {
+            // Nothing to wait for: run it here, so its state never enters this future.
+            let mut fut = std::pin::pin!(policy.gate(&view));
+            match fut
+                .as_mut()
+                .poll(&mut Context::from_waker(std::task::Waker::noop()))
+            {
+                Poll::Ready(gate) => gate,
+                // Cannot happen (nothing in an immediate gate waits); never hang if it did.
+                Poll::Pending => {
+                    return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                }
+            }
+        } else {
+            // Boxed: the state of Redis calls stays out of every request's future.
+            Box::pin(policy.gate(&view)).await
+        };
+        match gate {
             Gate::Reject(mut resp) => {
                 policy.finish(req.headers(), resp.headers_mut());
                 return resp;

@@ -20,7 +20,7 @@ use crate::auth::{ApiKeyAuth, CredentialSource, Identity, JwtAuth, JwtSettings, 
 use crate::backend::{Backend, Decision, Revocation, Store};
 use crate::compress::{CompressionPolicy, Encoding};
 use crate::cors::{CorsPolicy, CorsSettings};
-use crate::dispatch::json_error;
+use crate::dispatch::{json_error, static_error};
 
 pub enum Authenticator {
     Jwt(Box<JwtAuth>),
@@ -181,12 +181,26 @@ impl PolicyCore {
         self.has_auth() || self.rate_limit.is_some()
     }
 
+    /// True when the gate never waits (no Redis): it can run to completion inline.
+    pub fn gate_is_immediate(&self) -> bool {
+        let redis_limit = matches!(
+            self.rate_limit.as_ref().map(|r| &r.store),
+            Some(Store::Redis(_))
+        );
+        let redis_revocation = self.auth.iter().any(|a| {
+            matches!(a, Authenticator::Jwt(j) if matches!(j.revocation, Some(Revocation::Store(Store::Redis(_)))))
+        });
+        !redis_limit && !redis_revocation
+    }
+
     fn unauthorized(&self, reason: Option<&str>) -> HttpResponse {
-        let detail = match reason {
-            Some(r) => capitalize(r),
-            None => "Authentication credentials were not provided".into(),
+        let mut resp = match reason {
+            Some(r) => json_error(StatusCode::UNAUTHORIZED, &capitalize(r)),
+            None => static_error(
+                StatusCode::UNAUTHORIZED,
+                b"{\"detail\":\"Authentication credentials were not provided\"}",
+            ),
         };
-        let mut resp = json_error(StatusCode::UNAUTHORIZED, &detail);
         let mut challenge = self.challenge.clone();
         if let Some(r) = reason {
             let escaped = r.replace(['"', '\\'], "'");
@@ -246,7 +260,10 @@ impl PolicyCore {
         match rl.store.take(&key, rl.rate, rl.burst).await {
             Ok(Decision::Allowed) => None,
             Ok(Decision::Limited(wait)) => {
-                let mut resp = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+                let mut resp = static_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    b"{\"detail\":\"Rate limit exceeded\"}",
+                );
                 let secs = wait.ceil().max(1.0) as u64;
                 resp.headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(secs));
