@@ -105,7 +105,84 @@ pub struct JwtAuth {
     pub source: CredentialSource,
     key: DecodingKey,
     validation: Validation,
+    /// HMAC keys, already keyed (cloning one skips hashing the key per request).
+    hmac: Option<HmacKeys>,
     pub revocation: Option<Revocation>,
+}
+
+/// HS256/384/512 verified here directly: one JSON parse of the claims instead of two,
+/// and a pre-keyed HMAC state.
+struct HmacKeys {
+    allowed: Vec<Algorithm>,
+    hs256: hmac::Hmac<sha2::Sha256>,
+    hs384: hmac::Hmac<sha2::Sha384>,
+    hs512: hmac::Hmac<sha2::Sha512>,
+}
+
+#[derive(serde::Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+fn b64url(part: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| "malformed token".to_string())
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, String> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("token claim {name:?} is malformed")),
+        Some(_) => Err(format!("token claim {name:?} is malformed")),
+    }
+}
+
+impl HmacKeys {
+    fn new(key: &[u8], allowed: Vec<Algorithm>) -> Self {
+        use hmac::Mac;
+        Self {
+            allowed,
+            hs256: hmac::Hmac::new_from_slice(key).expect("HMAC takes any key length"),
+            hs384: hmac::Hmac::new_from_slice(key).expect("HMAC takes any key length"),
+            hs512: hmac::Hmac::new_from_slice(key).expect("HMAC takes any key length"),
+        }
+    }
+
+    fn verify_signature(&self, alg: Algorithm, input: &[u8], sig: &[u8]) -> bool {
+        use hmac::Mac;
+        match alg {
+            Algorithm::HS256 => {
+                let mut m = self.hs256.clone();
+                m.update(input);
+                m.verify_slice(sig).is_ok()
+            }
+            Algorithm::HS384 => {
+                let mut m = self.hs384.clone();
+                m.update(input);
+                m.verify_slice(sig).is_ok()
+            }
+            Algorithm::HS512 => {
+                let mut m = self.hs512.clone();
+                m.update(input);
+                m.verify_slice(sig).is_ok()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Parses an algorithm name; `none` in any spelling is not one.
@@ -219,10 +296,13 @@ impl JwtAuth {
             required.insert("iss".into());
         }
         validation.required_spec_claims = required;
+        let hmac = (fam == Family::Hmac)
+            .then(|| HmacKeys::new(&settings.key, validation.algorithms.clone()));
         Ok(Self {
             source,
             key,
             validation,
+            hmac,
             revocation,
         })
     }
@@ -234,9 +314,80 @@ impl JwtAuth {
         if token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err("malformed token".into());
         }
+        if let Some(keys) = &self.hmac {
+            return self.verify_hmac(keys, token);
+        }
         jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| describe(e.kind()))
+    }
+
+    fn verify_hmac(&self, keys: &HmacKeys, token: &str) -> Result<Map<String, Value>, String> {
+        let (input, sig) = token.rsplit_once('.').ok_or("malformed token")?;
+        let (header, payload) = input.split_once('.').ok_or("malformed token")?;
+        let header: JoseHeader =
+            serde_json::from_slice(&b64url(header)?).map_err(|_| "malformed token".to_string())?;
+        if header.crit.is_some() {
+            return Err("token has critical header extensions".into());
+        }
+        // Exact names only: "none", "hs256" or an RSA algorithm are not allowed here.
+        let alg = match header.alg.as_str() {
+            "HS256" => Algorithm::HS256,
+            "HS384" => Algorithm::HS384,
+            "HS512" => Algorithm::HS512,
+            _ => return Err("token algorithm is not allowed".into()),
+        };
+        if !keys.allowed.contains(&alg) {
+            return Err("token algorithm is not allowed".into());
+        }
+        if !keys.verify_signature(alg, input.as_bytes(), &b64url(sig)?) {
+            return Err("invalid token signature".into());
+        }
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&b64url(payload)?).map_err(|_| "malformed token".to_string())?;
+        self.validate(&claims)?;
+        Ok(claims)
+    }
+
+    /// The registered-claim checks of RFC 7519 (exp, nbf, aud, iss) as configured.
+    fn validate(&self, claims: &Map<String, Value>) -> Result<(), String> {
+        let v = &self.validation;
+        for name in &v.required_spec_claims {
+            if !claims.contains_key(name.as_str()) {
+                return Err(format!("token is missing the {name:?} claim"));
+            }
+        }
+        let now = now_secs() as f64;
+        let leeway = v.leeway as f64;
+        if let Some(exp) = numeric(claims, "exp")? {
+            if exp < now - leeway {
+                return Err("token has expired".into());
+            }
+        }
+        if let Some(nbf) = numeric(claims, "nbf")? {
+            if nbf > now + leeway {
+                return Err("token is not valid yet".into());
+            }
+        }
+        if let Some(allowed) = &v.iss {
+            let ok = matches!(claims.get("iss"), Some(Value::String(s)) if allowed.contains(s));
+            if !ok {
+                return Err("token issuer is not accepted".into());
+            }
+        }
+        if let Some(allowed) = &v.aud {
+            let ok = match claims.get("aud") {
+                Some(Value::String(s)) => allowed.contains(s),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .any(|i| i.as_str().is_some_and(|s| allowed.contains(s))),
+                _ => false,
+            };
+            if !ok {
+                return Err("token audience is not accepted".into());
+            }
+        }
+        Ok(())
     }
 
     pub fn authenticate(&self, headers: &HeaderMap, query: &str) -> Outcome {
@@ -485,6 +636,75 @@ mod tests {
             auth.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
             "token too large"
         );
+    }
+
+    #[test]
+    fn audience_issuer_leeway_and_tampering() {
+        let auth = JwtAuth::new(
+            JwtSettings {
+                algorithms: vec!["HS256".into(), "HS512".into()],
+                key: SECRET.to_vec(),
+                audience: Some(vec!["api".into()]),
+                issuer: Some(vec!["me".into()]),
+                leeway: 30,
+                require: vec!["exp".into()],
+            },
+            bearer_source(),
+            None,
+        )
+        .unwrap();
+        let ok = json!({"sub": "1", "exp": now() - 10, "aud": ["x", "api"], "iss": "me"});
+        assert!(
+            auth.verify(&token(ok.clone(), "HS512")).is_ok(),
+            "within leeway"
+        );
+        let late = json!({"sub": "1", "exp": now() - 60, "aud": "api", "iss": "me"});
+        assert_eq!(
+            auth.verify(&token(late, "HS256")).unwrap_err(),
+            "token has expired"
+        );
+        let aud = json!({"sub": "1", "exp": now() + 60, "aud": "other", "iss": "me"});
+        assert_eq!(
+            auth.verify(&token(aud, "HS256")).unwrap_err(),
+            "token audience is not accepted"
+        );
+        let no_aud = json!({"sub": "1", "exp": now() + 60, "iss": "me"});
+        assert!(auth
+            .verify(&token(no_aud, "HS256"))
+            .unwrap_err()
+            .contains("aud"));
+        let iss = json!({"sub": "1", "exp": now() + 60, "aud": "api", "iss": "you"});
+        assert_eq!(
+            auth.verify(&token(iss, "HS256")).unwrap_err(),
+            "token issuer is not accepted"
+        );
+        let bad_exp = json!({"sub": "1", "exp": "soon", "aud": "api", "iss": "me"});
+        assert!(auth
+            .verify(&token(bad_exp, "HS256"))
+            .unwrap_err()
+            .contains("malformed"));
+        // Changing one claim breaks the signature.
+        let good = token(
+            json!({"sub": "1", "exp": now() + 60, "aud": "api", "iss": "me"}),
+            "HS256",
+        );
+        let parts: Vec<&str> = good.split('.').collect();
+        use base64::Engine;
+        let forged_claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"2","exp":9999999999,"aud":"api","iss":"me"}"#);
+        let forged = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
+        assert_eq!(auth.verify(&forged).unwrap_err(), "invalid token signature");
+        // Lower-case and critical-extension headers are refused.
+        let lower = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"hs256"}"#);
+        let with_lower = format!("{}.{}.{}", lower, parts[1], parts[2]);
+        assert_eq!(
+            auth.verify(&with_lower).unwrap_err(),
+            "token algorithm is not allowed"
+        );
+        let crit = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"HS256","crit":["exp"]}"#);
+        let with_crit = format!("{}.{}.{}", crit, parts[1], parts[2]);
+        assert!(auth.verify(&with_crit).is_err());
     }
 
     #[test]

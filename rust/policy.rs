@@ -843,17 +843,18 @@ pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
 
 /// `request.context`: the token's claims (custom ones included) plus what they grant.
 pub fn identity_dict<'py>(py: Python<'py>, id: &Identity) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    if let Some(claims) = &id.claims {
-        for (k, v) in claims {
-            dict.set_item(k, json_to_py(py, v)?)?;
+    let dict = match &id.claims {
+        Some(claims) => {
+            let c = PyDict::new(py);
+            for (k, v) in claims {
+                c.set_item(k, json_to_py(py, v)?)?;
+            }
+            let dict = c.copy()?;
+            dict.set_item("claims", c)?;
+            dict
         }
-        let c = PyDict::new(py);
-        for (k, v) in claims {
-            c.set_item(k, json_to_py(py, v)?)?;
-        }
-        dict.set_item("claims", c)?;
-    }
+        None => PyDict::new(py),
+    };
     dict.set_item("auth_backend", id.backend)?;
     dict.set_item("user_id", id.user_id.as_deref())?;
     dict.set_item("is_staff", id.is_staff)?;
