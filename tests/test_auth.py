@@ -526,3 +526,61 @@ def test_configuration_mistakes_refused_at_startup():
         compile_one(auth=[JWTAuthentication(secret="-----BEGIN PUBLIC KEY-----" + "A" * 64)])
     with pytest.raises(ImproperlyConfigured, match="not a guard"):
         compile_one(guards=["IsAuthenticated"])
+
+
+def test_api_keys_from_a_callable_resolved_once():
+    calls = []
+
+    def load_keys():
+        calls.append(1)
+        return {"from-callable": ["reports.view"]}
+
+    keyed = BoltAPI()
+
+    @keyed.get("/r", auth=[APIKeyAuthentication(load_keys)], guards=[HasPermission("reports.view")])
+    async def r():
+        return {"ok": True}
+
+    with TestClient(keyed) as client:
+        for _ in range(3):
+            assert client.get("/r", headers={"X-API-Key": "from-callable"}).json() == {"ok": True}
+        assert client.get("/r", headers={"X-API-Key": "other"}).status_code == 401
+    assert calls == [1]
+
+
+def test_audience_issuer_and_leeway_through_the_server():
+    strict = BoltAPI(
+        auth=[
+            JWTAuthentication(
+                secret=SECRET, audience="orders", issuer="https://id.example", leeway=20
+            )
+        ],
+        guards=[IsAuthenticated],
+    )
+
+    @strict.get("/x")
+    async def x(request: Request):
+        return {"aud": request.context["aud"]}
+
+    now = int(time.time())
+    base = {"sub": "1", "aud": "orders", "iss": "https://id.example"}
+    with TestClient(strict) as client:
+
+        def status(**claims):
+            tok = encode_jwt({**base, "exp": now + 60, **claims}, secret=SECRET)
+            return client.get("/x", headers=bearer(tok)).status_code
+
+        assert status() == 200
+        assert status(aud=["billing", "orders"]) == 200
+        assert status(aud="billing") == 401
+        assert status(iss="https://evil.example") == 401
+        assert status(exp=now - 10) == 200  # within the 20 s leeway
+        assert status(exp=now - 60) == 401
+        assert status(nbf=now + 10) == 200
+        assert status(nbf=now + 60) == 401
+        no_aud = encode_jwt(
+            {"sub": "1", "iss": "https://id.example", "exp": now + 60}, secret=SECRET
+        )
+        r = client.get("/x", headers=bearer(no_aud))
+        assert r.status_code == 401
+        assert r.json() == {"detail": 'Token is missing the "aud" claim'}

@@ -245,3 +245,20 @@ def test_two_runbolt_instances_share_one_limit(bolt, redis_prefix):
             codes.append(httpx.get(f"http://127.0.0.1:{server.port}/api/limited").status_code)
     assert codes[:4] == [200, 200, 200, 200]
     assert codes[4:] == [429, 429]
+
+
+@needs_redis
+@pytest.mark.e2e
+def test_one_limit_across_the_processes_of_one_runbolt(bolt, redis_prefix):
+    import httpx
+
+    env = {"BOLT_REDIS_URL": REDIS_URL, "BOLT_REDIS_PREFIX": redis_prefix}
+    with bolt("--processes", "2", env=env) as server:
+        codes = []
+        for _ in range(8):
+            # A new connection each time, so SO_REUSEPORT spreads them over both workers.
+            with httpx.Client() as client:
+                r = client.get(f"http://127.0.0.1:{server.port}/api/limited")
+                codes.append(r.status_code)
+    assert codes.count(200) == 4
+    assert codes.count(429) == 4
