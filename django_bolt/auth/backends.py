@@ -33,13 +33,11 @@ class BaseAuth:
     sync) to return an ``AuthResult`` with a user, or None / an empty result."""
 
     backend_name = "custom"
+    #: Compiled to Rust (JWT, API keys) rather than called from Python.
+    runs_in_rust = False
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "python"}
-
-    @property
-    def runs_in_rust(self) -> bool:
-        return self.to_spec()["kind"] != "python"
 
     def authenticate(self, request: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement authenticate(request)")
@@ -75,6 +73,7 @@ class JWTAuthentication(BaseAuth):
     """
 
     backend_name = "jwt"
+    runs_in_rust = True
 
     def __init__(
         self,
@@ -175,6 +174,7 @@ class APIKeyAuthentication(BaseAuth):
     """
 
     backend_name = "api_key"
+    runs_in_rust = True
 
     def __init__(
         self,
