@@ -537,8 +537,14 @@ def test_api_keys_from_a_callable_resolved_once():
 
     keyed = BoltAPI()
 
-    @keyed.get("/r", auth=[APIKeyAuthentication(load_keys)], guards=[HasPermission("reports.view")])
+    backend = APIKeyAuthentication(load_keys)
+
+    @keyed.get("/r", auth=[backend], guards=[HasPermission("reports.view")])
     async def r():
+        return {"ok": True}
+
+    @keyed.get("/r2", auth=[backend], guards=[HasPermission("reports.view")])
+    async def r2():
         return {"ok": True}
 
     with TestClient(keyed) as client:

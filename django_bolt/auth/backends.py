@@ -188,11 +188,15 @@ class APIKeyAuthentication(BaseAuth):
         self.header = header
         self.scheme = scheme or ""
         self.key_permissions = dict(key_permissions or {})
+        self._loaded: Any = None
 
     def resolved_keys(self) -> list[tuple[str, str, list[str]]]:
         source = self.api_keys if self.api_keys is not None else _setting("BOLT_API_KEYS")
         if callable(source):
-            source = source()
+            # Called once, however many routes share this backend.
+            if self._loaded is None:
+                self._loaded = source()
+            source = self._loaded
         entries: dict[str, tuple[str, list[str]]] = {}
         if isinstance(source, Mapping):
             for key, value in source.items():
