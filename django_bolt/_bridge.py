@@ -23,6 +23,7 @@ from ._plan import JSON_TYPE, RoutePlan, render_result
 from .error_handlers import error_response
 from .request import Request
 from .responses import FileResponse, StreamingResponse, encode_chunk
+from .websocket import WebSocket, WebSocketDisconnect, WebSocketState
 
 _END: Any = object()
 
@@ -155,6 +156,10 @@ class Dispatcher:
         if plan.django_chain is not None:
             assert self.loop is not None
             self.loop.create_task(self._through_django_async(job, request, plan))
+            return
+        if job.is_websocket:
+            assert self.loop is not None
+            self.loop.create_task(self._run_websocket(job, request, plan))
             return
         try:
             if plan.is_async:
@@ -310,6 +315,42 @@ class Dispatcher:
         finally:
             request.close()
             signals.request_finished.send(sender=Dispatcher)
+
+    # -- WebSockets --------------------------------------------------------------------
+    async def _run_websocket(self, job: Any, request: Request, plan: RoutePlan) -> None:
+        websocket = WebSocket(request, self._wait_channel)
+        request.websocket = websocket
+        try:
+            await plan.call(request)
+        except WebSocketDisconnect:
+            pass
+        except BaseException as exc:
+            if websocket.state is WebSocketState.CONNECTING:
+                # Refused before accept(): an HTTP answer (401, 403, 422, 500...).
+                self._fail(job, request, job.route_id, exc)
+            else:
+                logger.error(
+                    "WebSocket handler %s failed",
+                    plan.name,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+                await websocket.close(1011, "internal error")
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+        else:
+            if websocket.state is WebSocketState.CONNECTING:
+                await websocket.close(1000)  # returned without accepting
+        finally:
+            await _close_old_connections_async()
+
+    async def _wait_channel(self, channel_id: int) -> None:
+        assert self.loop is not None
+        future = self.loop.create_future()
+        self._stream_waiters[channel_id] = future
+        try:
+            await future
+        finally:
+            self._stream_waiters.pop(channel_id, None)
 
     # -- Django middleware around API routes ------------------------------------------
     def _django_call(self, plan: RoutePlan, route_id: int) -> Any:

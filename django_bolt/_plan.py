@@ -402,6 +402,14 @@ class RoutePlan:
             self.extractors.append((pname, _request_extractor))
             self._fast(("request", pname, Request))
             return
+        from .websocket import WebSocket
+
+        if (pname == "websocket" and marker is None) or (
+            isinstance(base, type) and issubclass(base, WebSocket)
+        ):
+            self.extractors.append((pname, _websocket_extractor))
+            self.fast_args = None
+            return
         inner, optional = _unwrap_optional(base)
         if marker is None:
             if pname in path_names:
@@ -580,6 +588,10 @@ _FAST_KINDS = {str: "str", int: "int", float: "float", bool: "bool", Any: "str"}
 
 def _request_extractor(request: Request) -> Request:
     return request
+
+
+def _websocket_extractor(request: Request) -> Any:
+    return request.websocket
 
 
 def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:

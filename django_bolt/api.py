@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from ._plan import RoutePlan
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: The router's pseudo-method for WebSocket routes.
+WEBSOCKET = "WEBSOCKET"
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 
 
@@ -190,6 +193,47 @@ class BoltAPI:
         self, path: str, **options: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.api_route(path, ["OPTIONS"], **options)
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        auth: list[Any] | None = None,
+        guards: list[Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Registers an async WebSocket handler taking a ``WebSocket`` (plus path and
+        query parameters). ``auth`` / ``guards`` are checked at the handshake."""
+        if not path.startswith("/"):
+            path = "/" + path
+        full_path = join_paths(self.prefix, path) if self.prefix else path
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"WebSocket handler {_qualname(handler)} must be async")
+            plan = RoutePlan(handler, full_path, name=_qualname(handler))
+            plan.fast_args = None  # never the HTTP fast path
+            for existing in self.routes:
+                if existing.path == full_path and WEBSOCKET in existing.methods:
+                    raise ValueError(f"WebSocket route {full_path} is already handled")
+            self.routes.append(
+                Route(
+                    self,
+                    [WEBSOCKET],
+                    full_path,
+                    handler,
+                    plan,
+                    name or _qualname(handler),
+                    {
+                        "include_in_schema": False,
+                        "auth": list(auth) if auth is not None else None,
+                        "guards": list(guards) if guards is not None else None,
+                    },
+                )
+            )
+            return handler
+
+        return decorator
 
     def django_chain(self) -> Any:
         """The Django middleware chain of ``django_middleware=``, or None."""

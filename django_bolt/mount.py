@@ -241,10 +241,12 @@ def _compiled(route: Route) -> Any:
 def url_patterns(api: BoltAPI) -> list[Any]:
     from django.urls import re_path
 
-    from .api import django_regex
+    from .api import WEBSOCKET, django_regex
 
     by_path: dict[str, dict[str, Route]] = {}
     for route in api.routes:
+        if WEBSOCKET in route.methods:
+            continue  # WebSockets are served by runbolt only
         methods = by_path.setdefault(route.path, {})
         for method in route.methods:
             methods[method] = route

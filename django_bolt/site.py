@@ -32,7 +32,8 @@ class Site:
                     self.table.append(
                         (method, full, route_id, not route.plan.is_async, compiled.policy)
                     )
-                self.listing.append((",".join(route.methods), full, route.name))
+                shown = ",".join("WS" if m == "WEBSOCKET" else m for m in route.methods)
+                self.listing.append((shown, full, route.name))
 
     def describe(self) -> str:
         if not self.listing:

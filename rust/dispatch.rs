@@ -20,7 +20,8 @@ use crate::cors::CorsPolicy;
 use crate::form::{self, FormError, FormLimits, ParsedForm};
 use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
 use crate::policy::{Gate, PolicyCore, RequestView};
-use crate::router::{Lookup, RouteTable};
+use crate::router::{Lookup, RouteTable, RouteTarget, WEBSOCKET};
+use crate::websocket::{finish_handshake, Limits, Shared as WsShared};
 
 pub struct AppState {
     pub routes: RouteTable,
@@ -30,6 +31,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Uploaded files larger than this go to a temporary file.
     pub spool_threshold: usize,
+    /// The largest WebSocket message accepted (larger ones close with 1009).
+    pub ws_max_message: usize,
 }
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
@@ -203,21 +206,18 @@ pub async fn dispatch(
             return resp;
         }
     }
+    if is_websocket_upgrade(&req) {
+        if let Lookup::Found { target, params } = state.routes.lookup(WEBSOCKET, req.path()) {
+            let target = target.clone();
+            return serve_websocket(req, payload, state, target, params).await;
+        }
+    }
     let (route_id, blocking, params, policy) =
         match state.routes.lookup(req.method().as_str(), req.path()) {
             Lookup::Found { target, params } => {
-                let mut decoded = Vec::with_capacity(params.len());
-                for (name, raw) in params {
-                    match decode_param(&raw) {
-                        Some(v) => decoded.push((name, v)),
-                        None => {
-                            return json_error(
-                                StatusCode::BAD_REQUEST,
-                                "The request path is not valid UTF-8",
-                            )
-                        }
-                    }
-                }
+                let Some(decoded) = decode_params(params) else {
+                    return bad_path();
+                };
                 (
                     target.route_id as i64,
                     target.blocking,
@@ -311,6 +311,7 @@ pub async fn dispatch(
         server: req.app_config().local_addr(),
         identity,
         python_gate,
+        websocket: None,
     };
     let (tx, rx) = oneshot::channel();
     let job = Job::new(parts, tx, Arc::clone(&state.bridge));
@@ -336,6 +337,101 @@ pub async fn dispatch(
             resp
         }
         None => resp,
+    }
+}
+
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn decode_params(params: Vec<(String, String)>) -> Option<Vec<(String, String)>> {
+    params
+        .into_iter()
+        .map(|(name, raw)| decode_param(&raw).map(|v| (name, v)))
+        .collect()
+}
+
+fn bad_path() -> HttpResponse {
+    json_error(
+        StatusCode::BAD_REQUEST,
+        "The request path is not valid UTF-8",
+    )
+}
+
+/// A WebSocket handshake for a route: authenticate, let the handler accept or close,
+/// then hand the connection to the frame task.
+async fn serve_websocket(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    target: RouteTarget,
+    params: Vec<(String, String)>,
+) -> HttpResponse {
+    if let Err(e) = actix_http::ws::handshake(req.head()) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid WebSocket handshake: {e}"),
+        );
+    }
+    let Some(params) = decode_params(params) else {
+        return bad_path();
+    };
+    let mut identity = None;
+    let mut python_gate = false;
+    if let Some(policy) = target.policy.as_deref().filter(|p| p.needs_gate()) {
+        let view = RequestView {
+            method: req.method(),
+            headers: req.headers(),
+            query: req.query_string(),
+            peer: req.peer_addr().map(|a| a.ip()),
+        };
+        match Box::pin(policy.gate(&view)).await {
+            Gate::Reject(resp) => return resp,
+            Gate::Pass {
+                identity: id,
+                python,
+            } => {
+                identity = id;
+                python_gate = python;
+            }
+        }
+    }
+    let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge));
+    let parts = RequestParts {
+        route_id: target.route_id as i64,
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+        body: Bytes::new(),
+        form: None,
+        params,
+        peer: req.peer_addr(),
+        server: req.app_config().local_addr(),
+        identity,
+        python_gate,
+        websocket: Some(Arc::clone(&shared)),
+    };
+    let (tx, rx) = oneshot::channel();
+    let job = Job::new(parts, tx, Arc::clone(&state.bridge));
+    if !state.bridge.submit_async(job) {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is shutting down",
+        );
+    }
+    let limits = Limits {
+        max_message: state.ws_max_message,
+    };
+    match rx.await {
+        Ok(Reply::WebSocket(decision)) => {
+            finish_handshake(&req, payload, decision, shared, outgoing, limits)
+        }
+        // The handler refused with an HTTP answer (an exception before accept()).
+        Ok(reply) => build_response(reply, &req),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     }
 }
 
@@ -450,6 +546,10 @@ fn build_response(reply: Reply, req: &HttpRequest) -> HttpResponse {
             }
             resp.map_into_boxed_body()
         }
+        Reply::WebSocket(_) => json_error(
+            StatusCode::BAD_REQUEST,
+            "A WebSocket answer to a request that is not a WebSocket handshake",
+        ),
         Reply::Stream {
             status,
             headers,

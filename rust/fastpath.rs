@@ -428,7 +428,7 @@ pub fn run_ready(
         for job in jobs {
             let route_id = job.parts.route_id;
             // Python authentication or guards still to run: the dispatcher's path does it.
-            let gated = job.parts.python_gate;
+            let gated = job.parts.python_gate || job.parts.websocket.is_some();
             let job = Bound::new(py, job)?;
             let plan = if route_id >= 0 && !gated {
                 plans.get_item(route_id as usize).ok()

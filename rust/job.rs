@@ -26,6 +26,7 @@ use crate::auth::Identity;
 use crate::bridge::BridgeCore;
 use crate::form::{ParsedForm, PartData};
 use crate::policy::identity_dict;
+use crate::websocket::{Decision, Shared as WsShared, WebSocketChannel};
 
 /// Route id used for requests that go to Django's own handler.
 pub const DJANGO_FALLBACK: i64 = -1;
@@ -64,7 +65,7 @@ impl StreamWaker {
     }
 }
 
-static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
+pub(crate) static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
 
 pub enum Reply {
     File {
@@ -83,6 +84,8 @@ pub enum Reply {
         chunks: mpsc::Receiver<Bytes>,
         waker: Arc<StreamWaker>,
     },
+    /// A WebSocket handler accepted or closed the handshake.
+    WebSocket(Decision),
 }
 
 pub struct RequestParts {
@@ -101,6 +104,8 @@ pub struct RequestParts {
     pub identity: Option<Identity>,
     /// Python authentication or guards still have to run before the handler.
     pub python_gate: bool,
+    /// Set for a WebSocket handshake: the connection's shared state.
+    pub websocket: Option<Arc<WsShared>>,
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -274,6 +279,45 @@ impl Job {
             .as_ref()
             .map(|id| identity_dict(py, id))
             .transpose()
+    }
+
+    /// The WebSocket connection of a handshake job, or None for HTTP.
+    fn websocket(&self) -> Option<WebSocketChannel> {
+        self.parts
+            .websocket
+            .as_ref()
+            .map(|shared| WebSocketChannel {
+                shared: Arc::clone(shared),
+            })
+    }
+
+    /// Completes the WebSocket handshake (101) with an optional subprotocol and headers.
+    #[pyo3(signature = (subprotocol=None, headers=None))]
+    fn ws_accept(
+        &self,
+        subprotocol: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let headers = extract_headers(headers)?;
+        self.send(Reply::WebSocket(Decision::Accept {
+            subprotocol,
+            headers,
+        }))
+    }
+
+    /// Completes the handshake and closes at once with `code` (a close code the client
+    /// sees, such as 4001, rather than an HTTP error).
+    #[pyo3(signature = (code=1000, reason=""))]
+    fn ws_close(&self, code: u16, reason: &str) -> PyResult<bool> {
+        self.send(Reply::WebSocket(Decision::Close {
+            code,
+            reason: reason.to_owned(),
+        }))
+    }
+
+    #[getter]
+    fn is_websocket(&self) -> bool {
+        self.parts.websocket.is_some()
     }
 
     /// True when Python authentication backends or guards must run before the handler.

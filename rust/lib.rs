@@ -13,6 +13,7 @@ pub mod policy;
 pub mod router;
 pub mod server;
 pub mod testing;
+pub mod websocket;
 
 use pyo3::prelude::*;
 
@@ -40,6 +41,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<testing::TestApp>()?;
     m.add_class::<policy::RoutePolicy>()?;
     m.add_class::<backend::Backend>()?;
+    m.add_class::<websocket::WebSocketChannel>()?;
     m.add_function(wrap_pyfunction!(jwt_encode, m)?)?;
     m.add_function(wrap_pyfunction!(server::use_batch_scheduling, m)?)?;
     m.add("DJANGO_FALLBACK", job::DJANGO_FALLBACK)?;

@@ -58,6 +58,9 @@ pub struct RouteTable {
     len: usize,
 }
 
+/// The pseudo-method WebSocket routes are registered under.
+pub const WEBSOCKET: &str = "WEBSOCKET";
+
 /// Converts the user-facing `{name}` / `{name:path}` syntax to matchit's
 /// `{name}` / `{*name}` syntax.
 pub fn to_matchit_pattern(path: &str) -> Result<String, String> {
@@ -128,6 +131,11 @@ impl RouteTable {
             .or_default()
             .insert(pattern.clone(), target)
             .map_err(|e| format!("cannot add route {method} {path}: {e}"))?;
+        if method == WEBSOCKET {
+            // WebSocket routes answer upgrades only; HTTP methods on the path are unaffected.
+            self.len += 1;
+            return Ok(());
+        }
         let idx = match self.pattern_index.get(&pattern) {
             Some(&idx) => idx,
             None => {

@@ -137,6 +137,7 @@ impl Server {
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
+            ws_max_message: 1024 * 1024,
         });
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;

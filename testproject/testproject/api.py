@@ -15,6 +15,7 @@ from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
 from django_bolt.exceptions import HTTPException
 from django_bolt.middleware import cors, rate_limit
 from django_bolt.responses import FileResponse, StreamingResponse
+from django_bolt.websocket import WebSocket, WebSocketDisconnect
 
 User = get_user_model()
 
@@ -249,3 +250,58 @@ async def cors_demo():
 @rate_limit(rps=0.2, burst=4)
 async def limited():
     return {"ok": True}
+
+
+# -- WebSockets ---------------------------------------------------------------------------
+
+
+@api.websocket("/ws/echo")
+async def ws_echo(websocket: WebSocket):
+    await websocket.accept()
+    async for message in websocket.iter_text():
+        await websocket.send_text(f"Echo: {message}")
+
+
+@api.websocket("/ws/json")
+async def ws_json(websocket: WebSocket):
+    await websocket.accept()
+    async for data in websocket.iter_json():
+        await websocket.send_json({"got": data})
+
+
+@api.websocket("/ws/bytes")
+async def ws_bytes(websocket: WebSocket):
+    await websocket.accept()
+    async for data in websocket.iter_bytes():
+        await websocket.send_bytes(data[::-1])
+
+
+@api.websocket("/ws/rooms/{room}")
+async def ws_room(websocket: WebSocket, room: str, name: str = "anon"):
+    offered = websocket.headers.get("sec-websocket-protocol", "")
+    chosen = "chat.v1" if "chat.v1" in [p.strip() for p in offered.split(",")] else None
+    await websocket.accept(subprotocol=chosen, headers=[("x-room", room)])
+    await websocket.send_json({"room": room, "name": name, "cookie": websocket.cookies.get("c")})
+    await websocket.close(4000, "done")
+
+
+@api.websocket("/ws/guarded")
+async def ws_guarded(websocket: WebSocket, token: str | None = None):
+    if token != "let-me-in":
+        await websocket.close(code=4001, reason="unauthorised")
+        return
+    await websocket.accept()
+    await websocket.send_text("welcome")
+    await websocket.close()
+
+
+@api.websocket("/ws/record-close")
+async def ws_record_close(websocket: WebSocket):
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect as exc:
+        marker_dir = os.environ.get("BOLT_TEST_MARKER_DIR")
+        if marker_dir:
+            Path(marker_dir, "ws-close").write_text(str(exc.code))
