@@ -155,3 +155,21 @@ def test_plain_http_on_a_websocket_path_is_not_upgraded(server):
 
     r = httpx.get(f"http://127.0.0.1:{server.port}/api/ws/echo")
     assert r.status_code in (404, 405, 426)
+
+
+def test_authentication_at_the_handshake(server):
+    from websockets.exceptions import InvalidStatus
+
+    from django_bolt.auth import encode_jwt
+
+    secret = "testproject-jwt-secret-0123456789abcdef"
+    token = encode_jwt({"sub": "9", "exp": int(time.time()) + 60}, secret=secret)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url(server, "/secure/ws"))
+    assert refused.value.response.status_code == 401
+    with connect(url(server, f"/secure/ws?token={token}")) as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"user_id": "9"}
+    with connect(
+        url(server, "/secure/ws"), additional_headers={"Authorization": f"Bearer {token}"}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"user_id": "9"}

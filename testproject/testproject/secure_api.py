@@ -1,8 +1,9 @@
 """A second API, mounted at /secure/: token-protected, CORS and compression in Rust."""
 
 from django_bolt import BoltAPI, Request
-from django_bolt.auth import HasPermission, IsAuthenticated
+from django_bolt.auth import HasPermission, IsAuthenticated, JWTAuthentication
 from django_bolt.middleware import CompressionMiddleware, CORSMiddleware
+from django_bolt.websocket import WebSocket
 
 api = BoltAPI(
     guards=[IsAuthenticated],  # JWTAuthentication from settings.JWT_SECRET_KEY
@@ -21,3 +22,14 @@ async def me(request: Request):
 @api.post("/reports", guards=[HasPermission("reports.add")])
 async def add_report(request: Request):
     return {"created": True}
+
+
+@api.websocket(
+    "/ws",
+    auth=[JWTAuthentication(query="token")],  # header, or ?token= for browsers
+    guards=[IsAuthenticated],
+)
+async def secure_ws(websocket: WebSocket):
+    await websocket.accept()
+    await websocket.send_json({"user_id": websocket.context["user_id"]})
+    await websocket.close()
