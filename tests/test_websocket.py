@@ -173,3 +173,26 @@ def test_authentication_at_the_handshake(server):
         url(server, "/secure/ws"), additional_headers={"Authorization": f"Bearer {token}"}
     ) as ws:
         assert json.loads(ws.recv(timeout=5)) == {"user_id": "9"}
+
+
+def test_handler_errors_before_and_after_accept(server):
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url(server, "/api/ws/fail?when=before"))
+    assert refused.value.response.status_code == 403
+    assert json.loads(refused.value.response.body) == {"detail": "not for you"}
+    with connect(url(server, "/api/ws/fail?when=after")) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 1011
+
+
+def test_typed_path_parameters(server):
+    from websockets.exceptions import InvalidStatus
+
+    with connect(url(server, "/api/ws/typed/21")) as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"n": 42}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url(server, "/api/ws/typed/abc"))
+    assert refused.value.response.status_code == 422

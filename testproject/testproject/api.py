@@ -305,3 +305,18 @@ async def ws_record_close(websocket: WebSocket):
         marker_dir = os.environ.get("BOLT_TEST_MARKER_DIR")
         if marker_dir:
             Path(marker_dir, "ws-close").write_text(str(exc.code))
+
+
+@api.websocket("/ws/fail")
+async def ws_fail(websocket: WebSocket, when: str = "before"):
+    if when == "before":
+        raise HTTPException(status_code=403, detail="not for you")
+    await websocket.accept()
+    raise RuntimeError("handler failure after accept")
+
+
+@api.websocket("/ws/typed/{n}")
+async def ws_typed(websocket: WebSocket, n: int):
+    await websocket.accept()
+    await websocket.send_json({"n": n * 2})
+    await websocket.close()
