@@ -122,6 +122,9 @@ class Server:
         shutdown_timeout: int = 30,
         reuse_port: bool = True,
         batch_scheduling: bool = True,
+        ws_max_message: int = ...,
+        ws_ping_interval: float = 20.0,
+        ws_ping_timeout: float = 20.0,
     ) -> Server: ...
     @property
     def port(self) -> int: ...

@@ -22,6 +22,9 @@ class ServerConfig:
     body_timeout: float = 30.0
     spool_threshold: int = 1024 * 1024
     shutdown_timeout: int = 30
+    ws_max_message: int = 1024 * 1024
+    ws_ping_interval: float = 20.0  # 0 turns keep-alive pings off
+    ws_ping_timeout: float = 20.0
     debug: bool = False
     dev: bool = False
 
@@ -39,6 +42,12 @@ class ServerConfig:
             raise ValueError("BODY_TIMEOUT must be positive")
         if self.shutdown_timeout < 0 or self.keep_alive < 0:
             raise ValueError("timeouts cannot be negative")
+        if self.ws_max_message < 1:
+            raise ValueError("WS_MAX_MESSAGE must be positive")
+        if self.ws_ping_interval < 0 or self.ws_ping_timeout <= 0:
+            raise ValueError(
+                "WS_PING_INTERVAL cannot be negative and WS_PING_TIMEOUT must be positive"
+            )
 
 
 _KEYS = {
@@ -53,6 +62,9 @@ _KEYS = {
     "BODY_TIMEOUT": "body_timeout",
     "MEMORY_SPOOL_THRESHOLD": "spool_threshold",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "WS_MAX_MESSAGE": "ws_max_message",
+    "WS_PING_INTERVAL": "ws_ping_interval",
+    "WS_PING_TIMEOUT": "ws_ping_timeout",
     "DEBUG": "debug",
 }
 _ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS"}

@@ -64,6 +64,9 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         body_timeout=config.body_timeout,
         spool_threshold=config.spool_threshold,
         shutdown_timeout=config.shutdown_timeout,
+        ws_max_message=config.ws_max_message,
+        ws_ping_interval=config.ws_ping_interval,
+        ws_ping_timeout=config.ws_ping_timeout,
         reuse_port=True,
         batch_scheduling=batch,
     )

@@ -31,8 +31,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Uploaded files larger than this go to a temporary file.
     pub spool_threshold: usize,
-    /// The largest WebSocket message accepted (larger ones close with 1009).
-    pub ws_max_message: usize,
+    /// WebSocket message size limit and keep-alive.
+    pub ws: Limits,
 }
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
@@ -422,9 +422,7 @@ async fn serve_websocket(
             "The server is shutting down",
         );
     }
-    let limits = Limits {
-        max_message: state.ws_max_message,
-    };
+    let limits = state.ws;
     match rx.await {
         Ok(Reply::WebSocket(decision)) => {
             finish_handshake(&req, payload, decision, shared, outgoing, limits)

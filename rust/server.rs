@@ -18,6 +18,7 @@ use crate::bridge::Bridge;
 use crate::dispatch::{dispatch, AppState};
 use crate::policy::RoutePolicy;
 use crate::router::{RouteTable, RouteTarget};
+use crate::websocket::Limits as WsLimits;
 
 /// Builds the route table from Python's `(method, path, route_id, blocking, policy)`
 /// tuples (`policy` is a `RoutePolicy` or None).
@@ -110,7 +111,8 @@ impl Server {
     #[new]
     #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
                         keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024, shutdown_timeout=30,
-                        reuse_port=true, batch_scheduling=true))]
+                        reuse_port=true, batch_scheduling=true, ws_max_message=1024*1024,
+                        ws_ping_interval=20.0, ws_ping_timeout=20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -127,6 +129,9 @@ impl Server {
         shutdown_timeout: u64,
         reuse_port: bool,
         batch_scheduling: bool,
+        ws_max_message: usize,
+        ws_ping_interval: f64,
+        ws_ping_timeout: f64,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -137,7 +142,7 @@ impl Server {
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
-            ws_max_message: 1024 * 1024,
+            ws: WsLimits::new(ws_max_message, ws_ping_interval, ws_ping_timeout),
         });
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;

@@ -50,7 +50,7 @@ impl TestApp {
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
-            ws_max_message: 1024 * 1024,
+            ws: crate::websocket::Limits::new(1024 * 1024, 20.0, 20.0),
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -98,10 +99,25 @@ fn close_reason(code: u16, reason: &str) -> CloseReason {
     }
 }
 
-/// Limits for one route's connections.
+/// Limits for every connection of a server.
 #[derive(Clone, Copy)]
 pub struct Limits {
+    /// Larger messages close the connection with 1009.
     pub max_message: usize,
+    /// A ping is sent after this long without traffic from the client (None: never).
+    pub ping_interval: Option<Duration>,
+    /// A connection that stays silent this long after a ping closes with 1011.
+    pub ping_timeout: Duration,
+}
+
+impl Limits {
+    pub fn new(max_message: usize, ping_interval: f64, ping_timeout: f64) -> Self {
+        Self {
+            max_message: max_message.max(1),
+            ping_interval: (ping_interval > 0.0).then(|| Duration::from_secs_f64(ping_interval)),
+            ping_timeout: Duration::from_secs_f64(ping_timeout.max(0.001)),
+        }
+    }
 }
 
 /// Completes the handshake the handler accepted (or closes at once) and starts the task
@@ -144,7 +160,7 @@ pub fn finish_handshake(
         .max_frame_size(limits.max_message)
         .aggregate_continuations()
         .max_continuation_size(limits.max_message);
-    actix_rt::spawn(pump(shared, session, stream, outgoing));
+    actix_rt::spawn(pump(shared, session, stream, outgoing, limits));
     resp
 }
 
@@ -153,10 +169,39 @@ async fn pump(
     mut session: actix_ws::Session,
     mut stream: actix_ws::AggregatedMessageStream,
     mut outgoing: mpsc::Receiver<Outgoing>,
+    limits: Limits,
 ) {
+    // Keep-alive: after `ping_interval` of silence from the client send a ping; if the
+    // client stays silent for `ping_timeout` more, the connection is dead.
+    let mut last_heard = tokio::time::Instant::now();
+    let mut ping_sent: Option<tokio::time::Instant> = None;
     let (code, reason) = loop {
+        let deadline = match (limits.ping_interval, ping_sent) {
+            (None, _) => None,
+            (Some(_), Some(sent)) => Some(sent + limits.ping_timeout),
+            (Some(interval), None) => Some(last_heard + interval),
+        };
+        let idle = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
-            msg = stream.recv() => match msg {
+            () = idle => {
+                if ping_sent.is_some() {
+                    let _ = session.close(Some(close_reason(1011, "keep-alive ping timed out"))).await;
+                    break (1006, "keep-alive ping timed out".to_owned());
+                }
+                if session.ping(b"bolt").await.is_err() {
+                    break (1006, String::new());
+                }
+                ping_sent = Some(tokio::time::Instant::now());
+            }
+            msg = stream.recv() => {
+                last_heard = tokio::time::Instant::now();
+                ping_sent = None;
+                match msg {
                 Some(Ok(AggregatedMessage::Text(text))) => shared.push(Incoming::Text(text.to_string())),
                 Some(Ok(AggregatedMessage::Binary(data))) => shared.push(Incoming::Binary(data)),
                 Some(Ok(AggregatedMessage::Ping(data))) => {
@@ -184,7 +229,7 @@ async fn pump(
                     break (code, why.to_owned());
                 }
                 None => break (1006, String::new()),
-            },
+            }},
             out = outgoing.recv() => {
                 // The handler may be waiting for room.
                 shared.wake();

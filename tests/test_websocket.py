@@ -196,3 +196,69 @@ def test_typed_path_parameters(server):
     with pytest.raises(InvalidStatus) as refused:
         connect(url(server, "/api/ws/typed/abc"))
     assert refused.value.response.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def tight_server(e2e_db):
+    from django_bolt.testing import run_bolt
+
+    from .conftest import MANAGE_PY
+
+    env = {
+        "BOLT_SQLITE_PATH": str(e2e_db),
+        "BOLT_WS_MAX_MESSAGE": "1000",
+        "BOLT_WS_PING_INTERVAL": "0.3",
+        "BOLT_WS_PING_TIMEOUT": "0.4",
+    }
+    with run_bolt(manage_py=str(MANAGE_PY), env=env) as proc:
+        yield proc
+
+
+def read_frames(sock, until_opcode, timeout=5.0):
+    """Frames (opcode, payload) from the server until one with ``until_opcode``."""
+    frames, data = [], b""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while len(data) >= 2:
+            length = data[1] & 0x7F
+            if len(data) < 2 + length:
+                break
+            frames.append((data[0] & 0x0F, data[2 : 2 + length]))
+            data = data[2 + length :]
+            if frames[-1][0] == until_opcode:
+                return frames
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return frames
+
+
+def test_silent_client_is_pinged_then_closed(tight_server):
+    sock = raw_handshake(tight_server.port, "/api/ws/echo")
+    started = time.monotonic()
+    frames = read_frames(sock, 0x8)
+    sock.close()
+    opcodes = [op for op, _ in frames]
+    assert opcodes[0] == 0x9  # ping
+    assert opcodes[-1] == 0x8
+    assert struct.unpack("!H", frames[-1][1][:2])[0] == 1011
+    assert time.monotonic() - started < 3
+
+
+def test_responsive_client_stays_connected(tight_server):
+    with connect(url(tight_server, "/api/ws/echo")) as ws:  # answers pings itself
+        time.sleep(1.5)
+        ws.send("still here")
+        assert ws.recv(timeout=5) == "Echo: still here"
+
+
+def test_configured_message_limit(tight_server):
+    with connect(url(tight_server, "/api/ws/echo")) as ws:
+        ws.send("x" * 1000)
+        assert ws.recv(timeout=5) == "Echo: " + "x" * 1000
+        ws.send("x" * 1001)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 1009

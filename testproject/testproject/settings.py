@@ -107,3 +107,11 @@ BOLT_REDIS_PREFIX = os.environ.get("BOLT_REDIS_PREFIX", "bolt:")
 
 # Tokens for the /secure/ API (tests sign with the same key).
 JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "testproject-jwt-secret-0123456789abcdef")
+
+# WebSocket limits, overridable by tests that exercise them.
+BOLT = {
+    **BOLT,
+    "WS_MAX_MESSAGE": int(os.environ.get("BOLT_WS_MAX_MESSAGE", 1024 * 1024)),
+    "WS_PING_INTERVAL": float(os.environ.get("BOLT_WS_PING_INTERVAL", 20)),
+    "WS_PING_TIMEOUT": float(os.environ.get("BOLT_WS_PING_TIMEOUT", 20)),
+}
