@@ -12,13 +12,13 @@ import importlib.util
 import logging
 import os
 import re
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
 from . import sessions
 from ._plan import render_result
+from .django_middleware import as_django_response
 from .error_handlers import error_response
 from .request import Request
 from .responses import FileResponse, StreamingResponse, encode_chunk
@@ -174,7 +174,7 @@ def _make_view(routes: dict[str, Route]) -> Any:
             policy = _compiled(target).policy if target is not None else None
             if policy is not None and policy.has_cors:
                 _, status, extra, body = policy.check("OPTIONS", headers)
-                return _django_response(status, body, None, extra)
+                return as_django_response(status, body, None, extra)
         route = routes.get(request.method)
         if route is None and request.method == "HEAD":
             route = routes.get("GET")
@@ -196,34 +196,20 @@ def _make_view(routes: dict[str, Route]) -> Any:
             )
             if verdict[0] == "reject":
                 _, status, extra, body = verdict
-                return _django_response(status, body, None, extra)
+                return as_django_response(status, body, None, extra)
             _, context, pending = verdict
         job = DjangoJob(request, params, context, pending)
         result = run_route(route, job, settings.DEBUG)
         if not isinstance(result, tuple):
             response = result
         else:
-            response = _django_response(*result)
+            response = as_django_response(*result)
         if policy is not None:
             for name, value in policy.cors_headers(headers):
                 response[name] = value
         return response
 
     return bolt_view
-
-
-def _django_response(status: int, body: bytes, content_type: str | None, headers: Any) -> Any:
-    from django.http import HttpResponse
-
-    response = HttpResponse(body, status=status, content_type=content_type)
-    if content_type is None:
-        del response["Content-Type"]
-    for name, value in headers or ():
-        if name.lower() == "set-cookie":
-            response.cookies.load(SimpleCookie(value))
-        else:
-            response[name] = value
-    return response
 
 
 def _compiled(route: Route) -> Any:

@@ -44,10 +44,11 @@ def _setting(name: str, default: Any = None) -> Any:
 
 def as_auth(value: Any) -> BaseAuth:
     if isinstance(value, type) and issubclass(value, BaseAuth):
-        return value()
-    if isinstance(value, BaseAuth):
-        return value
-    raise TypeError(f"{value!r} is not an authentication backend (a BaseAuth)")
+        value = value()
+    if not isinstance(value, BaseAuth):
+        raise TypeError(f"{value!r} is not an authentication backend (a BaseAuth)")
+    value.validate()
+    return value
 
 
 def api_middleware(api: BoltAPI) -> dict[str, Any]:

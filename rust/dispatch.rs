@@ -237,34 +237,8 @@ pub async fn dispatch(
     let mut identity = None;
     let mut python_gate = false;
     if let Some(policy) = policy.as_deref().filter(|p| p.needs_gate()) {
-        let view = RequestView {
-            method: req.method(),
-            headers: req.headers(),
-            query: req.query_string(),
-            peer: req.peer_addr().map(|a| a.ip()),
-        };
-        let gate = if policy.gate_is_immediate() {
-            // Nothing to wait for: run it here, so its state never enters this future.
-            let mut fut = std::pin::pin!(policy.gate(&view));
-            match fut
-                .as_mut()
-                .poll(&mut Context::from_waker(std::task::Waker::noop()))
-            {
-                Poll::Ready(gate) => gate,
-                // Cannot happen (nothing in an immediate gate waits); never hang if it did.
-                Poll::Pending => {
-                    return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-                }
-            }
-        } else {
-            // Boxed: the state of Redis calls stays out of every request's future.
-            Box::pin(policy.gate(&view)).await
-        };
-        match gate {
-            Gate::Reject(mut resp) => {
-                policy.finish(req.headers(), resp.headers_mut());
-                return resp;
-            }
+        match run_gate(&req, policy).await {
+            Gate::Reject(resp) => return resp,
             Gate::Pass {
                 identity: id,
                 python,
@@ -340,6 +314,42 @@ pub async fn dispatch(
     }
 }
 
+/// Rate limit, authentication and guards for a request; a refusal carries the CORS
+/// headers already.
+async fn run_gate(req: &HttpRequest, policy: &PolicyCore) -> Gate {
+    let view = RequestView {
+        method: req.method(),
+        headers: req.headers(),
+        query: req.query_string(),
+        peer: req.peer_addr().map(|a| a.ip()),
+    };
+    let gate = if policy.gate_is_immediate() {
+        // Nothing to wait for: run it here, so its state never enters the caller's future.
+        let mut fut = std::pin::pin!(policy.gate(&view));
+        match fut
+            .as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()))
+        {
+            Poll::Ready(gate) => gate,
+            // Cannot happen (nothing in an immediate gate waits); never hang if it did.
+            Poll::Pending => Gate::Reject(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            )),
+        }
+    } else {
+        // Boxed: the state of Redis calls stays out of every request's future.
+        Box::pin(policy.gate(&view)).await
+    };
+    match gate {
+        Gate::Reject(mut resp) => {
+            policy.finish(req.headers(), resp.headers_mut());
+            Gate::Reject(resp)
+        }
+        pass => pass,
+    }
+}
+
 fn is_websocket_upgrade(req: &HttpRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::UPGRADE)
@@ -382,13 +392,7 @@ async fn serve_websocket(
     let mut identity = None;
     let mut python_gate = false;
     if let Some(policy) = target.policy.as_deref().filter(|p| p.needs_gate()) {
-        let view = RequestView {
-            method: req.method(),
-            headers: req.headers(),
-            query: req.query_string(),
-            peer: req.peer_addr().map(|a| a.ip()),
-        };
-        match Box::pin(policy.gate(&view)).await {
+        match run_gate(&req, policy).await {
             Gate::Reject(resp) => return resp,
             Gate::Pass {
                 identity: id,

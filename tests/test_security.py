@@ -217,3 +217,30 @@ def test_runbolt_refuses_to_start_with_a_weak_secret(tmp_path):
         assert proc.returncode != 0
         assert "at least 32 bytes" in proc.stderr + proc.stdout
         assert "Traceback" not in proc.stderr
+
+
+def test_incomplete_custom_backends_and_guards_refused_at_startup():
+    from django_bolt.auth import BaseAuth, BaseGuard, RevocationStore
+
+    class NoAuthenticate(BaseAuth):
+        pass
+
+    class NoCheck(BaseGuard):
+        pass
+
+    for route in ({"auth": [NoAuthenticate()], "guards": [IsAuthenticated]}, {"guards": [NoCheck]}):
+        bad = BoltAPI()
+
+        @bad.get("/x", **route)
+        async def x():
+            return {}
+
+        with pytest.raises(ImproperlyConfigured, match="must implement"):
+            TestClient(bad)
+
+    class HalfStore(RevocationStore):
+        def revoke(self, jti, expires_at=None):
+            pass
+
+    with pytest.raises(TypeError, match="is_revoked"):
+        HalfStore()

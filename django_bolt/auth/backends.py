@@ -14,6 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .._util import string_list
+
 
 @dataclass
 class AuthResult:
@@ -40,7 +42,13 @@ class BaseAuth:
         return {"kind": "python"}
 
     def authenticate(self, request: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement authenticate(request)")
+        # Unreachable for registered routes: as_auth() refuses such backends at start-up.
+        raise TypeError(f"{type(self).__name__} must implement authenticate(request)")
+
+    def validate(self) -> None:
+        """Refuses, at start-up, a Python backend that does not authenticate."""
+        if not self.runs_in_rust and type(self).authenticate is BaseAuth.authenticate:
+            raise TypeError(f"{type(self).__name__} must implement authenticate(request)")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -50,14 +58,6 @@ def _setting(name: str, default: Any = None) -> Any:
     from django.conf import settings
 
     return getattr(settings, name, default)
-
-
-def _as_list(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 class JWTAuthentication(BaseAuth):
@@ -97,13 +97,13 @@ class JWTAuthentication(BaseAuth):
         self.secret = public_key if public_key is not None else secret
         if algorithm is not None and algorithms is not None:
             raise ImproperlyConfigured("give JWTAuthentication either algorithm or algorithms")
-        self.algorithms = _as_list(algorithm if algorithm is not None else algorithms)
+        self.algorithms = string_list(algorithm if algorithm is not None else algorithms)
         self.header = header
         self.scheme = scheme
         self.cookie = cookie
         self.query = query
-        self.audience = _as_list(audience)
-        self.issuer = _as_list(issuer)
+        self.audience = string_list(audience)
+        self.issuer = string_list(issuer)
         self.leeway = int(leeway)
         self.require_exp = require_exp
         self.revocation = revocation
@@ -204,7 +204,7 @@ class APIKeyAuthentication(BaseAuth):
                     name = str(value.get("name") or _key_name(key))
                     perms = list(value.get("permissions", ()))
                 else:
-                    name, perms = _key_name(key), list(_as_list(value) or [])
+                    name, perms = _key_name(key), list(string_list(value) or [])
                 entries[str(key)] = (name, perms)
         elif source:
             for key in source:

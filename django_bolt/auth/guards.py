@@ -31,7 +31,20 @@ class BaseGuard:
         has_permission = getattr(self, "has_permission", None)
         if has_permission is not None:
             return has_permission(request)
-        raise NotImplementedError(f"{type(self).__name__} must implement check(request)")
+        # Unreachable for registered routes: as_guard() refuses such guards at start-up.
+        raise TypeError(f"{type(self).__name__} must implement check(request)")
+
+    def validate(self) -> None:
+        """Refuses, at start-up, a custom guard that decides nothing."""
+        cls = type(self)
+        decides = (
+            cls.check is not BaseGuard.check
+            or cls.allows is not BaseGuard.allows
+            or cls.denial is not BaseGuard.denial
+            or hasattr(self, "has_permission")
+        )
+        if not decides:
+            raise TypeError(f"{cls.__name__} must implement check(request)")
 
     async def allows(self, request: Any) -> bool:
         result = self.check(request)
@@ -244,7 +257,8 @@ api_key_required = _BackendRequired("api_key")
 
 def as_guard(value: Any) -> BaseGuard:
     if isinstance(value, type) and issubclass(value, BaseGuard):
-        return value()
-    if isinstance(value, BaseGuard):
-        return value
-    raise TypeError(f"{value!r} is not a guard (a BaseGuard subclass or instance)")
+        value = value()
+    if not isinstance(value, BaseGuard):
+        raise TypeError(f"{value!r} is not a guard (a BaseGuard subclass or instance)")
+    value.validate()
+    return value

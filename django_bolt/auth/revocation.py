@@ -9,6 +9,7 @@ sets one).
 
 from __future__ import annotations
 
+import abc
 import time
 from typing import Any
 
@@ -25,18 +26,19 @@ def _expiry(expires_at: float | None) -> int:
     return int(expires_at)
 
 
-class RevocationStore:
-    """Where revoked token ids are kept until the token would have expired anyway."""
+class RevocationStore(abc.ABC):
+    """Where revoked token ids are kept until the token would have expired anyway.
+    Subclasses implement ``revoke`` and ``is_revoked`` (and may override the async twins)."""
 
     def rust_backend(self) -> Backend | None:
         """The Rust store that answers for this one, or None when Python must."""
         return None
 
-    def revoke(self, jti: str, expires_at: float | None = None) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def revoke(self, jti: str, expires_at: float | None = None) -> None: ...
 
-    def is_revoked(self, jti: str) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def is_revoked(self, jti: str) -> bool: ...
 
     async def arevoke(self, jti: str, expires_at: float | None = None) -> None:
         from asgiref.sync import sync_to_async

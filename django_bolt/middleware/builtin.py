@@ -6,13 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-
-def _strings(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+from .._util import string_list
 
 
 class CORSMiddleware:
@@ -39,10 +33,10 @@ class CORSMiddleware:
         headers: Iterable[str] | None = None,
         credentials: bool | None = None,
     ) -> None:
-        self.origins = _strings(allow_origins if allow_origins is not None else origins) or []
-        self.methods = _strings(allow_methods if allow_methods is not None else methods)
-        self.headers = _strings(allow_headers if allow_headers is not None else headers) or []
-        self.expose_headers = _strings(expose_headers) or []
+        self.origins = string_list(allow_origins if allow_origins is not None else origins) or []
+        self.methods = string_list(allow_methods if allow_methods is not None else methods)
+        self.headers = string_list(allow_headers if allow_headers is not None else headers) or []
+        self.expose_headers = string_list(expose_headers) or []
         self.credentials = bool(allow_credentials if credentials is None else credentials)
         self.max_age = max_age
         if not self.origins:
