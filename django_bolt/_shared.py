@@ -18,17 +18,19 @@ def redis_url() -> str | None:
     return getattr(settings, "BOLT_REDIS_URL", None) or None
 
 
+def redis_prefix() -> str:
+    from django.conf import settings
+
+    return getattr(settings, "BOLT_REDIS_PREFIX", "bolt:")
+
+
 def shared_backend() -> Backend:
     """The store every route of this process uses (created once)."""
     global _store
     with _lock:
         if _store is None:
             url = redis_url()
-            prefix = "bolt:"
-            from django.conf import settings
-
-            prefix = getattr(settings, "BOLT_REDIS_PREFIX", prefix)
-            _store = Backend.redis(url, prefix) if url else Backend.local()
+            _store = Backend.redis(url, redis_prefix()) if url else Backend.local()
         return _store
 
 

@@ -201,9 +201,12 @@ class BoltAPI:
         name: str | None = None,
         auth: list[Any] | None = None,
         guards: list[Any] | None = None,
+        allowed_origins: list[str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Registers an async WebSocket handler taking a ``WebSocket`` (plus path and
-        query parameters). ``auth`` / ``guards`` are checked at the handshake."""
+        query parameters). ``auth`` / ``guards`` are checked at the handshake, and so is
+        the browser's ``Origin``: ``allowed_origins`` (else ``BOLT["WS_ALLOWED_ORIGINS"]``,
+        else the hosts of ``ALLOWED_HOSTS``)."""
         if not path.startswith("/"):
             path = "/" + path
         full_path = join_paths(self.prefix, path) if self.prefix else path
@@ -228,12 +231,28 @@ class BoltAPI:
                         "include_in_schema": False,
                         "auth": list(auth) if auth is not None else None,
                         "guards": list(guards) if guards is not None else None,
+                        "allowed_origins": (
+                            list(allowed_origins) if allowed_origins is not None else None
+                        ),
                     },
                 )
             )
             return handler
 
         return decorator
+
+    async def group_send(self, group: str, message: Any) -> None:
+        """Sends ``message`` (str, bytes or anything JSON-encodable) to every WebSocket in
+        ``group``, on every process when ``BOLT_REDIS_URL`` is set."""
+        from .groups import group_send
+
+        await group_send(group, message)
+
+    def group_send_sync(self, group: str, message: Any) -> None:
+        """``group_send`` for code without an event loop (sync views, commands, tasks)."""
+        from .groups import group_send_sync
+
+        group_send_sync(group, message)
 
     def django_chain(self) -> Any:
         """The Django middleware chain of ``django_middleware=``, or None."""

@@ -25,6 +25,7 @@ class ServerConfig:
     ws_max_message: int = 1024 * 1024
     ws_ping_interval: float = 20.0  # 0 turns keep-alive pings off
     ws_ping_timeout: float = 20.0
+    ws_max_connections: int = 20_000  # per process; 0 means no limit
     debug: bool = False
     dev: bool = False
 
@@ -44,6 +45,8 @@ class ServerConfig:
             raise ValueError("timeouts cannot be negative")
         if self.ws_max_message < 1:
             raise ValueError("WS_MAX_MESSAGE must be positive")
+        if self.ws_max_connections < 0:
+            raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
         if self.ws_ping_interval < 0 or self.ws_ping_timeout <= 0:
             raise ValueError(
                 "WS_PING_INTERVAL cannot be negative and WS_PING_TIMEOUT must be positive"
@@ -65,9 +68,10 @@ _KEYS = {
     "WS_MAX_MESSAGE": "ws_max_message",
     "WS_PING_INTERVAL": "ws_ping_interval",
     "WS_PING_TIMEOUT": "ws_ping_timeout",
+    "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
 }
-_ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS"}
+_ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS", "WS_ALLOWED_ORIGINS"}
 
 
 def load_config(**overrides: Any) -> ServerConfig:

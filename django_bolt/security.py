@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ._core import RoutePolicy
+from ._util import string_list
+from .api import WEBSOCKET
 from .auth.backends import APIKeyAuthentication, BaseAuth, JWTAuthentication
 from .auth.gate import Gate
 from .auth.guards import BaseGuard, _BackendRequired, as_guard
@@ -94,6 +96,22 @@ def default_auth(guards: list[BaseGuard]) -> list[BaseAuth]:
     return out
 
 
+def websocket_origins(allowed: Any) -> dict[str, list[str]]:
+    """Who may open a WebSocket from a browser: the route's ``allowed_origins``, else
+    ``BOLT["WS_ALLOWED_ORIGINS"]``, else pages served from ``ALLOWED_HOSTS`` (with
+    Django's own defaults for local hosts under DEBUG)."""
+    from django.conf import settings
+
+    if allowed is None:
+        allowed = (getattr(settings, "BOLT", None) or {}).get("WS_ALLOWED_ORIGINS")
+    if allowed is not None:
+        return {"origins": string_list(allowed) or [], "hosts": []}
+    hosts = [str(h) for h in settings.ALLOWED_HOSTS]
+    if settings.DEBUG and not hosts:
+        hosts = [".localhost", "127.0.0.1", "[::1]"]
+    return {"origins": [], "hosts": hosts}
+
+
 def _challenge(auth: list[BaseAuth]) -> str:
     for a in auth:
         if isinstance(a, APIKeyAuthentication):
@@ -143,6 +161,8 @@ def _compile(api: BoltAPI, route: Route, mount_prefix: str) -> Compiled:
     compression = declared.get("compression") or global_mw.get("compression")
     if compression is not None:
         spec["compression"] = compression.to_spec()
+    if WEBSOCKET in route.methods:
+        spec["websocket_origins"] = websocket_origins(route.options.get("allowed_origins"))
     if not spec:
         return Compiled(None, None)
     proxies = _setting("BOLT_TRUSTED_PROXIES") or []

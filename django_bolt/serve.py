@@ -67,6 +67,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         ws_max_message=config.ws_max_message,
         ws_ping_interval=config.ws_ping_interval,
         ws_ping_timeout=config.ws_ping_timeout,
+        ws_max_connections=config.ws_max_connections,
         reuse_port=True,
         batch_scheduling=batch,
     )
@@ -94,6 +95,8 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
+    if config.dev:
+        _close_websockets_on_reload(server)
     try:
         loop.run_forever()
     finally:
@@ -106,3 +109,23 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         loop.close()
     sys.stdout.flush()
     return 0
+
+
+def _close_websockets_on_reload(server: Server, wait: float = 2.0) -> None:
+    """Under ``--dev`` a code change restarts the process: WebSocket clients are told
+    first, with close code 1012 (service restart), so they know to reconnect."""
+    import time
+
+    from django.utils import autoreload
+
+    def on_change(sender: Any, file_path: Any, **kwargs: Any) -> None:
+        # Python files restart the process; other files (templates) may be handled
+        # without a restart.
+        if not server.websocket_connections or not str(file_path).endswith(".py"):
+            return
+        server.stop(graceful=True, websocket_code=1012)
+        deadline = time.monotonic() + wait
+        while server.websocket_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    autoreload.file_changed.connect(on_change, weak=False)

@@ -115,6 +115,24 @@ class WebSocket:
                 await self._wait(self._channel.id)
         self.state = WebSocketState.DISCONNECTED
 
+    # -- groups ---------------------------------------------------------------------------
+    async def group_add(self, group: str) -> None:
+        """Joins ``group``: ``api.group_send(group, ...)`` reaches this connection until it
+        closes or calls ``group_discard``. Returns once messages to the group arrive (with
+        Redis, once this process is subscribed)."""
+        from . import groups
+
+        self._require_accepted()
+        hub = groups.hub()
+        channel = self._channel
+        await groups.run(lambda done: hub.add(group, channel, done))
+
+    async def group_discard(self, group: str) -> None:
+        """Leaves ``group`` (closing the connection leaves every group)."""
+        from . import groups
+
+        groups.hub().discard(group, self._channel)
+
     # -- receiving ------------------------------------------------------------------------
     async def receive(self) -> dict[str, Any]:
         """The next message as ``{"type": "websocket.receive", "text": ...}`` (or

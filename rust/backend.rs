@@ -98,7 +98,7 @@ pub struct RedisStore {
     script: redis::Script,
 }
 
-fn redis_runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn redis_runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -11,12 +11,61 @@ use actix_web::HttpResponse;
 
 use crate::dispatch::json_error;
 
+/// A list of allowed origins: exact ones, `scheme://*.domain` patterns, "null", "*".
+#[derive(Debug, Clone, Default)]
+pub struct OriginSet {
+    pub any: bool,
+    exact: Vec<String>,
+    /// (scheme + "://", ".example.com") for `scheme://*.example.com`.
+    wildcard: Vec<(String, String)>,
+}
+
+impl OriginSet {
+    pub fn parse(list: &[String]) -> Result<Self, String> {
+        let mut set = Self::default();
+        for origin in list {
+            let o = normalize_origin(origin);
+            if o == "*" {
+                set.any = true;
+            } else if let Some((scheme, rest)) = o.split_once("://*.") {
+                if rest.is_empty() || rest.contains(['*', '/']) {
+                    return Err(format!("invalid origin pattern {origin:?}"));
+                }
+                set.wildcard
+                    .push((format!("{scheme}://"), format!(".{rest}")));
+            } else if o == "null" || (o.contains("://") && !o.contains('*')) {
+                set.exact.push(o);
+            } else {
+                return Err(format!(
+                    "invalid origin {origin:?}: use scheme://host[:port], \
+                     scheme://*.domain, \"null\" or \"*\""
+                ));
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        let o = normalize_origin(origin);
+        if o == "null" {
+            return self.exact.iter().any(|x| x == "null");
+        }
+        if self.any || self.exact.contains(&o) {
+            return true;
+        }
+        self.wildcard.iter().any(|(scheme, suffix)| {
+            o.strip_prefix(scheme.as_str()).is_some_and(|host| {
+                host.len() > suffix.len()
+                    && host.ends_with(suffix.as_str())
+                    && !host.contains(['/', '@', '?', '#'])
+            })
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CorsPolicy {
-    any_origin: bool,
-    origins: Vec<String>,
-    /// (scheme + "://", ".example.com") for `scheme://*.example.com`.
-    wildcard_origins: Vec<(String, String)>,
+    origins: OriginSet,
     any_method: bool,
     methods: Vec<String>,
     any_header: bool,
@@ -50,34 +99,13 @@ const ACRH: HeaderName = HeaderName::from_static("access-control-request-headers
 
 impl CorsPolicy {
     pub fn new(s: CorsSettings) -> Result<Self, String> {
-        let any_origin = s.origins.iter().any(|o| o.trim() == "*");
-        if any_origin && s.credentials {
+        let origins = OriginSet::parse(&s.origins).map_err(|e| format!("CORS: {e}"))?;
+        if origins.any && s.credentials {
             return Err(
                 "CORS allow_origins=[\"*\"] with allow_credentials=True would let any site make \
                  authenticated requests; list the trusted origins instead"
                     .into(),
             );
-        }
-        let mut origins = Vec::new();
-        let mut wildcard_origins = Vec::new();
-        for origin in &s.origins {
-            let o = normalize_origin(origin);
-            if o == "*" {
-                continue;
-            }
-            if let Some((scheme, rest)) = o.split_once("://*.") {
-                if rest.is_empty() || rest.contains(['*', '/']) {
-                    return Err(format!("invalid CORS origin pattern {origin:?}"));
-                }
-                wildcard_origins.push((format!("{scheme}://"), format!(".{rest}")));
-            } else if o == "null" || (o.contains("://") && !o.contains('*')) {
-                origins.push(o);
-            } else {
-                return Err(format!(
-                    "invalid CORS origin {origin:?}: use scheme://host[:port], \
-                     scheme://*.domain, \"null\" or \"*\""
-                ));
-            }
         }
         let any_method = s.methods.iter().any(|m| m.trim() == "*");
         let methods = s
@@ -102,9 +130,7 @@ impl CorsPolicy {
             )
         };
         Ok(Self {
-            any_origin,
             origins,
-            wildcard_origins,
             any_method,
             methods,
             any_header,
@@ -116,20 +142,7 @@ impl CorsPolicy {
     }
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        let o = normalize_origin(origin);
-        if o == "null" {
-            return self.origins.iter().any(|x| x == "null");
-        }
-        if self.any_origin || self.origins.contains(&o) {
-            return true;
-        }
-        self.wildcard_origins.iter().any(|(scheme, suffix)| {
-            o.strip_prefix(scheme.as_str()).is_some_and(|host| {
-                host.len() > suffix.len()
-                    && host.ends_with(suffix.as_str())
-                    && !host.contains(['/', '@', '?', '#'])
-            })
-        })
+        self.origins.allows(origin)
     }
 
     fn method_allowed(&self, method: &str) -> bool {
@@ -137,7 +150,7 @@ impl CorsPolicy {
     }
 
     fn allow_origin_value(&self, origin: &HeaderValue) -> HeaderValue {
-        if self.any_origin && !self.credentials {
+        if self.origins.any && !self.credentials {
             HeaderValue::from_static("*")
         } else {
             origin.clone()
@@ -230,7 +243,7 @@ impl CorsPolicy {
         if let Some(expose) = &self.expose_headers {
             map.insert(ACEH, expose.clone());
         }
-        if !self.any_origin || self.credentials {
+        if !self.origins.any || self.credentials {
             add_vary_origin(map);
         }
     }

@@ -2,17 +2,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{self, CONTENT_LENGTH};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::bridge::BridgeCore;
 use crate::compress::{self, CompressedBody, CompressionPolicy};
@@ -21,7 +22,7 @@ use crate::form::{self, FormError, FormLimits, ParsedForm};
 use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
 use crate::policy::{Gate, PolicyCore, RequestView};
 use crate::router::{Lookup, RouteTable, RouteTarget, WEBSOCKET};
-use crate::websocket::{finish_handshake, Limits, Shared as WsShared};
+use crate::websocket::{finish_handshake, Conn, Limits, Shared as WsShared, Slot};
 
 pub struct AppState {
     pub routes: RouteTable,
@@ -33,6 +34,11 @@ pub struct AppState {
     pub spool_threshold: usize,
     /// WebSocket message size limit and keep-alive.
     pub ws: Limits,
+    /// Open WebSocket connections and the most allowed (0: no limit).
+    pub ws_active: Arc<AtomicUsize>,
+    pub ws_max_connections: usize,
+    /// Becomes the close code (1001, 1012) when the server stops.
+    pub ws_shutdown: watch::Receiver<u16>,
 }
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
@@ -389,6 +395,28 @@ async fn serve_websocket(
     let Some(params) = decode_params(params) else {
         return bad_path();
     };
+    if let Some(check) = target.policy.as_deref().and_then(|p| p.ws_origins.as_ref()) {
+        let origin = req.headers().get(header::ORIGIN);
+        let text = origin.map(|o| o.to_str().unwrap_or("\u{fffd}"));
+        if !check.allows(text) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Origin {} may not open this WebSocket",
+                    text.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    let Some(slot) = Slot::take(&state.ws_active, state.ws_max_connections) else {
+        let mut resp = json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many WebSocket connections; try again later",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return resp;
+    };
     let mut identity = None;
     let mut python_gate = false;
     if let Some(policy) = target.policy.as_deref().filter(|p| p.needs_gate()) {
@@ -429,7 +457,11 @@ async fn serve_websocket(
     let limits = state.ws;
     match rx.await {
         Ok(Reply::WebSocket(decision)) => {
-            finish_handshake(&req, payload, decision, shared, outgoing, limits)
+            let conn = Conn {
+                slot,
+                shutdown: state.ws_shutdown.clone(),
+            };
+            finish_handshake(&req, payload, decision, shared, outgoing, limits, conn)
         }
         // The handler refused with an HTTP answer (an exception before accept()).
         Ok(reply) => build_response(reply, &req),

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod dispatch;
 pub mod fastpath;
 pub mod form;
+pub mod groups;
 pub mod job;
 pub mod policy;
 pub mod router;
@@ -42,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy::RoutePolicy>()?;
     m.add_class::<backend::Backend>()?;
     m.add_class::<websocket::WebSocketChannel>()?;
+    m.add_class::<groups::GroupHub>()?;
     m.add_function(wrap_pyfunction!(jwt_encode, m)?)?;
     m.add_function(wrap_pyfunction!(server::use_batch_scheduling, m)?)?;
     m.add("DJANGO_FALLBACK", job::DJANGO_FALLBACK)?;

@@ -21,6 +21,7 @@ use crate::backend::{Backend, Decision, Revocation, Store};
 use crate::compress::{CompressionPolicy, Encoding};
 use crate::cors::{CorsPolicy, CorsSettings};
 use crate::dispatch::{json_error, static_error};
+use crate::websocket::OriginCheck;
 
 pub enum Authenticator {
     Jwt(Box<JwtAuth>),
@@ -143,6 +144,8 @@ pub struct PolicyCore {
     pub cors: Option<CorsPolicy>,
     rate_limit: Option<RateLimit>,
     pub compression: Option<CompressionPolicy>,
+    /// WebSocket routes: which origins may open a connection.
+    pub ws_origins: Option<OriginCheck>,
     trusted_proxies: Vec<Net>,
     challenge: HeaderValue,
 }
@@ -657,6 +660,16 @@ impl PolicyCore {
             }),
             None => None,
         };
+        let ws_origins = match sub_dict(spec, "websocket_origins")? {
+            Some(o) => Some(
+                OriginCheck::new(
+                    &get::<Vec<String>>(&o, "origins")?.unwrap_or_default(),
+                    &get::<Vec<String>>(&o, "hosts")?.unwrap_or_default(),
+                )
+                .map_err(err)?,
+            ),
+            None => None,
+        };
         let trusted_proxies = get::<Vec<String>>(spec, "trusted_proxies")?
             .unwrap_or_default()
             .iter()
@@ -675,6 +688,7 @@ impl PolicyCore {
             cors,
             rate_limit,
             compression,
+            ws_origins,
             trusted_proxies,
             challenge: HeaderValue::from_str(&challenge).map_err(|e| err(e.to_string()))?,
         })

@@ -2,6 +2,7 @@
 //! by Actix workers on their own threads, started and stopped from Python.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -102,6 +103,8 @@ pub fn use_batch_scheduling() {
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct Server {
     handle: ServerHandle,
+    ws_stop: tokio::sync::watch::Sender<u16>,
+    ws_active: Arc<AtomicUsize>,
     thread: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
     local_addr: SocketAddr,
 }
@@ -112,7 +115,7 @@ impl Server {
     #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
                         keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024, shutdown_timeout=30,
                         reuse_port=true, batch_scheduling=true, ws_max_message=1024*1024,
-                        ws_ping_interval=20.0, ws_ping_timeout=20.0))]
+                        ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_connections=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -132,10 +135,13 @@ impl Server {
         ws_max_message: usize,
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
+        ws_max_connections: usize,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
         }
+        let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
+        let ws_active = Arc::new(AtomicUsize::new(0));
         let state = web::Data::new(AppState {
             routes: build_routes(routes)?,
             bridge: Arc::clone(&bridge.core),
@@ -143,6 +149,9 @@ impl Server {
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
             ws: WsLimits::new(ws_max_message, ws_ping_interval, ws_ping_timeout),
+            ws_active: Arc::clone(&ws_active),
+            ws_max_connections,
+            ws_shutdown,
         });
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -182,6 +191,8 @@ impl Server {
         match handle {
             Ok(handle) => Ok(Self {
                 handle,
+                ws_stop,
+                ws_active,
                 thread: Mutex::new(Some(thread)),
                 local_addr,
             }),
@@ -196,6 +207,12 @@ impl Server {
         }
     }
 
+    /// Open WebSocket connections.
+    #[getter]
+    fn websocket_connections(&self) -> usize {
+        self.ws_active.load(Ordering::Acquire)
+    }
+
     #[getter]
     fn port(&self) -> u16 {
         self.local_addr.port()
@@ -207,9 +224,12 @@ impl Server {
     }
 
     /// Stops accepting connections; with `graceful`, in-flight requests finish first
-    /// (bounded by the shutdown timeout). Returns at once; `wait()` blocks until done.
-    #[pyo3(signature = (graceful=true))]
-    fn stop(&self, graceful: bool) -> PyResult<()> {
+    /// (bounded by the shutdown timeout). WebSocket connections are closed with
+    /// `websocket_code` (1001 "going away"; 1012 when the server restarts). Returns at
+    /// once; `wait()` blocks until done.
+    #[pyo3(signature = (graceful=true, websocket_code=1001))]
+    fn stop(&self, graceful: bool, websocket_code: u16) -> PyResult<()> {
+        self.ws_stop.send_replace(websocket_code.max(1000));
         let handle = self.handle.clone();
         std::thread::Builder::new()
             .name("bolt-stop".into())

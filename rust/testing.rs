@@ -51,6 +51,9 @@ impl TestApp {
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
             ws: crate::websocket::Limits::new(1024 * 1024, 20.0, 20.0),
+            ws_active: Default::default(),
+            ws_max_connections: 0,
+            ws_shutdown: tokio::sync::watch::channel(0).1,
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()

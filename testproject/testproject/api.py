@@ -320,3 +320,48 @@ async def ws_typed(websocket: WebSocket, n: int):
     await websocket.accept()
     await websocket.send_json({"n": n * 2})
     await websocket.close()
+
+
+# Chat rooms with groups: every member of a room gets every message, whichever process
+# (or machine, with BOLT_REDIS_URL) its connection landed on.
+@api.websocket("/ws/chat/{room}", allowed_origins=["https://chat.example.com"])
+async def ws_chat(websocket: WebSocket, room: str, name: str = "anon"):
+    await websocket.accept()
+    group = f"chat.{room}"
+    await websocket.group_add(group)
+    await websocket.send_json({"event": "ready", "pid": os.getpid()})
+    async for text in websocket.iter_text():
+        if text == "/leave":
+            await websocket.group_discard(group)
+            await websocket.send_json({"event": "left"})
+            continue
+        await api.group_send(group, {"name": name, "text": text, "pid": os.getpid()})
+
+
+@api.post("/ws/announce/{room}")
+async def ws_announce(room: str, text: str):
+    await api.group_send(f"chat.{room}", {"announcement": text})
+    return {"sent": True}
+
+
+@api.post("/ws/announce-sync/{room}")
+def ws_announce_sync(room: str, text: str):
+    api.group_send_sync(f"chat.{room}", {"announcement": text, "from": "sync"})
+    return {"sent": True}
+
+
+@api.websocket("/ws/slow-reader")
+async def ws_slow_reader(websocket: WebSocket):
+    """Joins a group and floods it: a client that never reads is closed with 1008."""
+    await websocket.accept()
+    await websocket.group_add("flood")
+    await websocket.send_text("ready")
+    payload = "x" * 1024
+    try:
+        for _ in range(100_000):
+            await api.group_send("flood", payload)
+            await asyncio.sleep(0)
+    except WebSocketDisconnect:
+        pass
+    async for _ in websocket.iter_text():
+        pass

@@ -114,4 +114,5 @@ BOLT = {
     "WS_MAX_MESSAGE": int(os.environ.get("BOLT_WS_MAX_MESSAGE", 1024 * 1024)),
     "WS_PING_INTERVAL": float(os.environ.get("BOLT_WS_PING_INTERVAL", 20)),
     "WS_PING_TIMEOUT": float(os.environ.get("BOLT_WS_PING_TIMEOUT", 20)),
+    "WS_MAX_CONNECTIONS": int(os.environ.get("BOLT_WS_MAX_CONNECTIONS", 20_000)),
 }

@@ -1,0 +1,413 @@
+//! Broadcast groups of WebSocket connections.
+//!
+//! A `GroupHub` keeps this process's members of each group. Without Redis a message goes
+//! straight to the local members' queues. With Redis every message is published on the
+//! group's channel and each process delivers it to its own members from its subscription
+//! (the publishing process included, so every member sees one order); a process is
+//! subscribed to a group's channel exactly while it has members in that group.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushKind, Value};
+use tokio::sync::{mpsc, OnceCell};
+
+use crate::backend::redis_runtime;
+use crate::websocket::{Outgoing, Shared, WebSocketChannel};
+
+/// Longest group name accepted.
+const MAX_NAME: usize = 200;
+
+pub struct HubCore {
+    groups: Mutex<Groups>,
+    redis: Option<RedisLink>,
+}
+
+#[derive(Default)]
+struct Groups {
+    members: HashMap<String, HashMap<u64, Weak<Shared>>>,
+    /// Connection id -> the groups it joined, so a closed connection leaves them all.
+    joined: HashMap<u64, Vec<String>>,
+}
+
+/// A Python callable told `None` (done) or an error message.
+type Done = Py<PyAny>;
+
+enum Control {
+    Subscribe(String, Option<Done>),
+    Unsubscribe(String),
+}
+
+struct RedisLink {
+    client: redis::Client,
+    prefix: String,
+    conn: OnceCell<ConnectionManager>,
+    control: OnceLock<mpsc::UnboundedSender<Control>>,
+    hub: Weak<HubCore>,
+}
+
+fn check_name(name: &str) -> PyResult<()> {
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(PyValueError::new_err(format!(
+            "invalid group name {name:?}: use 1 to {MAX_NAME} characters without spaces"
+        )));
+    }
+    Ok(())
+}
+
+fn message(kind: &str, data: &Bound<'_, PyAny>) -> PyResult<Outgoing> {
+    match kind {
+        "text" => Ok(Outgoing::Text(ByteString::from(data.extract::<String>()?))),
+        "bytes" => Ok(Outgoing::Binary(Bytes::from(data.extract::<Vec<u8>>()?))),
+        other => Err(PyValueError::new_err(format!(
+            "unknown message kind {other:?}"
+        ))),
+    }
+}
+
+/// Calls `done(error)` on a Python callable from a Redis thread.
+fn report(done: Option<Done>, result: Result<(), String>) {
+    if let Some(done) = done {
+        Python::attach(|py| {
+            let arg = result.err();
+            if let Err(e) = done.call1(py, (arg,)) {
+                e.print(py);
+            }
+        });
+    }
+}
+
+impl HubCore {
+    fn local_add(&self, name: &str, shared: &Arc<Shared>) {
+        let mut groups = self.groups.lock();
+        let members = groups.members.entry(name.to_owned()).or_default();
+        if members.insert(shared.id, Arc::downgrade(shared)).is_none() {
+            groups
+                .joined
+                .entry(shared.id)
+                .or_default()
+                .push(name.to_owned());
+        }
+    }
+
+    /// Removes `id` from `name`; true when the group has no local member left.
+    fn local_discard(groups: &mut Groups, name: &str, id: u64) -> bool {
+        let Some(members) = groups.members.get_mut(name) else {
+            return false;
+        };
+        if members.remove(&id).is_none() {
+            return false;
+        }
+        if let Some(names) = groups.joined.get_mut(&id) {
+            names.retain(|n| n != name);
+            if names.is_empty() {
+                groups.joined.remove(&id);
+            }
+        }
+        if members.is_empty() {
+            groups.members.remove(name);
+            return true;
+        }
+        false
+    }
+
+    /// A closed connection leaves every group it joined.
+    pub fn leave_all(&self, id: u64) {
+        let emptied: Vec<String> = {
+            let mut groups = self.groups.lock();
+            let names = groups.joined.remove(&id).unwrap_or_default();
+            names
+                .into_iter()
+                .filter(|name| {
+                    let Some(members) = groups.members.get_mut(name) else {
+                        return false;
+                    };
+                    members.remove(&id);
+                    if members.is_empty() {
+                        groups.members.remove(name);
+                        return true;
+                    }
+                    false
+                })
+                .collect()
+        };
+        if let Some(link) = &self.redis {
+            for name in emptied {
+                link.control(Control::Unsubscribe(name));
+            }
+        }
+    }
+
+    /// Queues `message` for every local member of `name`; returns how many.
+    fn deliver(&self, name: &str, message: &Outgoing) -> usize {
+        let mut gone = Vec::new();
+        let mut count = 0;
+        {
+            let groups = self.groups.lock();
+            let Some(members) = groups.members.get(name) else {
+                return 0;
+            };
+            for (id, member) in members {
+                match member.upgrade() {
+                    Some(shared) if !shared.is_closed() => {
+                        shared.offer(message.clone());
+                        count += 1;
+                    }
+                    _ => gone.push(*id),
+                }
+            }
+        }
+        for id in gone {
+            self.leave_all(id);
+        }
+        count
+    }
+
+    fn size(&self, name: &str) -> usize {
+        self.groups.lock().members.get(name).map_or(0, HashMap::len)
+    }
+}
+
+/// Redis envelope: one kind byte, then the message.
+fn encode(message: &Outgoing) -> Vec<u8> {
+    let (kind, body): (u8, &[u8]) = match message {
+        Outgoing::Text(text) => (b't', text.as_bytes()),
+        Outgoing::Binary(data) => (b'b', data),
+        Outgoing::Close(..) => unreachable!("groups carry text and bytes only"),
+    };
+    let mut out = Vec::with_capacity(body.len() + 1);
+    out.push(kind);
+    out.extend_from_slice(body);
+    out
+}
+
+fn decode(payload: &[u8]) -> Option<Outgoing> {
+    let (kind, body) = payload.split_first()?;
+    match kind {
+        b't' => ByteString::try_from(Bytes::copy_from_slice(body))
+            .ok()
+            .map(Outgoing::Text),
+        b'b' => Some(Outgoing::Binary(Bytes::copy_from_slice(body))),
+        _ => None,
+    }
+}
+
+impl RedisLink {
+    fn channel(&self, name: &str) -> String {
+        format!("{}ws:{name}", self.prefix)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, String> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2)))
+                    .set_number_of_retries(2)
+                    .set_push_sender(tx)
+                    .set_automatic_resubscription();
+                let conn = self
+                    .client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(|e| format!("Redis: {e}"))?;
+                tokio::spawn(receive_pushes(self.hub.clone(), self.prefix.clone(), rx));
+                Ok::<_, String>(conn)
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
+    /// Subscriptions change in the order asked for, one at a time.
+    fn control(&self, op: Control) {
+        let tx = self.control.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let hub = self.hub.clone();
+            redis_runtime().spawn(control_loop(hub, rx));
+            tx
+        });
+        if let Err(mpsc::error::SendError(Control::Subscribe(_, done))) = tx.send(op) {
+            report(done, Err("the group hub has stopped".into()));
+        }
+    }
+}
+
+async fn control_loop(hub: Weak<HubCore>, mut rx: mpsc::UnboundedReceiver<Control>) {
+    while let Some(op) = rx.recv().await {
+        let Some(hub) = hub.upgrade() else { return };
+        let Some(link) = hub.redis.as_ref() else {
+            return;
+        };
+        match op {
+            Control::Subscribe(name, done) => {
+                let result = async {
+                    let mut conn = link.connection().await?;
+                    conn.subscribe(link.channel(&name))
+                        .await
+                        .map_err(|e| format!("Redis: {e}"))
+                }
+                .await;
+                report(done, result);
+            }
+            Control::Unsubscribe(name) => {
+                // Someone joined again since: keep the subscription.
+                if hub.size(&name) > 0 {
+                    continue;
+                }
+                if let Ok(mut conn) = link.connection().await {
+                    let _ = conn.unsubscribe(link.channel(&name)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn receive_pushes(
+    hub: Weak<HubCore>,
+    prefix: String,
+    mut rx: mpsc::UnboundedReceiver<redis::PushInfo>,
+) {
+    let channel_prefix = format!("{prefix}ws:");
+    while let Some(push) = rx.recv().await {
+        if push.kind != PushKind::Message {
+            continue;
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
+            (push.data.first(), push.data.get(1))
+        else {
+            continue;
+        };
+        let Some(name) = std::str::from_utf8(channel)
+            .ok()
+            .and_then(|c| c.strip_prefix(channel_prefix.as_str()))
+        else {
+            continue;
+        };
+        if let Some(message) = decode(payload) {
+            hub.deliver(name, &message);
+        }
+    }
+}
+
+/// This process's WebSocket groups (one per process, made by `django_bolt`).
+#[pyclass(frozen, module = "django_bolt._core")]
+pub struct GroupHub {
+    core: Arc<HubCore>,
+}
+
+#[pymethods]
+impl GroupHub {
+    #[new]
+    #[pyo3(signature = (redis_url=None, prefix="bolt:"))]
+    fn new(redis_url: Option<&str>, prefix: &str) -> PyResult<Self> {
+        let client = match redis_url {
+            Some(url) => {
+                let info = url
+                    .into_connection_info()
+                    .map_err(|e| PyValueError::new_err(format!("invalid Redis URL: {e}")))?;
+                let settings = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                Some(
+                    redis::Client::open(info.set_redis_settings(settings))
+                        .map_err(|e| PyValueError::new_err(format!("invalid Redis URL: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        let core = Arc::new_cyclic(|hub| HubCore {
+            groups: Mutex::new(Groups::default()),
+            redis: client.map(|client| RedisLink {
+                client,
+                prefix: prefix.to_owned(),
+                conn: OnceCell::new(),
+                control: OnceLock::new(),
+                hub: hub.clone(),
+            }),
+        });
+        Ok(Self { core })
+    }
+
+    /// True when groups reach other processes through Redis.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.core.redis.is_some()
+    }
+
+    /// Adds the connection to `name`. Returns True when done; otherwise `done(error)` is
+    /// called once this process is subscribed to the group.
+    fn add(&self, name: &str, channel: &WebSocketChannel, done: Done) -> PyResult<bool> {
+        check_name(name)?;
+        let shared = &channel.shared;
+        if shared.is_closed() {
+            return Ok(true);
+        }
+        shared.joined(&self.core);
+        self.core.local_add(name, shared);
+        match &self.core.redis {
+            // Subscribing again is harmless and orders this caller after any subscription
+            // still in flight.
+            Some(link) => {
+                link.control(Control::Subscribe(name.to_owned(), Some(done)));
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// Removes the connection from `name` (nothing happens when it is not a member).
+    fn discard(&self, name: &str, channel: &WebSocketChannel) -> PyResult<()> {
+        check_name(name)?;
+        let emptied = HubCore::local_discard(&mut self.core.groups.lock(), name, channel.shared.id);
+        if let (true, Some(link)) = (emptied, &self.core.redis) {
+            link.control(Control::Unsubscribe(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Sends a message (`kind` "text" or "bytes") to every member. Without Redis it is
+    /// queued for the local members at once and True is returned; with Redis it is
+    /// published, `done(error)` is called when Redis has it, and False is returned.
+    fn send(&self, name: &str, kind: &str, data: &Bound<'_, PyAny>, done: Done) -> PyResult<bool> {
+        check_name(name)?;
+        let message = message(kind, data)?;
+        let Some(link) = &self.core.redis else {
+            self.core.deliver(name, &message);
+            return Ok(true);
+        };
+        let channel = link.channel(name);
+        let payload = encode(&message);
+        let core = Arc::clone(&self.core);
+        redis_runtime().spawn(async move {
+            let link = core.redis.as_ref().expect("a Redis hub");
+            let result = async {
+                let mut conn = link.connection().await?;
+                conn.publish::<_, _, ()>(channel, payload)
+                    .await
+                    .map_err(|e| format!("Redis: {e}"))
+            }
+            .await;
+            report(Some(done), result);
+        });
+        Ok(false)
+    }
+
+    /// Members of `name` in this process.
+    fn size(&self, name: &str) -> usize {
+        self.core.size(name)
+    }
+}
