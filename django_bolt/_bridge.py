@@ -84,6 +84,8 @@ class Dispatcher:
         # stream (cancelled when its client goes away).
         self._stream_waiters: dict[int, asyncio.Future[None]] = {}
         self._stream_tasks: dict[int, tuple[asyncio.Task[Any], Any]] = {}
+        # The project's ASGI application, for WebSockets no route owns (Channels).
+        self.asgi_application: Any = None
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -151,6 +153,10 @@ class Dispatcher:
 
     def _run_async_job(self, job: Any) -> None:
         route_id = job.route_id
+        if route_id == DJANGO_FALLBACK:  # a WebSocket for the project's ASGI application
+            assert self.loop is not None
+            self.loop.create_task(self._run_asgi_websocket(job))
+            return
         plan = self.plans[route_id]
         request = Request(job)
         if plan.django_chain is not None:
@@ -340,6 +346,15 @@ class Dispatcher:
         else:
             if websocket.state is WebSocketState.CONNECTING:
                 await websocket.close(1000)  # returned without accepting
+        finally:
+            await _close_old_connections_async()
+
+    async def _run_asgi_websocket(self, job: Any) -> None:
+        from .asgi_websocket import ASGIWebSocket
+
+        websocket = WebSocket(Request(job), self._wait_channel)
+        try:
+            await ASGIWebSocket(self.asgi_application, job, websocket).run()
         finally:
             await _close_old_connections_async()
 

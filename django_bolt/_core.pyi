@@ -127,6 +127,7 @@ class Server:
         ws_ping_interval: float = 20.0,
         ws_ping_timeout: float = 20.0,
         ws_max_connections: int = 0,
+        asgi_websockets: bool = False,
     ) -> Server: ...
     @property
     def websocket_connections(self) -> int: ...

@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from ._bridge import Dispatcher
 from ._core import Server, use_batch_scheduling
+from .asgi_websocket import load_application
 from .config import ServerConfig
 from .site import Site
 
@@ -51,6 +52,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         threads=config.threads,
         fallback=DjangoFallback(multiprocess=config.processes > 1),
     )
+    dispatcher.asgi_application = load_application()
     dispatcher.start(loop)
     server = Server(
         site.table,
@@ -68,6 +70,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         ws_ping_interval=config.ws_ping_interval,
         ws_ping_timeout=config.ws_ping_timeout,
         ws_max_connections=config.ws_max_connections,
+        asgi_websockets=dispatcher.asgi_application is not None,
         reuse_port=True,
         batch_scheduling=batch,
     )

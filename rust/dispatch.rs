@@ -21,7 +21,7 @@ use crate::cors::CorsPolicy;
 use crate::form::{self, FormError, FormLimits, ParsedForm};
 use crate::job::{Job, Reply, RequestParts, StreamWaker, DJANGO_FALLBACK};
 use crate::policy::{Gate, PolicyCore, RequestView};
-use crate::router::{Lookup, RouteTable, RouteTarget, WEBSOCKET};
+use crate::router::{Lookup, RouteTable, WEBSOCKET};
 use crate::websocket::{finish_handshake, Conn, Limits, Shared as WsShared, Slot};
 
 pub struct AppState {
@@ -39,6 +39,8 @@ pub struct AppState {
     pub ws_max_connections: usize,
     /// Becomes the close code (1001, 1012) when the server stops.
     pub ws_shutdown: watch::Receiver<u16>,
+    /// WebSockets to paths without a route go to the project's ASGI application.
+    pub asgi_websockets: bool,
 }
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
@@ -214,8 +216,12 @@ pub async fn dispatch(
     }
     if is_websocket_upgrade(&req) {
         if let Lookup::Found { target, params } = state.routes.lookup(WEBSOCKET, req.path()) {
-            let target = target.clone();
-            return serve_websocket(req, payload, state, target, params).await;
+            let (route_id, policy) = (target.route_id as i64, target.policy.clone());
+            return serve_websocket(req, payload, state, route_id, policy, params).await;
+        }
+        if state.asgi_websockets {
+            // No route of ours: the project's ASGI application (Channels) takes it.
+            return serve_websocket(req, payload, state, DJANGO_FALLBACK, None, Vec::new()).await;
         }
     }
     let (route_id, blocking, params, policy) =
@@ -383,7 +389,8 @@ async fn serve_websocket(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    target: RouteTarget,
+    route_id: i64,
+    policy: Option<Arc<PolicyCore>>,
     params: Vec<(String, String)>,
 ) -> HttpResponse {
     if let Err(e) = actix_http::ws::handshake(req.head()) {
@@ -395,7 +402,7 @@ async fn serve_websocket(
     let Some(params) = decode_params(params) else {
         return bad_path();
     };
-    if let Some(check) = target.policy.as_deref().and_then(|p| p.ws_origins.as_ref()) {
+    if let Some(check) = policy.as_deref().and_then(|p| p.ws_origins.as_ref()) {
         let origin = req.headers().get(header::ORIGIN);
         let text = origin.map(|o| o.to_str().unwrap_or("\u{fffd}"));
         if !check.allows(text) {
@@ -419,7 +426,7 @@ async fn serve_websocket(
     };
     let mut identity = None;
     let mut python_gate = false;
-    if let Some(policy) = target.policy.as_deref().filter(|p| p.needs_gate()) {
+    if let Some(policy) = policy.as_deref().filter(|p| p.needs_gate()) {
         match run_gate(&req, policy).await {
             Gate::Reject(resp) => return resp,
             Gate::Pass {
@@ -433,7 +440,7 @@ async fn serve_websocket(
     }
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge));
     let parts = RequestParts {
-        route_id: target.route_id as i64,
+        route_id,
         method: req.method().clone(),
         uri: req.uri().clone(),
         headers: req.headers().clone(),

@@ -115,7 +115,8 @@ impl Server {
     #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
                         keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024, shutdown_timeout=30,
                         reuse_port=true, batch_scheduling=true, ws_max_message=1024*1024,
-                        ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_connections=0))]
+                        ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_connections=0,
+                        asgi_websockets=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -136,6 +137,7 @@ impl Server {
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
         ws_max_connections: usize,
+        asgi_websockets: bool,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -152,6 +154,7 @@ impl Server {
             ws_active: Arc::clone(&ws_active),
             ws_max_connections,
             ws_shutdown,
+            asgi_websockets,
         });
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;

@@ -54,6 +54,7 @@ impl TestApp {
             ws_active: Default::default(),
             ws_max_connections: 0,
             ws_shutdown: tokio::sync::watch::channel(0).1,
+            asgi_websockets: false,
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()

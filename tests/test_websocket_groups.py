@@ -236,3 +236,47 @@ def test_group_spans_two_runbolt_instances_and_a_management_command(bolt, e2e_db
             expected = {"announcement": "maintenance at noon", "from": "command"}
             assert recv_json(a) == expected
             assert recv_json(b) == expected
+
+
+# -- the project's own ASGI application (Django Channels) ----------------------------------
+
+
+@pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("channels") is None,
+    reason="Django Channels is not installed",
+)
+def test_channels_consumer_on_a_path_no_route_owns(server, e2e_db):
+    import http.cookies
+
+    base = f"ws://127.0.0.1:{server.port}/channels/notes"
+    with connect(f"{base}/kitchen/?x=1") as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"board": "kitchen", "user": None, "query": "x=1"}
+        ws.send(json.dumps({"n": 1}))
+        assert json.loads(ws.recv(timeout=5)) == {"echo": {"n": 1}}
+        ws.send(json.dumps({"bye": True}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 4002
+    # A consumer that closes before accepting refuses the handshake with 403.
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{base}/private/")
+    assert refused.value.response.status_code == 403
+    # Channels' AuthMiddlewareStack sees the Django session of the admin login.
+    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as client:
+        login = client.get("/admin/login/")
+        token = login.cookies["csrftoken"]
+        client.post(
+            "/admin/login/",
+            data={"username": "admin", "password": "pw-admin-123", "csrfmiddlewaretoken": token},
+            headers={"Referer": f"http://127.0.0.1:{server.port}/admin/login/"},
+        )
+        cookie = http.cookies.SimpleCookie()
+        cookie["sessionid"] = client.cookies["sessionid"]
+    with connect(
+        f"{base}/kitchen/", additional_headers={"Cookie": cookie.output(header="", sep=";").strip()}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=5))["user"] == "admin"
+    # API routes keep their own WebSocket handlers; unknown paths without a consumer fail
+    # the handshake instead of hanging.
+    with pytest.raises(InvalidStatus):
+        connect(f"ws://127.0.0.1:{server.port}/channels/nowhere/")
