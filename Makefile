@@ -17,12 +17,13 @@ for c in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2
 done; echo python3
 endef
 
-.PHONY: help venv build browser-deps run test test-rust test-python test-django52 lint fmt bench clean
+.PHONY: help venv build browser-deps run test test-rust test-python test-django52 lint fmt bench bench-ws clean
 
 help:
 	@echo "make run    build, migrate the SQLite testproject and serve it on $(HOST):$(PORT)"
 	@echo "make test   lint, cargo test and the pytest suite"
 	@echo "make bench  the side-by-side benchmark (see bench/README.md)"
+	@echo "make bench-ws  the WebSocket benchmark"
 
 $(VENV)/.deps: pyproject.toml Makefile
 	@if [ ! -x "$(PY)" ]; then py="$$($(FIND_PYTHON))"; echo "creating $(VENV) with $$py"; "$$py" -m venv "$(VENV)"; fi
@@ -90,6 +91,9 @@ test: lint test-rust test-python test-django52
 
 bench: build
 	bash bench/run.sh
+
+bench-ws: build
+	bash bench/ws.sh
 
 clean:
 	rm -rf target $(VENV) $(DJ52) django_bolt/*.so

@@ -10,6 +10,7 @@ from .params import Body, Cookie, Depends, File, Form, Header, Path, Query  # no
 from .request import Request  # noqa: E402
 from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
 from .uploads import FileSize, UploadFile  # noqa: E402
+from .websocket import WebSocket, WebSocketDisconnect, WebSocketState  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -34,4 +35,7 @@ __all__ = [
     "Redirect",
     "HTTPException",
     "RequestValidationError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketState",
 ]

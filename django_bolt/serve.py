@@ -40,6 +40,7 @@ def banner(config: ServerConfig, site: Site, port: int) -> str:
 def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any = None) -> int:
     from .fallback import DjangoFallback
 
+    raise_open_file_limit()
     batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
     if batch:
         use_batch_scheduling()
@@ -132,3 +133,17 @@ def _close_websockets_on_reload(server: Server, wait: float = 2.0) -> None:
             time.sleep(0.01)
 
     autoreload.file_changed.connect(on_change, weak=False)
+
+
+def raise_open_file_limit() -> None:
+    """Each connection (a WebSocket above all) holds a file descriptor: use as many as
+    the hard limit allows instead of the usual soft 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass

@@ -19,6 +19,7 @@ class Site:
         self.apis: list[BoltAPI] = []
         self.table: list[tuple[str, str, int, bool, Any]] = []
         self.listing: list[tuple[str, str, str]] = []
+        self.has_websockets = False
         for prefix, api in mounts:
             for route in api.routes:
                 route_id = len(self.plans)
@@ -32,6 +33,7 @@ class Site:
                     self.table.append(
                         (method, full, route_id, not route.plan.is_async, compiled.policy)
                     )
+                self.has_websockets = self.has_websockets or "WEBSOCKET" in route.methods
                 shown = ",".join("WS" if m == "WEBSOCKET" else m for m in route.methods)
                 self.listing.append((shown, full, route.name))
 

@@ -35,6 +35,8 @@ struct Groups {
     members: HashMap<String, HashMap<u64, Weak<Shared>>>,
     /// Connection id -> the groups it joined, so a closed connection leaves them all.
     joined: HashMap<u64, Vec<String>>,
+    /// Groups whose Redis channel this process is subscribed to.
+    subscribed: std::collections::HashSet<String>,
 }
 
 /// A Python callable told `None` (done) or an error message.
@@ -88,7 +90,8 @@ fn report(done: Option<Done>, result: Result<(), String>) {
 }
 
 impl HubCore {
-    fn local_add(&self, name: &str, shared: &Arc<Shared>) {
+    /// Adds a member; true when the process is already subscribed to the group.
+    fn local_add(&self, name: &str, shared: &Arc<Shared>) -> bool {
         let mut groups = self.groups.lock();
         let members = groups.members.entry(name.to_owned()).or_default();
         if members.insert(shared.id, Arc::downgrade(shared)).is_none() {
@@ -98,6 +101,7 @@ impl HubCore {
                 .or_default()
                 .push(name.to_owned());
         }
+        groups.subscribed.contains(name)
     }
 
     /// Removes `id` from `name`; true when the group has no local member left.
@@ -252,19 +256,32 @@ async fn control_loop(hub: Weak<HubCore>, mut rx: mpsc::UnboundedReceiver<Contro
         };
         match op {
             Control::Subscribe(name, done) => {
-                let result = async {
-                    let mut conn = link.connection().await?;
-                    conn.subscribe(link.channel(&name))
-                        .await
-                        .map_err(|e| format!("Redis: {e}"))
+                let result = if hub.groups.lock().subscribed.contains(&name) {
+                    Ok(())
+                } else {
+                    async {
+                        let mut conn = link.connection().await?;
+                        conn.subscribe(link.channel(&name))
+                            .await
+                            .map_err(|e| format!("Redis: {e}"))
+                    }
+                    .await
+                };
+                if result.is_ok() {
+                    hub.groups.lock().subscribed.insert(name);
                 }
-                .await;
                 report(done, result);
             }
             Control::Unsubscribe(name) => {
-                // Someone joined again since: keep the subscription.
-                if hub.size(&name) > 0 {
-                    continue;
+                {
+                    // Someone joined again since: keep the subscription. (Checked and
+                    // forgotten under one lock, so a join either sees the subscription
+                    // kept or queues a new one behind this.)
+                    let mut groups = hub.groups.lock();
+                    if groups.members.get(&name).is_some_and(|m| !m.is_empty()) {
+                        continue;
+                    }
+                    groups.subscribed.remove(&name);
                 }
                 if let Ok(mut conn) = link.connection().await {
                     let _ = conn.unsubscribe(link.channel(&name)).await;
@@ -357,10 +374,11 @@ impl GroupHub {
             return Ok(true);
         }
         shared.joined(&self.core);
-        self.core.local_add(name, shared);
+        let subscribed = self.core.local_add(name, shared);
         match &self.core.redis {
-            // Subscribing again is harmless and orders this caller after any subscription
-            // still in flight.
+            Some(_) if subscribed => Ok(true),
+            // Queued behind any subscription still in flight, so this caller returns only
+            // once messages to the group arrive.
             Some(link) => {
                 link.control(Control::Subscribe(name.to_owned(), Some(done)));
                 Ok(false)

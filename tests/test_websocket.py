@@ -173,6 +173,12 @@ def test_authentication_at_the_handshake(server):
         url(server, "/secure/ws"), additional_headers={"Authorization": f"Bearer {token}"}
     ) as ws:
         assert json.loads(ws.recv(timeout=5)) == {"user_id": "9"}
+    with connect(url(server, "/secure/ws"), additional_headers={"Cookie": f"access={token}"}) as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"user_id": "9"}
+    expired = encode_jwt({"sub": "9", "exp": int(time.time()) - 60}, secret=secret)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url(server, f"/secure/ws?token={expired}"))
+    assert refused.value.response.status_code == 401
 
 
 def test_handler_errors_before_and_after_accept(server):

@@ -280,3 +280,54 @@ def test_channels_consumer_on_a_path_no_route_owns(server, e2e_db):
     # the handshake instead of hanging.
     with pytest.raises(InvalidStatus):
         connect(f"ws://127.0.0.1:{server.port}/channels/nowhere/")
+
+
+# -- authentication at the handshake: Django sessions and guards decided in Python ----------
+
+
+def session_cookie(e2e_db, username, *, staff):
+    """Creates ``username`` and a logged-in Django session for it; returns the cookie."""
+    script = f"""
+from django.contrib.auth import get_user_model, HASH_SESSION_KEY, SESSION_KEY, BACKEND_SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+user, _ = get_user_model().objects.get_or_create(username={username!r}, defaults={{"is_staff": {staff!r}}})
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(session.session_key)
+"""
+    env = {**os.environ, "BOLT_SQLITE_PATH": str(e2e_db)}
+    out = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "shell", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"Cookie": f"sessionid={out.stdout.strip().splitlines()[-1]}"}
+
+
+def test_session_authentication_and_python_guards_at_the_handshake(server, e2e_db):
+    base = f"ws://127.0.0.1:{server.port}/api/ws/staff"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(base)
+    assert refused.value.response.status_code == 401
+
+    carol = session_cookie(e2e_db, "carol", staff=True)
+    with connect(f"{base}?board=open", additional_headers=carol) as ws:
+        assert recv_json(ws)["user"] == "carol"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{base}?board=closed", additional_headers=carol)
+    assert refused.value.response.status_code == 403
+    assert b"This board is closed" in refused.value.response.body
+
+    dave = session_cookie(e2e_db, "dave", staff=False)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{base}?board=open", additional_headers=dave)
+    assert refused.value.response.status_code == 403
+
+    admin = session_cookie(e2e_db, "admin", staff=True)
+    with connect(f"{base}?board=closed", additional_headers=admin) as ws:
+        assert recv_json(ws)["user"] == "admin"

@@ -12,6 +12,7 @@ import msgspec
 from django.contrib.auth import get_user_model
 
 from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
+from django_bolt.auth import BaseGuard, IsAuthenticated, IsStaff, SessionAuthentication
 from django_bolt.exceptions import HTTPException
 from django_bolt.middleware import cors, rate_limit
 from django_bolt.responses import FileResponse, StreamingResponse
@@ -365,3 +366,26 @@ async def ws_slow_reader(websocket: WebSocket):
         pass
     async for _ in websocket.iter_text():
         pass
+
+
+class BoardIsOpen(BaseGuard):
+    """A guard only Python can decide: it looks at the query and the Django user."""
+
+    message = "This board is closed"
+
+    async def check(self, request):
+        user = await request.auser()
+        return request.query.get("board") != "closed" or user.is_superuser
+
+
+# Same-site pages open this with the Django session cookie of their logged-in user.
+@api.websocket(
+    "/ws/staff", auth=[SessionAuthentication()], guards=[IsAuthenticated, IsStaff, BoardIsOpen]
+)
+async def ws_staff(websocket: WebSocket):
+    await websocket.accept()
+    user = await websocket.auser()
+    await websocket.send_json(
+        {"user": user.username, "via": websocket.context.get("auth_backend")}
+    )
+    await websocket.close()

@@ -26,7 +26,8 @@ async def add_report(request: Request):
 
 @api.websocket(
     "/ws",
-    auth=[JWTAuthentication(query="token")],  # header, or ?token= for browsers
+    # The Authorization header, or for browsers ?token= or the "access" cookie.
+    auth=[JWTAuthentication(query="token", cookie="access")],
     guards=[IsAuthenticated],
 )
 async def secure_ws(websocket: WebSocket):

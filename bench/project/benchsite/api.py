@@ -4,7 +4,7 @@ from typing import Annotated
 
 import msgspec
 
-from django_bolt import BoltAPI, UploadFile
+from django_bolt import BoltAPI, UploadFile, WebSocket
 from django_bolt.params import File, Form
 
 api = BoltAPI()
@@ -75,3 +75,10 @@ async def secure(request):
 @rate_limit(rps=1, burst=1)
 async def limited():
     return {"ok": True}
+
+
+@api.websocket("/ws/echo")
+async def ws_echo(websocket: WebSocket):
+    await websocket.accept()
+    async for message in websocket.iter_text():
+        await websocket.send_text(message)

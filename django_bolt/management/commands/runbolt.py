@@ -100,6 +100,7 @@ class Command(BaseCommand):
             # Compiled once here, so a configuration error stops the supervisor instead of
             # killing every worker it would respawn.
             site = self._compile()
+            warn_about_local_groups(site)
             code = supervise(
                 config.processes,
                 lambda slot: self._run_one(config, quiet=slot > 0, site=site),
@@ -127,6 +128,18 @@ class Command(BaseCommand):
             return serve(config, site, quiet=quiet)
         except OSError as exc:
             raise CommandError(str(exc)) from None
+
+
+def warn_about_local_groups(site: Any) -> None:
+    """Several processes without Redis: WebSocket groups reach one process each."""
+    from django_bolt._shared import redis_url
+
+    if redis_url() or not site.has_websockets:
+        return
+    logging.getLogger("django_bolt").warning(
+        "WebSocket groups are per process without BOLT_REDIS_URL: with --processes > 1 "
+        "api.group_send reaches only the members connected to the sending process"
+    )
 
 
 def argparse_suppress() -> str:
