@@ -36,6 +36,7 @@ from bench import (  # noqa: E402
     REF_PY,
     REFERENCE,
     free_port,
+    stop_process,
     tree_cpu_seconds,
     wait_listening,
 )
@@ -119,16 +120,7 @@ class Server:
         wait_listening(self.port, self.proc)
 
     def stop(self) -> None:
-        import signal
-
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        except ProcessLookupError:
-            pass
+        stop_process(self.proc)
         self.log.close()
 
 
