@@ -6,6 +6,12 @@ __version__ = "0.1.0"
 
 from .api import BoltAPI  # noqa: E402
 from .exceptions import HTTPException, RequestValidationError  # noqa: E402
+from .pagination import (  # noqa: E402
+    CursorPagination,
+    LimitOffsetPagination,
+    PageNumberPagination,
+    paginate,
+)
 from .params import Body, Cookie, Depends, File, Form, Header, Path, Query  # noqa: E402
 from .request import Request  # noqa: E402
 from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
@@ -35,6 +41,10 @@ __all__ = [
     "Redirect",
     "HTTPException",
     "RequestValidationError",
+    "PageNumberPagination",
+    "LimitOffsetPagination",
+    "CursorPagination",
+    "paginate",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",

@@ -22,6 +22,7 @@ from django.http import HttpResponseBase
 from . import params as markers
 from ._encoding import json_encode
 from .exceptions import RequestValidationError, ResponseValidationError, UnsupportedMediaType
+from .pagination import Page
 from .request import Request
 from .responses import Response
 
@@ -369,9 +370,16 @@ class RoutePlan:
                 isinstance(ret, type) and issubclass(ret, Response)
             ):
                 response_model = ret
+        # @paginate: the handler returns a Page; response_model is the list of items.
+        self.pagination = getattr(handler, "__bolt_pagination__", None)
+        self.page_item_type: Any = None
+        if self.pagination is not None:
+            self.fast_args = None
+            if get_origin(response_model) in (list, tuple):
+                self.page_item_type = get_args(response_model)[0]
         self.response_model = response_model
         self.response_type = None
-        if response_model is not None:
+        if response_model is not None and self.pagination is None:
             self.response_type = response_model
         self.no_args = not self.extractors
 
@@ -572,6 +580,8 @@ class RoutePlan:
         return await self.handler(**(await self.aextract(request)))
 
     def validate_response(self, result: Any) -> Any:
+        if self.pagination is not None and isinstance(result, Page):
+            return result.render(self.page_item_type)
         tp = self.response_type
         if tp is None or isinstance(result, Response):
             return result
