@@ -16,6 +16,7 @@ from .params import Body, Cookie, Depends, File, Form, Header, Path, Query  # no
 from .request import Request  # noqa: E402
 from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
 from .uploads import FileSize, UploadFile  # noqa: E402
+from .views import ViewSet, action  # noqa: E402
 from .websocket import WebSocket, WebSocketDisconnect, WebSocketState  # noqa: E402
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "LimitOffsetPagination",
     "CursorPagination",
     "paginate",
+    "ViewSet",
+    "action",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",

@@ -241,6 +241,39 @@ class BoltAPI:
 
         return decorator
 
+    # -- class-based routes -------------------------------------------------------------
+    def viewset(
+        self,
+        prefix: str,
+        *,
+        auth: list[Any] | None = None,
+        guards: list[Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> Callable[[type], type]:
+        """``@api.viewset("/articles")`` on a ViewSet class: its conventional methods
+        (list, retrieve, create, update, partial_update, destroy), ``@action`` and
+        ``@route`` methods become routes under ``prefix``."""
+        from .views import register
+
+        def decorator(cls: type) -> type:
+            return register(self, cls, prefix, auth=auth, guards=guards, tags=tags)
+
+        return decorator
+
+    def register_viewset(
+        self,
+        viewset: type,
+        prefix: str = "",
+        *,
+        auth: list[Any] | None = None,
+        guards: list[Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> type:
+        """The call form of ``@api.viewset``."""
+        from .views import register
+
+        return register(self, viewset, prefix, auth=auth, guards=guards, tags=tags)
+
     async def group_send(self, group: str, message: Any) -> None:
         """Sends ``message`` (str, bytes or anything JSON-encodable) to every WebSocket in
         ``group``, on every process when ``BOLT_REDIS_URL`` is set."""

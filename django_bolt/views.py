@@ -1,0 +1,316 @@
+"""Class-based routes: ViewSets.
+
+Conventional methods map to routes under a prefix::
+
+    @api.viewset("/articles", auth=[JWTAuthentication()], guards=[IsAuthenticated()])
+    class ArticleViewSet(ViewSet):
+        queryset = Article.objects.all()
+
+        async def list(self, request):                # GET    /articles
+            ...
+        async def retrieve(self, request, pk: int):   # GET    /articles/{pk}
+            ...
+        # create: POST /articles; update: PUT, partial_update: PATCH,
+        # destroy: DELETE /articles/{pk}
+
+        @action(detail=True, methods=["post"])
+        async def publish(self, request, pk: int):    # POST   /articles/{pk}/publish
+            ...
+
+or explicit routes with ``@route.get(path)`` and ``api.register_viewset(cls, prefix=)``.
+A new instance serves each request, with ``self.request`` and ``self.kwargs`` (the path
+parameters) set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import HTTPException
+from .request import Request
+
+if TYPE_CHECKING:
+    from .api import BoltAPI
+
+__all__ = ["ViewSet", "route", "action"]
+
+_ROUTE_ATTR = "__bolt_viewset_routes__"
+
+#: Conventional method -> (HTTP method, on the detail path).
+CONVENTIONAL = {
+    "list": ("GET", False),
+    "create": ("POST", False),
+    "retrieve": ("GET", True),
+    "update": ("PUT", True),
+    "partial_update": ("PATCH", True),
+    "destroy": ("DELETE", True),
+}
+
+
+def _mark(func: Callable[..., Any], entry: dict[str, Any]) -> Callable[..., Any]:
+    routes = list(getattr(func, _ROUTE_ATTR, ()))
+    routes.append(entry)
+    setattr(func, _ROUTE_ATTR, routes)
+    return func
+
+
+class _RouteDecorators:
+    """``@route.get("/path")`` (and post/put/patch/delete) on ViewSet methods: the path is
+    relative to the prefix given to ``api.register_viewset`` / ``api.viewset``."""
+
+    def __call__(
+        self, path: str = "", methods: list[str] | tuple[str, ...] = ("GET",), **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            return _mark(
+                func, {"path": path, "methods": [m.upper() for m in methods], "options": options}
+            )
+
+        return decorator
+
+    def get(self, path: str = "", **options: Any) -> Callable[..., Any]:
+        return self(path, ["GET"], **options)
+
+    def post(self, path: str = "", **options: Any) -> Callable[..., Any]:
+        return self(path, ["POST"], **options)
+
+    def put(self, path: str = "", **options: Any) -> Callable[..., Any]:
+        return self(path, ["PUT"], **options)
+
+    def patch(self, path: str = "", **options: Any) -> Callable[..., Any]:
+        return self(path, ["PATCH"], **options)
+
+    def delete(self, path: str = "", **options: Any) -> Callable[..., Any]:
+        return self(path, ["DELETE"], **options)
+
+
+route = _RouteDecorators()
+
+
+def action(
+    detail: bool = False,
+    methods: list[str] | tuple[str, ...] = ("GET",),
+    url_path: str | None = None,
+    **options: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An extra route of a conventional ViewSet: ``/prefix/<name>`` or, with ``detail``,
+    ``/prefix/{pk}/<name>`` (``url_path`` replaces the method name)."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(
+            func,
+            {
+                "action": True,
+                "detail": detail,
+                "path": url_path if url_path is not None else func.__name__.replace("_", "-"),
+                "methods": [m.upper() for m in methods],
+                "options": options,
+            },
+        )
+
+    return decorator
+
+
+class _AwaitableQuerySetMixin:
+    """``await qs`` evaluates the queryset (as the documented ``await
+    self.get_queryset()`` expects); the queryset stays a queryset otherwise."""
+
+    def __await__(self) -> Any:
+        async def evaluate() -> list[Any]:
+            return [obj async for obj in self]  # type: ignore[attr-defined]
+
+        return evaluate().__await__()
+
+
+_AWAITABLE: dict[type, type] = {}
+
+
+def _awaitable_class(cls: type) -> type:
+    made = _AWAITABLE.get(cls)
+    if made is None:
+        made = _AWAITABLE[cls] = type(cls.__name__, (_AwaitableQuerySetMixin, cls), {})
+    return made
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class ViewSet:
+    """Groups the routes of one resource. Class attributes: ``queryset``, ``lookup_field``
+    (``"pk"``), ``lookup_url_kwarg`` (the path parameter, default ``lookup_field``),
+    ``auth``, ``guards``, ``tags``."""
+
+    queryset: Any = None
+    lookup_field = "pk"
+    lookup_url_kwarg: str | None = None
+    auth: list[Any] | None = None
+    guards: list[Any] | None = None
+    tags: list[str] | None = None
+
+    request: Request
+    kwargs: dict[str, Any]
+    action: str
+
+    def get_queryset(self) -> Any:
+        """A fresh copy of ``queryset``; ``await`` it for the list of objects."""
+        if self.queryset is None:
+            raise TypeError(f"{type(self).__name__} needs a `queryset` or get_queryset()")
+        qs = self.queryset.all()
+        qs.__class__ = _awaitable_class(type(qs))
+        return qs
+
+    def get_object(self) -> Any:
+        """The object the path names (404 when there is none). In async methods ``await``
+        it; in sync ones it returns the object."""
+        if _in_event_loop():
+            return self._aget_object()
+        return self._lookup(self.get_queryset()).get()
+
+    def _lookup(self, qs: Any) -> Any:
+        kwarg = self.lookup_url_kwarg or self.lookup_field
+        if kwarg not in self.kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.{self.action}: no path parameter {kwarg!r} to look up by"
+            )
+        return _NotFoundOnMissing(qs.filter(**{self.lookup_field: self.kwargs[kwarg]}))
+
+    async def _aget_object(self) -> Any:
+        return await self._lookup(self.get_queryset()).aget()
+
+    # -- registration ---------------------------------------------------------------------
+    @classmethod
+    def _endpoints(cls) -> list[tuple[str, list[str], str, dict[str, Any]]]:
+        """(method name, HTTP methods, path relative to the prefix, options)."""
+        lookup = cls.lookup_url_kwarg or cls.lookup_field
+        found: list[tuple[str, list[str], str, dict[str, Any]]] = []
+        for name in dir(cls):
+            if name.startswith("__"):
+                continue
+            func = inspect.getattr_static(cls, name, None)
+            if not callable(func):
+                continue
+            for entry in getattr(func, _ROUTE_ATTR, ()):
+                path = entry["path"]
+                if entry.get("action"):
+                    base = f"/{{{lookup}}}" if entry["detail"] else ""
+                    path = f"{base}/{path.strip('/')}"
+                found.append((name, entry["methods"], path, entry["options"]))
+            if name in CONVENTIONAL and not hasattr(func, _ROUTE_ATTR):
+                method, detail = CONVENTIONAL[name]
+                found.append((name, [method], f"/{{{lookup}}}" if detail else "", {}))
+        return found
+
+
+class _NotFoundOnMissing:
+    """``get()`` / ``aget()`` of a filtered queryset, answering 404 when nothing matches."""
+
+    __slots__ = ("qs",)
+
+    def __init__(self, qs: Any) -> None:
+        self.qs = qs
+
+    def _missing(self) -> HTTPException:
+        return HTTPException(404, f"{self.qs.model._meta.verbose_name.capitalize()} not found")
+
+    def get(self) -> Any:
+        try:
+            return self.qs.get()
+        except self.qs.model.DoesNotExist:
+            raise self._missing() from None
+
+    async def aget(self) -> Any:
+        try:
+            return await self.qs.aget()
+        except self.qs.model.DoesNotExist:
+            raise self._missing() from None
+
+
+def _bound_handler(cls: type[ViewSet], name: str) -> Callable[..., Any]:
+    """A plain function for the route: makes a ViewSet instance per request and calls
+    ``name`` on it. Its signature is the method's without ``self`` (plus the request)."""
+    func = getattr(cls, name)
+    sig = inspect.signature(func)
+    params = list(sig.parameters.values())[1:]  # without self
+    declared_request = any(p.name == "request" for p in params)
+    extra = []
+    if not declared_request:
+        extra.append(
+            inspect.Parameter("_bolt_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+        )
+    at = next(
+        (i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params)
+    )
+    params[at:at] = extra
+
+    def instance(kwargs: dict[str, Any]) -> ViewSet:
+        request = kwargs["request"] if declared_request else kwargs.pop("_bolt_request")
+        view = cls.__new__(cls)
+        view.request = request
+        view.kwargs = dict(request.params)
+        view.action = name
+        return view
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def handler(*args: Any, **kwargs: Any) -> Any:
+            view = instance(kwargs)
+            return await getattr(view, name)(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(func)
+        def handler(*args: Any, **kwargs: Any) -> Any:
+            view = instance(kwargs)
+            return getattr(view, name)(*args, **kwargs)
+
+    handler.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    handler.__qualname__ = f"{cls.__qualname__}.{name}"
+    pagination = getattr(func, "__bolt_pagination__", None)
+    if pagination is not None:
+        handler.__bolt_pagination__ = pagination  # type: ignore[attr-defined]
+    return handler
+
+
+def register(
+    api: BoltAPI,
+    cls: type[ViewSet],
+    prefix: str,
+    *,
+    auth: list[Any] | None = None,
+    guards: list[Any] | None = None,
+    tags: list[str] | None = None,
+) -> type[ViewSet]:
+    if not (isinstance(cls, type) and issubclass(cls, ViewSet)):
+        raise TypeError(f"{cls!r} is not a ViewSet")
+    endpoints = cls._endpoints()
+    if not endpoints:
+        raise TypeError(
+            f"{cls.__qualname__} has no routes: define list/retrieve/create/update/"
+            "partial_update/destroy, or decorate methods with @route or @action"
+        )
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    auth = auth if auth is not None else cls.auth
+    guards = guards if guards is not None else cls.guards
+    tags = tags or cls.tags or [cls.__name__.removesuffix("ViewSet") or cls.__name__]
+    for name, methods, path, options in endpoints:
+        full = prefix + ("/" + path.strip("/") if path.strip("/") else "")
+        options = {"tags": tags, **options}
+        if auth is not None:
+            options.setdefault("auth", auth)
+        if guards is not None:
+            options.setdefault("guards", guards)
+        options.setdefault("name", f"{cls.__qualname__}.{name}")
+        if name == "create" and "status_code" not in options:
+            options["status_code"] = 201
+        api.api_route(full or "/", methods, **options)(_bound_handler(cls, name))
+    return cls
