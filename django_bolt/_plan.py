@@ -93,6 +93,10 @@ def validation_error_entry(exc: msgspec.ValidationError, base: list[Any]) -> dic
     if missing:
         loc.append(missing.group(1))
         return {"loc": loc, "msg": "Field required", "type": "missing"}
+    unknown = re.match(r"Object contains unknown field `(.+)`", msg)
+    if unknown:
+        loc.append(unknown.group(1))
+        return {"loc": loc, "msg": "Unknown field (or read-only)", "type": "extra_forbidden"}
     return {"loc": loc, "msg": msg, "type": _error_type(msg)}
 
 

@@ -36,7 +36,7 @@ from .request import Request
 if TYPE_CHECKING:
     from .api import BoltAPI
 
-__all__ = ["ViewSet", "route", "action"]
+__all__ = ["ModelViewSet", "ReadOnlyModelViewSet", "ViewSet", "route", "action"]
 
 _ROUTE_ATTR = "__bolt_viewset_routes__"
 
@@ -176,12 +176,18 @@ class ViewSet:
         return self._lookup(self.get_queryset()).get()
 
     def _lookup(self, qs: Any) -> Any:
+        from django.core.exceptions import ValidationError
+
         kwarg = self.lookup_url_kwarg or self.lookup_field
         if kwarg not in self.kwargs:
             raise TypeError(
                 f"{type(self).__name__}.{self.action}: no path parameter {kwarg!r} to look up by"
             )
-        return _NotFoundOnMissing(qs.filter(**{self.lookup_field: self.kwargs[kwarg]}))
+        try:
+            found = qs.filter(**{self.lookup_field: self.kwargs[kwarg]})
+        except (ValueError, TypeError, ValidationError):
+            found = qs.none()  # a value the field cannot hold names no object
+        return _NotFoundOnMissing(found)
 
     async def _aget_object(self) -> Any:
         return await self._lookup(self.get_queryset()).aget()
@@ -234,14 +240,181 @@ class _NotFoundOnMissing:
             raise self._missing() from None
 
 
+# -- model viewsets ----------------------------------------------------------------------
+
+
+def _generic(lookup: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Marks a ModelViewSet method: specialised per class at registration (the lookup path
+    parameter, pagination), unless a subclass overrides it."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.__bolt_generic__ = True  # type: ignore[attr-defined]
+        func.__bolt_lookup__ = lookup  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def _with_related(qs: Any, serializer: Any) -> Any:
+    select, prefetch = serializer.related_fields()
+    if select:
+        qs = qs.select_related(*select)
+    if prefetch:
+        qs = qs.prefetch_related(*prefetch)
+    return qs
+
+
+def _decode_body(request: Request, tp: Any) -> Any:
+    import msgspec
+
+    from ._plan import validation_error_entry
+    from .exceptions import RequestValidationError
+
+    try:
+        return msgspec.json.decode(request.body or b"{}", type=tp)
+    except msgspec.ValidationError as exc:
+        raise RequestValidationError([validation_error_entry(exc, ["body"])]) from None
+    except msgspec.DecodeError as exc:
+        raise RequestValidationError(
+            [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
+        ) from None
+
+
+class ReadOnlyModelViewSet(ViewSet):
+    """``list`` and ``retrieve`` of ``queryset`` through ``serializer_class`` (and
+    ``list_serializer_class`` for lists), paginated by ``pagination_class`` when set.
+    Nested serializers' relations are fetched with select_related / prefetch_related."""
+
+    serializer_class: Any = None
+    list_serializer_class: Any = None
+    pagination_class: Any = None
+
+    def get_serializer_class(self) -> Any:
+        if self.action == "list" and self.list_serializer_class is not None:
+            return self.list_serializer_class
+        if self.serializer_class is None:
+            raise TypeError(f"{type(self).__name__} needs a `serializer_class`")
+        return self.serializer_class
+
+    @classmethod
+    def _specialize(cls, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        if name == "list" and cls.pagination_class is not None:
+            from .pagination import paginate
+
+            serializer = cls.list_serializer_class or cls.serializer_class
+
+            @functools.wraps(func)
+            async def paged_list(self: ReadOnlyModelViewSet, request: Request) -> Any:
+                return self._related(self.get_queryset())
+
+            paged_list.__annotations__ = {"request": Request, "return": list[serializer]}
+            return paginate(cls.pagination_class)(paged_list)
+        return func
+
+    def _related(self, qs: Any) -> Any:
+        return _with_related(qs, self.get_serializer_class())
+
+    @_generic()
+    async def list(self, request: Request) -> Any:
+        serializer = self.get_serializer_class()
+        objects = await self._related(self.get_queryset())
+        return serializer.serialize_many(objects)
+
+    @_generic(lookup=True)
+    async def retrieve(self, request: Request) -> Any:
+        serializer = self.get_serializer_class()
+        obj = await self._lookup(self._related(self.get_queryset())).aget()
+        return serializer.serialize(obj)
+
+
+class ModelViewSet(ReadOnlyModelViewSet):
+    """Adds ``create`` (201), ``update`` (PUT), ``partial_update`` (PATCH) and ``destroy``
+    (204). Bodies are validated against the serializer's input type (422); each write
+    runs in a transaction; a unique constraint the write breaks is a 409."""
+
+    @_generic()
+    async def create(self, request: Request) -> Any:
+        from asgiref.sync import sync_to_async
+
+        serializer = self.get_serializer_class()
+        data = _decode_body(request, serializer.input_type())
+        obj = await sync_to_async(self._write)(None, data, serializer)
+        return serializer.serialize(obj), 201
+
+    @_generic(lookup=True)
+    async def update(self, request: Request) -> Any:
+        return await self._update(request, partial=False)
+
+    @_generic(lookup=True)
+    async def partial_update(self, request: Request) -> Any:
+        return await self._update(request, partial=True)
+
+    @_generic(lookup=True)
+    async def destroy(self, request: Request) -> Any:
+        from asgiref.sync import sync_to_async
+
+        from .responses import Response
+
+        await sync_to_async(self._delete)()
+        return Response(b"", status_code=204)
+
+    async def _update(self, request: Request, *, partial: bool) -> Any:
+        from asgiref.sync import sync_to_async
+
+        serializer = self.get_serializer_class()
+        data = _decode_body(request, serializer.input_type(partial=partial))
+        obj = await sync_to_async(self._write)(self.get_object, data, serializer)
+        return serializer.serialize(obj)
+
+    def _write(self, current: Callable[[], Any] | None, data: Any, serializer: Any) -> Any:
+        from django.db import IntegrityError, transaction
+
+        values, many = serializer.write_values(data)
+        model = serializer.Meta.model
+        try:
+            with transaction.atomic():
+                obj = current() if current is not None else model()
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                obj.save()
+                for name, ids in many.items():
+                    getattr(obj, name).set(ids)
+        except IntegrityError as exc:
+            text = str(exc).lower()
+            if "foreign key" in text:
+                raise HTTPException(422, "A related object does not exist") from None
+            raise HTTPException(409, f"Conflict: {_conflict(exc)}") from None
+        return _with_related(model._default_manager, serializer).get(pk=obj.pk)
+
+    def _delete(self) -> None:
+        from django.db import transaction
+
+        with transaction.atomic():
+            self.get_object().delete()
+
+
+def _conflict(exc: Exception) -> str:
+    """A unique violation, said without the SQL."""
+    text = str(exc).splitlines()[0]
+    if "unique" in text.lower():
+        return "an object with these values already exists"
+    return "the change breaks a database constraint"
+
+
 def _bound_handler(cls: type[ViewSet], name: str) -> Callable[..., Any]:
     """A plain function for the route: makes a ViewSet instance per request and calls
     ``name`` on it. Its signature is the method's without ``self`` (plus the request)."""
     func = getattr(cls, name)
+    if getattr(func, "__bolt_generic__", False):
+        func = cls._specialize(name, func)  # type: ignore[attr-defined]
+    lookup_param = getattr(func, "__bolt_lookup__", False)
+    lookup = cls.lookup_url_kwarg or cls.lookup_field
     sig = inspect.signature(func)
     params = list(sig.parameters.values())[1:]  # without self
     declared_request = any(p.name == "request" for p in params)
     extra = []
+    if lookup_param:
+        extra.append(inspect.Parameter(lookup, inspect.Parameter.KEYWORD_ONLY, annotation=str))
     if not declared_request:
         extra.append(
             inspect.Parameter("_bolt_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
@@ -253,6 +426,8 @@ def _bound_handler(cls: type[ViewSet], name: str) -> Callable[..., Any]:
 
     def instance(kwargs: dict[str, Any]) -> ViewSet:
         request = kwargs["request"] if declared_request else kwargs.pop("_bolt_request")
+        if lookup_param:
+            kwargs.pop(lookup)  # read through self.kwargs / get_object()
         view = cls.__new__(cls)
         view.request = request
         view.kwargs = dict(request.params)
@@ -264,14 +439,14 @@ def _bound_handler(cls: type[ViewSet], name: str) -> Callable[..., Any]:
         @functools.wraps(func)
         async def handler(*args: Any, **kwargs: Any) -> Any:
             view = instance(kwargs)
-            return await getattr(view, name)(*args, **kwargs)
+            return await func(view, *args, **kwargs)
 
     else:
 
         @functools.wraps(func)
         def handler(*args: Any, **kwargs: Any) -> Any:
             view = instance(kwargs)
-            return getattr(view, name)(*args, **kwargs)
+            return func(view, *args, **kwargs)
 
     handler.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     handler.__qualname__ = f"{cls.__qualname__}.{name}"

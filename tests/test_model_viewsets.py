@@ -1,0 +1,217 @@
+"""ModelSerializer and ModelViewSet on real models: types and validation from the model,
+nested and many-to-many fields, pagination, transactions, conflicts and query counts."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_bolt import BoltAPI, PageNumberPagination
+from django_bolt.serializers import ModelSerializer
+from django_bolt.testing import TestClient
+from django_bolt.views import ModelViewSet, ReadOnlyModelViewSet
+
+pytestmark = [pytest.mark.orm, pytest.mark.django_db(transaction=True)]
+
+from users.models import Article, Author, Tag  # noqa: E402
+
+
+class AuthorSerializer(ModelSerializer):
+    class Meta:
+        model = Author
+        fields = ["id", "name"]
+
+
+class TagSerializer(ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = "__all__"
+
+
+class ArticleSerializer(ModelSerializer):
+    """Foreign keys and tags as ids: the write shape."""
+
+    class Meta:
+        model = Article
+        fields = ["id", "title", "summary", "status", "rating", "author", "editor", "tags"]
+        read_only_fields = ["rating"]
+
+
+class ArticleDetailSerializer(ModelSerializer):
+    author = AuthorSerializer()
+    editor = AuthorSerializer()
+    tags = TagSerializer(many=True)
+
+    class Meta:
+        model = Article
+        exclude = ["summary"]
+
+
+class ArticleListSerializer(ModelSerializer):
+    author = AuthorSerializer()
+
+    class Meta:
+        model = Article
+        fields = ["id", "title", "author"]
+
+
+class Pages(PageNumberPagination):
+    page_size = 10
+
+
+api = BoltAPI()
+
+
+@api.viewset("/articles")
+class ArticleViewSet(ModelViewSet):
+    queryset = Article.objects.order_by("id")
+    serializer_class = ArticleSerializer
+
+
+@api.viewset("/feed")
+class FeedViewSet(ReadOnlyModelViewSet):
+    queryset = Article.objects.order_by("id")
+    serializer_class = ArticleDetailSerializer
+    list_serializer_class = ArticleListSerializer
+    pagination_class = Pages
+
+
+@api.viewset("/authors")
+class AuthorViewSet(ModelViewSet):
+    queryset = Author.objects.all()
+    serializer_class = AuthorSerializer
+    lookup_field = "name"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(api) as c:
+        yield c
+
+
+@pytest.fixture
+def world():
+    ada = Author.objects.create(name="Ada")
+    bob = Author.objects.create(name="Bob")
+    tags = [Tag.objects.create(name=n) for n in ("rust", "python", "django")]
+    return {"ada": ada, "bob": bob, "tags": tags}
+
+
+def test_create_validates_from_the_model(client, world):
+    ada, tags = world["ada"], world["tags"]
+    r = client.post(
+        "/articles",
+        json={"title": "Hello", "author": ada.id, "tags": [tags[0].id, tags[2].id]},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body == {
+        "id": body["id"],
+        "title": "Hello",
+        "summary": "",
+        "status": "draft",
+        "rating": 0,
+        "author": ada.id,
+        "editor": None,
+        "tags": [tags[0].id, tags[2].id],
+    }
+    article = Article.objects.get(pk=body["id"])
+    assert sorted(article.tags.values_list("id", flat=True)) == [tags[0].id, tags[2].id]
+
+    def error(payload):
+        r = client.post("/articles", json=payload)
+        assert r.status_code == 422, (payload, r.text)
+        return r.json()["detail"][0]
+
+    assert error({"author": ada.id})["loc"] == ["body", "title"]  # required
+    assert error({"title": "x" * 101, "author": ada.id})["loc"] == ["body", "title"]  # max_length
+    assert error({"title": "", "author": ada.id})["loc"] == ["body", "title"]  # blank=False
+    assert error({"title": "t", "author": ada.id, "status": "archived"})["loc"] == [
+        "body",
+        "status",
+    ]  # choices
+    assert error({"title": "t", "author": None})["loc"] == ["body", "author"]  # null=False
+    assert error({"title": "t", "author": ada.id, "rating": 5})["loc"] == ["body", "rating"]
+    r = client.post("/articles", json={"title": "t", "author": 9999})
+    assert r.status_code == 422 and Article.objects.count() == 1  # nothing half-written
+
+
+def test_update_partial_update_destroy(client, world):
+    ada, bob = world["ada"], world["bob"]
+    created = client.post("/articles", json={"title": "Draft", "author": ada.id}).json()
+    pk = created["id"]
+    r = client.put(
+        f"/articles/{pk}", json={"title": "Final", "author": bob.id, "status": "published"}
+    )
+    assert r.status_code == 200
+    assert (r.json()["title"], r.json()["author"], r.json()["status"]) == (
+        "Final",
+        bob.id,
+        "published",
+    )
+    assert client.put(f"/articles/{pk}", json={"title": "no author"}).status_code == 422
+    r = client.patch(f"/articles/{pk}", json={"editor": ada.id})
+    assert r.json()["editor"] == ada.id and r.json()["title"] == "Final"
+    assert client.patch(f"/articles/{pk}", json={"unknown": 1}).status_code == 422
+    r = client.delete(f"/articles/{pk}")
+    assert r.status_code == 204 and r.content == b""
+    assert client.get(f"/articles/{pk}").status_code == 404
+    assert client.get("/articles/not-a-number").status_code == 404
+
+
+def test_unique_conflict_is_409_and_custom_lookup(client, world):
+    r = client.post("/authors", json={"name": "Ada"})
+    assert r.status_code == 409
+    assert "already exists" in r.json()["detail"]
+    assert client.get("/authors/Bob").json() == {"id": world["bob"].id, "name": "Bob"}
+    assert client.patch("/authors/Bob", json={"name": "Robert"}).json()["name"] == "Robert"
+    assert client.get("/authors/Bob").status_code == 404
+
+
+def test_nested_list_and_detail_without_n_plus_one(client, world):
+    ada, bob, tags = world["ada"], world["bob"], world["tags"]
+    for i in range(25):
+        a = Article.objects.create(title=f"a{i}", author=ada if i % 2 else bob, editor=ada)
+        a.tags.set(tags[: i % 3 + 1])
+    with CaptureQueriesContext(connection) as first:
+        page = client.get("/feed").json()
+    assert page["count"] == 25 and page["total_pages"] == 3 and len(page["items"]) == 10
+    assert page["items"][0] == {
+        "id": page["items"][0]["id"],
+        "title": "a0",
+        "author": {"id": bob.id, "name": "Bob"},
+    }
+    with CaptureQueriesContext(connection) as last:
+        client.get("/feed?page=3")
+    assert len(first) == len(last) <= 3  # count + one select_related query, whatever the size
+
+    article = Article.objects.get(title="a2")
+    with CaptureQueriesContext(connection) as detail_queries:
+        detail = client.get(f"/feed/{article.id}").json()
+    assert detail == {
+        "id": article.id,
+        "title": "a2",
+        "status": "draft",
+        "rating": 0,
+        "author": {"id": bob.id, "name": "Bob"},
+        "editor": {"id": ada.id, "name": "Ada"},
+        "tags": [{"id": t.id, "name": t.name} for t in tags],
+        "created_at": detail["created_at"],
+    }
+    assert len(detail_queries) <= 2  # the article with its authors, then its tags
+    assert client.post("/feed", json={}).status_code == 405  # read-only
+
+
+def test_serializer_declaration_errors():
+    with pytest.raises(TypeError, match="Meta.model"):
+
+        class NoModel(ModelSerializer):
+            class Meta:
+                fields = ["id"]
+
+    class Wrong(ModelSerializer):
+        class Meta:
+            model = Author
+            fields = ["id", "nope"]
+
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        Wrong.output_type()
