@@ -383,7 +383,15 @@ class RoutePlan:
                 self.page_item_type = get_args(response_model)[0]
         self.response_model = response_model
         self.response_type = None
-        if response_model is not None and self.pagination is None:
+        # `-> ArticleSerializer` / `-> list[ArticleSerializer]`: encoded by the serializer.
+        self.response_serializer: tuple[Any, bool] | None = _serializer_of(response_model)
+        if self.response_serializer is not None:
+            self.fast_args = None
+        if (
+            response_model is not None
+            and self.pagination is None
+            and self.response_serializer is None
+        ):
             self.response_type = response_model
         self.no_args = not self.extractors
 
@@ -423,6 +431,12 @@ class RoutePlan:
             self.fast_args = None
             return
         inner, optional = _unwrap_optional(base)
+        serializer = _serializer_of(inner)
+        if serializer is not None and not serializer[1]:
+            # A ModelSerializer as a parameter: the body, as its input type.
+            inner = base = serializer[0].input_type()
+            if optional:
+                base = base | None
         if marker is None:
             if pname in path_names:
                 source = "path"
@@ -586,6 +600,11 @@ class RoutePlan:
     def validate_response(self, result: Any) -> Any:
         if self.pagination is not None and isinstance(result, Page):
             return result.render(self.page_item_type)
+        if self.response_serializer is not None and not isinstance(
+            result, (Response, msgspec.Struct, dict)
+        ):
+            serializer, many = self.response_serializer
+            return serializer.serialize_many(result) if many else serializer.serialize(result)
         tp = self.response_type
         if tp is None or isinstance(result, Response):
             return result
@@ -598,6 +617,17 @@ class RoutePlan:
 
 
 _FAST_KINDS = {str: "str", int: "int", float: "float", bool: "bool", Any: "str"}
+
+
+def _serializer_of(tp: Any) -> tuple[Any, bool] | None:
+    """(ModelSerializer class, many) when ``tp`` is one or a list of one."""
+    from .serializers import ModelSerializer
+
+    many = get_origin(tp) in (list, tuple)
+    inner = get_args(tp)[0] if many and get_args(tp) else tp
+    if isinstance(inner, type) and issubclass(inner, ModelSerializer):
+        return inner, many
+    return None
 
 
 def _request_extractor(request: Request) -> Request:
@@ -627,7 +657,9 @@ def render_result(
     response type is checked."""
     status = plan.status_code if plan is not None else 200
     cls = type(result)
-    if (plan is None or plan.response_type is None) and (cls is dict or cls is list):
+    if (cls is dict or cls is list) and (
+        plan is None or (plan.response_type is None and plan.response_serializer is None)
+    ):
         return status, json_encode(result), JSON_TYPE, None
     headers: list[tuple[str, str]] | None = None
     if cls is tuple:

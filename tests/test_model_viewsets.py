@@ -215,3 +215,37 @@ def test_serializer_declaration_errors():
 
     with pytest.raises(TypeError, match="no field 'nope'"):
         Wrong.output_type()
+
+
+fn_api = BoltAPI()
+
+
+@fn_api.get("/authors/{pk}")
+async def one_author(pk: int) -> AuthorSerializer:
+    return await Author.objects.aget(pk=pk)
+
+
+@fn_api.get("/articles")
+def all_articles() -> list[ArticleDetailSerializer]:
+    return list(Article.objects.select_related("author", "editor").prefetch_related("tags"))
+
+
+@fn_api.post("/authors", status_code=201)
+async def new_author(author: AuthorSerializer) -> AuthorSerializer:
+    values, _ = AuthorSerializer.write_values(author)
+    return await Author.objects.acreate(**values)
+
+
+def test_serializers_in_function_handlers(world):
+    with TestClient(fn_api) as client:
+        ada = world["ada"]
+        assert client.get(f"/authors/{ada.id}").json() == {"id": ada.id, "name": "Ada"}
+        a = Article.objects.create(title="t", author=ada)
+        a.tags.set(world["tags"][:1])
+        listed = client.get("/articles").json()
+        assert listed[0]["author"] == {"id": ada.id, "name": "Ada"}
+        assert listed[0]["tags"] == [{"id": world["tags"][0].id, "name": "rust"}]
+        created = client.post("/authors", json={"name": "Cy"})
+        assert created.status_code == 201 and created.json()["name"] == "Cy"
+        assert client.post("/authors", json={"name": ""}).status_code == 422
+        assert client.post("/authors", json={"id": 5, "name": "Di"}).status_code == 422
