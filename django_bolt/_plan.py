@@ -351,6 +351,11 @@ class RoutePlan:
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
         self.request_param: str | None = None
         self.body_param: str | None = None
+        # What the OpenAPI document says about the inputs: (source, wire name, type,
+        # required, default, marker) for path/query/header/cookie/form/file values, and
+        # the body's (type, required).
+        self.doc_params: list[tuple[str, str, Any, bool, Any, Any]] = []
+        self.doc_body: tuple[Any, bool] | None = None
         # The same plan in the form the Rust fast path runs; None when an argument
         # needs something only the Python path does.
         self.fast_args: list[tuple[Any, ...]] | None = []
@@ -362,6 +367,9 @@ class RoutePlan:
                 continue
             annotation = hints.get(pname, param.annotation)
             self._add_param(pname, param, annotation, path_names)
+        if self.doc_body is None:
+            # A handler that reads its body itself may say what it expects.
+            self.doc_body = getattr(handler, "__bolt_body__", None)
         missing = path_names - {n for n, _ in self.extractors}
         if missing and not dependency:
             raise TypeError(
@@ -403,6 +411,9 @@ class RoutePlan:
         if depends is not None:
             extractor = DependencyExtractor(depends, annotation, self.path, self.name)
             self.extractors.append((pname, extractor))
+            self.doc_params.extend(extractor.plan.doc_params)
+            if self.doc_body is None:
+                self.doc_body = extractor.plan.doc_body
             self.async_extract = self.async_extract or extractor.is_async
             self.fast_args = None
             return
@@ -456,6 +467,7 @@ class RoutePlan:
             self.body_param = pname
             required = default is markers._UNSET and not optional
             body_default = None if default is markers._UNSET else default
+            self.doc_body = (inner, required)
             self.extractors.append(
                 (pname, _make_body_extractor(pname, base, required, body_default))
             )
@@ -465,6 +477,7 @@ class RoutePlan:
         if source == "file":
             key = marker.alias if marker and marker.alias else pname
             required = default is markers._UNSET and not optional
+            self.doc_params.append(("file", key, inner, required, None, marker))
             spec = marker if isinstance(marker, markers.File) else markers.File()
             self.extractors.append(
                 (
@@ -484,6 +497,7 @@ class RoutePlan:
         required = default is markers._UNSET and not optional
         value_default = None if default is markers._UNSET else default
         constraints = marker.constraints if marker else {}
+        self.doc_params.append((source, key, base, required, value_default, marker))
         self.extractors.append(
             (
                 pname,

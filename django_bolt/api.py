@@ -66,7 +66,9 @@ class BoltAPI:
     ``middleware`` (CORSMiddleware, RateLimitMiddleware, CompressionMiddleware instances)
     or the equivalent ``middleware_config={"cors": {...}, ...}`` apply to every route.
     ``django_middleware=True`` (the project's MIDDLEWARE) or a list of middleware runs
-    Django middleware around every route of this API.
+    Django middleware around every route of this API. ``info`` (an ``OpenAPIInfo``)
+    describes the API in its OpenAPI document, served at ``openapi_url`` with the
+    Swagger UI, ReDoc, Scalar and RapiDoc pages (``docs=False`` leaves those out).
     """
 
     def __init__(
@@ -82,6 +84,9 @@ class BoltAPI:
         middleware: list[Any] | None = None,
         middleware_config: dict[str, Any] | None = None,
         django_middleware: bool | list[Any] | None = None,
+        info: Any = None,
+        openapi_url: str | None = "/openapi.json",
+        docs: bool = True,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
@@ -97,6 +102,13 @@ class BoltAPI:
         self.django_middleware = django_middleware
         self._django_chain: Any = None
         self.routes: list[Route] = []
+        from .openapi import OpenAPIInfo
+
+        self.info = info or OpenAPIInfo(title=title, version=version, description=description)
+        if openapi_url:
+            from .openapi.docs import add_docs_routes
+
+            add_docs_routes(self, openapi_url, docs)
 
     # -- declaring routes --------------------------------------------------------------
     def api_route(

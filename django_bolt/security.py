@@ -128,9 +128,8 @@ def compile_route(api: BoltAPI, route: Route, mount_prefix: str = "") -> Compile
         raise ImproperlyConfigured(f"{route.name} ({route.path}): {exc}") from exc
 
 
-def _compile(api: BoltAPI, route: Route, mount_prefix: str) -> Compiled:
-    from ._shared import shared_backend
-
+def route_auth(api: BoltAPI, route: Route) -> tuple[list[BaseAuth], list[BaseGuard]]:
+    """The authentication backends and guards that apply to a route."""
     options = route.options
     raw_guards = options.get("guards")
     if raw_guards is None:
@@ -140,6 +139,13 @@ def _compile(api: BoltAPI, route: Route, mount_prefix: str) -> Compiled:
     if raw_auth is None:
         raw_auth = api.auth
     auth = default_auth(guards) if raw_auth is None else [as_auth(a) for a in raw_auth]
+    return auth, guards
+
+
+def _compile(api: BoltAPI, route: Route, mount_prefix: str) -> Compiled:
+    from ._shared import shared_backend
+
+    auth, guards = route_auth(api, route)
 
     spec: dict[str, Any] = {}
     if auth or guards:

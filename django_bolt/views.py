@@ -290,41 +290,53 @@ class ReadOnlyModelViewSet(ViewSet):
     pagination_class: Any = None
 
     def get_serializer_class(self) -> Any:
-        if self.action == "list" and self.list_serializer_class is not None:
-            return self.list_serializer_class
-        if self.serializer_class is None:
-            raise TypeError(f"{type(self).__name__} needs a `serializer_class`")
-        return self.serializer_class
+        return type(self)._serializer_for(self.action)
+
+    @classmethod
+    def _serializer_for(cls, action: str) -> Any:
+        if action == "list" and cls.list_serializer_class is not None:
+            return cls.list_serializer_class
+        if cls.serializer_class is None:
+            raise TypeError(f"{cls.__name__} needs a `serializer_class`")
+        return cls.serializer_class
 
     @classmethod
     def _specialize(cls, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        """This class's version of a generic method: the serializer as the return type
+        (the plan encodes with it; the schema documents it), the input type as the
+        documented body, pagination on ``list``."""
+        serializer = cls._serializer_for(name)
+
+        @functools.wraps(func)
+        async def specialized(self: ReadOnlyModelViewSet, request: Request) -> Any:
+            return await func(self, request)
+
+        returns = list[serializer] if name == "list" else serializer  # type: ignore[valid-type]
+        specialized.__annotations__ = {"request": Request, "return": returns}
+        if name in ("create", "update", "partial_update"):
+            body = serializer.input_type(partial=name == "partial_update")
+            specialized.__bolt_body__ = (body, True)  # type: ignore[attr-defined]
+        if name == "destroy":
+            specialized.__annotations__["return"] = None
         if name == "list" and cls.pagination_class is not None:
             from .pagination import paginate
 
-            serializer = cls.list_serializer_class or cls.serializer_class
-
-            @functools.wraps(func)
-            async def paged_list(self: ReadOnlyModelViewSet, request: Request) -> Any:
-                return self._related(self.get_queryset())
-
-            paged_list.__annotations__ = {"request": Request, "return": list[serializer]}
-            return paginate(cls.pagination_class)(paged_list)
-        return func
+            return paginate(cls.pagination_class)(specialized)
+        return specialized
 
     def _related(self, qs: Any) -> Any:
         return _with_related(qs, self.get_serializer_class())
 
     @_generic()
     async def list(self, request: Request) -> Any:
-        serializer = self.get_serializer_class()
-        objects = await self._related(self.get_queryset())
-        return serializer.serialize_many(objects)
+        qs = self._related(self.get_queryset())
+        if self.pagination_class is not None:
+            return qs  # paginated (and counted) by the pagination class
+        return await qs
 
     @_generic(lookup=True)
     async def retrieve(self, request: Request) -> Any:
-        serializer = self.get_serializer_class()
-        obj = await self._lookup(self._related(self.get_queryset())).aget()
-        return serializer.serialize(obj)
+        return await self._lookup(self._related(self.get_queryset())).aget()
 
 
 class ModelViewSet(ReadOnlyModelViewSet):
@@ -338,8 +350,7 @@ class ModelViewSet(ReadOnlyModelViewSet):
 
         serializer = self.get_serializer_class()
         data = _decode_body(request, serializer.input_type())
-        obj = await sync_to_async(self._write)(None, data, serializer)
-        return serializer.serialize(obj), 201
+        return await sync_to_async(self._write)(None, data, serializer)
 
     @_generic(lookup=True)
     async def update(self, request: Request) -> Any:
@@ -363,8 +374,7 @@ class ModelViewSet(ReadOnlyModelViewSet):
 
         serializer = self.get_serializer_class()
         data = _decode_body(request, serializer.input_type(partial=partial))
-        obj = await sync_to_async(self._write)(self.get_object, data, serializer)
-        return serializer.serialize(obj)
+        return await sync_to_async(self._write)(self.get_object, data, serializer)
 
     def _write(self, current: Callable[[], Any] | None, data: Any, serializer: Any) -> Any:
         from django.db import IntegrityError, transaction
@@ -487,5 +497,8 @@ def register(
         options.setdefault("name", f"{cls.__qualname__}.{name}")
         if name == "create" and "status_code" not in options:
             options["status_code"] = 201
+        generic = getattr(getattr(cls, name, None), "__bolt_generic__", False)
+        if name == "destroy" and generic and "status_code" not in options:
+            options["status_code"] = 204
         api.api_route(full or "/", methods, **options)(_bound_handler(cls, name))
     return cls

@@ -249,3 +249,33 @@ def test_serializers_in_function_handlers(world):
         assert created.status_code == 201 and created.json()["name"] == "Cy"
         assert client.post("/authors", json={"name": ""}).status_code == 422
         assert client.post("/authors", json={"id": 5, "name": "Di"}).status_code == 422
+
+
+def test_model_viewsets_in_the_openapi_document(client):
+    doc = client.get("/openapi.json").json()
+    ref = "#/components/schemas/"
+    create = doc["paths"]["/articles"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": ref + "ArticleSerializerIn"
+    }
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": ref + "ArticleSerializerOut"
+    }
+    patch = doc["paths"]["/articles/{pk}"]["patch"]
+    assert patch["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": ref + "ArticleSerializerPatch"
+    }
+    assert "204" in doc["paths"]["/articles/{pk}"]["delete"]["responses"]
+    feed = doc["paths"]["/feed"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert feed["schema"]["properties"]["items"]["items"] == {
+        "$ref": ref + "ArticleListSerializerOut"
+    }
+    schemas = doc["components"]["schemas"]
+    status = schemas["ArticleSerializerIn"]["properties"]["status"]
+    enum_ref = status["anyOf"][0]["$ref"] if "anyOf" in status else status["$ref"]
+    assert schemas[enum_ref.rsplit("/", 1)[-1]]["enum"] == ["draft", "published"]
+    assert schemas["ArticleSerializerIn"]["required"] == ["title", "author"]
+    assert schemas["ArticleSerializerIn"]["properties"]["title"]["maxLength"] == 100
+    assert doc["paths"]["/feed/{pk}"]["get"]["tags"] == ["Feed"]
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(doc)

@@ -1,0 +1,394 @@
+"""The OpenAPI 3.1 document of one BoltAPI, generated from its routes.
+
+Everything comes from what the routes already declare: path, query, header and cookie
+parameters with their types, constraints and defaults; bodies and responses as msgspec
+types (JSON Schema 2020-12, which OpenAPI 3.1 uses as is); ModelSerializers through their
+generated types; pagination envelopes; the 422 error shape; security schemes from the
+authentication backends; tags from ViewSets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import re
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
+
+import msgspec
+
+if TYPE_CHECKING:
+    from ..api import BoltAPI, Route
+
+REF = "#/components/schemas/{name}"
+_TYPED_PARAM = re.compile(r"{(\w+):\w+}")
+
+VALIDATION_ERROR = {
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+
+
+@dataclasses.dataclass
+class OpenAPIInfo:
+    """The document's ``info``: ``BoltAPI(info=OpenAPIInfo(title=..., version=...))``."""
+
+    title: str = "API"
+    version: str = "1.0.0"
+    description: str = ""
+    terms_of_service: str | None = None
+    contact: dict[str, str] | None = None
+    license: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": self.title, "version": self.version}
+        if self.description:
+            out["description"] = self.description
+        if self.terms_of_service:
+            out["termsOfService"] = self.terms_of_service
+        if self.contact:
+            out["contact"] = dict(self.contact)
+        if self.license:
+            out["license"] = dict(self.license)
+        return out
+
+
+class _Types:
+    """Collects the types the document refers to; one schema_components call at the end
+    turns them into schemas (shared structs become components)."""
+
+    def __init__(self) -> None:
+        self.types: list[Any] = []
+        self.slots: list[tuple[dict[str, Any], str, int]] = []
+
+    def ref(self, holder: dict[str, Any], key: str, tp: Any) -> None:
+        """Sets ``holder[key]`` to the schema of ``tp`` once it is known."""
+        self.slots.append((holder, key, len(self.types)))
+        self.types.append(tp)
+
+    def resolve(self) -> dict[str, Any]:
+        if not self.types:
+            return {}
+        schemas, components = msgspec.json.schema_components(self.types, ref_template=REF)
+        for holder, key, index in self.slots:
+            holder[key] = schemas[index]
+        return components
+
+
+def _openapi_path(path: str) -> str:
+    return _TYPED_PARAM.sub(r"{\1}", path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    try:
+        msgspec.json.encode(value)
+    except (TypeError, msgspec.EncodeError):
+        return None
+    return value
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    import types
+    from typing import Union
+
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _param_schema(tp: Any, marker: Any) -> dict[str, Any]:
+    tp = _unwrap_optional(tp)
+    constraints = getattr(marker, "constraints", None) or {}
+    if constraints:
+        tp = Annotated[tp, msgspec.Meta(**constraints)]
+    try:
+        return msgspec.json.schema(tp)
+    except (TypeError, ValueError):
+        return {}
+
+
+def _serializer_type(tp: Any) -> Any:
+    """msgspec types for ModelSerializers (and lists of them)."""
+    from ..serializers import ModelSerializer
+
+    if isinstance(tp, type) and issubclass(tp, ModelSerializer):
+        return tp.output_type()
+    if get_origin(tp) in (list, tuple) and get_args(tp):
+        inner = get_args(tp)[0]
+        if isinstance(inner, type) and issubclass(inner, ModelSerializer):
+            return list[inner.output_type()]  # type: ignore[valid-type]
+    return tp
+
+
+def _schema_able(tp: Any) -> bool:
+    try:
+        msgspec.json.schema(tp)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_PAGE_FIELDS: dict[str, dict[str, Any]] = {
+    "PageNumberPagination": {
+        "count": {"type": "integer"},
+        "page": {"type": "integer"},
+        "page_size": {"type": "integer"},
+        "total_pages": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+        "next_page": {"type": ["integer", "null"]},
+        "previous_page": {"type": ["integer", "null"]},
+    },
+    "LimitOffsetPagination": {
+        "count": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+    },
+    "CursorPagination": {
+        "page_size": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+        "next_cursor": {"type": ["string", "null"]},
+        "previous_cursor": {"type": ["string", "null"]},
+    },
+}
+
+
+def _page_schema(pagination: Any, types: _Types, item_type: Any) -> dict[str, Any]:
+    from .. import pagination as styles
+
+    fields: dict[str, Any] = {}
+    for name in _PAGE_FIELDS:
+        if isinstance(pagination, getattr(styles, name)):
+            fields = dict(_PAGE_FIELDS[name])
+            break
+    items: dict[str, Any] = {"type": "array", "items": {}}
+    item = _serializer_type(item_type) if item_type is not None else None
+    if item is not None and _schema_able(item):
+        types.ref(items, "items", item)
+    return {
+        "type": "object",
+        "properties": {**fields, "items": items},
+        "required": [*fields, "items"],
+    }
+
+
+def _security_schemes(auth: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    from django.conf import settings
+
+    from ..auth.backends import APIKeyAuthentication, JWTAuthentication, SessionAuthentication
+
+    out = []
+    for backend in auth:
+        if isinstance(backend, JWTAuthentication):
+            out.append(("JWTBearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}))
+        elif isinstance(backend, APIKeyAuthentication):
+            header = getattr(backend, "header", "x-api-key")
+            name = "APIKey" if header.lower() == "x-api-key" else f"APIKey.{header}"
+            out.append((name, {"type": "apiKey", "in": "header", "name": header}))
+        elif isinstance(backend, SessionAuthentication):
+            name = settings.SESSION_COOKIE_NAME
+            out.append(("SessionCookie", {"type": "apiKey", "in": "cookie", "name": name}))
+    return out
+
+
+def _operation_id(route: Route, method: str, seen: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", route.name).strip("_") or "operation"
+    candidate = f"{base}_{method.lower()}" if len(route.methods) > 1 else base
+    n = 2
+    unique = candidate
+    while unique in seen:
+        unique = f"{candidate}_{n}"
+        n += 1
+    seen.add(unique)
+    return unique
+
+
+def _summary(route: Route) -> str:
+    summary = route.options.get("summary")
+    if summary:
+        return str(summary)
+    name = getattr(route.handler, "__name__", "") or route.name.rsplit(".", 1)[-1]
+    return name.replace("_", " ").strip().capitalize()
+
+
+def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
+    from ..api import WEBSOCKET, join_paths
+    from ..security import route_auth
+
+    types = _Types()
+    paths: dict[str, dict[str, Any]] = {}
+    schemes: dict[str, dict[str, Any]] = {}
+    tags: list[str] = []
+    seen_ids: set[str] = set()
+    for route in api.routes:
+        if WEBSOCKET in route.methods or not route.options.get("include_in_schema", True):
+            continue
+        plan = route.plan
+        path = _openapi_path(join_paths(mount_prefix, route.path))
+        item = paths.setdefault(path, {})
+        auth, guards = route_auth(api, route)
+        route_schemes = _security_schemes(auth)
+        for name, scheme in route_schemes:
+            schemes[name] = scheme
+        for method in route.methods:
+            op: dict[str, Any] = {
+                "operationId": _operation_id(route, method, seen_ids),
+                "summary": _summary(route),
+            }
+            description = route.options.get("description") or inspect.getdoc(route.handler)
+            if description:
+                op["description"] = description
+            route_tags = route.options.get("tags")
+            if route_tags:
+                op["tags"] = list(route_tags)
+                tags += [t for t in route_tags if t not in tags]
+            parameters, form = [], []
+            for source, key, tp, required, default, marker in plan.doc_params:
+                if marker is not None and not getattr(marker, "include_in_schema", True):
+                    continue
+                if source in ("form", "file"):
+                    form.append((source, key, tp, required, marker))
+                    continue
+                param: dict[str, Any] = {
+                    "name": key,
+                    "in": source,
+                    "required": True if source == "path" else required,
+                    "schema": _param_schema(tp, marker),
+                }
+                if default is not None and source != "path":
+                    value = _json_default(default)
+                    if value is not None:
+                        param["schema"]["default"] = value
+                if marker is not None and getattr(marker, "description", None):
+                    param["description"] = marker.description
+                if marker is not None and getattr(marker, "deprecated", False):
+                    param["deprecated"] = True
+                parameters.append(param)
+            if parameters:
+                op["parameters"] = parameters
+            if plan.doc_body is not None:
+                body_type, body_required = plan.doc_body
+                media: dict[str, Any] = {}
+                types.ref(media, "schema", body_type)
+                op["requestBody"] = {
+                    "required": body_required,
+                    "content": {"application/json": media},
+                }
+            elif form:
+                props: dict[str, Any] = {}
+                required_fields = []
+                has_file = False
+                for source, key, tp, required, marker in form:
+                    if source == "file":
+                        has_file = True
+                        props[key] = {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                        }
+                    else:
+                        props[key] = _param_schema(tp, marker)
+                    if required:
+                        required_fields.append(key)
+                content_type = (
+                    "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
+                )
+                schema: dict[str, Any] = {"type": "object", "properties": props}
+                if required_fields:
+                    schema["required"] = required_fields
+                op["requestBody"] = {
+                    "required": bool(required_fields),
+                    "content": {content_type: {"schema": schema}},
+                }
+            op["responses"] = _responses(route, plan, types, parameters or plan.doc_body or form)
+            if route_schemes:
+                op["security"] = [{name: []} for name, _ in route_schemes]
+                op["responses"]["401"] = _error_response("Not authenticated")
+                if guards:
+                    op["responses"]["403"] = _error_response("Permission denied")
+            item[method.lower()] = op
+    components = types.resolve()
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": api.info.as_dict(),
+        "paths": paths,
+        "components": {
+            "schemas": {
+                **components,
+                "ValidationError": VALIDATION_ERROR,
+                "Error": ERROR,
+            }
+        },
+    }
+    if schemes:
+        document["components"]["securitySchemes"] = schemes
+    if tags:
+        document["tags"] = [{"name": t} for t in tags]
+    return document
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}},
+    }
+
+
+def _responses(route: Route, plan: Any, types: _Types, has_inputs: Any) -> dict[str, Any]:
+    status = str(plan.status_code)
+    responses: dict[str, Any] = {}
+    if plan.status_code == 204:
+        responses[status] = {"description": "No Content"}
+    else:
+        content: dict[str, Any] = {}
+        model = plan.response_model
+        if plan.pagination is not None:
+            content["schema"] = _page_schema(plan.pagination, types, plan.page_item_type)
+        elif model is not None:
+            model = _serializer_type(model)
+            if _schema_able(model):
+                types.ref(content, "schema", model)
+        responses[status] = {
+            "description": "Successful Response",
+            "content": {"application/json": content},
+        }
+    if has_inputs:
+        responses["422"] = {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(name="ValidationError")}}
+            },
+        }
+    from ..pagination import PageNumberPagination
+
+    if isinstance(plan.pagination, PageNumberPagination):
+        responses["404"] = _error_response("Page out of range")
+    return responses

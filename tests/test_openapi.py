@@ -1,0 +1,210 @@
+"""The OpenAPI 3.1 document generated from routes, and the four documentation UIs."""
+
+from typing import Annotated
+
+import msgspec
+import pytest
+
+from django_bolt import BoltAPI, PageNumberPagination, Query, ViewSet, paginate
+from django_bolt.auth import APIKeyAuthentication, IsAuthenticated, JWTAuthentication
+from django_bolt.openapi import OpenAPIInfo
+from django_bolt.testing import TestClient
+
+SECRET = "openapi-test-secret-0123456789abcdef0123"
+
+
+class Address(msgspec.Struct):
+    city: str
+    zip_code: Annotated[str, msgspec.Meta(pattern=r"^\d{5}$")]
+
+
+class Color(msgspec.Struct):
+    name: str
+
+
+class UserIn(msgspec.Struct):
+    username: Annotated[str, msgspec.Meta(min_length=3, max_length=30)]
+    age: int | None = None
+    address: Address | None = None
+    tags: list[str] = []
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    username: str
+
+
+class Pages(PageNumberPagination):
+    page_size = 20
+
+
+api = BoltAPI(info=OpenAPIInfo(title="Shop API", version="2.1.0", description="Things to buy"))
+
+
+@api.get("/items/{item_id}", tags=["items"], summary="One item")
+async def get_item(
+    item_id: int,
+    q: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many")] = 10,
+):
+    """Returns the item."""
+    return {"item_id": item_id}
+
+
+@api.post("/users", response_model=UserOut, status_code=201)
+async def create_user(user: UserIn):
+    return {"id": 1, "username": user.username}
+
+
+@api.get("/users")
+@paginate(Pages)
+async def list_users() -> list[UserOut]:
+    return []
+
+
+@api.get("/private", auth=[JWTAuthentication(secret=SECRET)], guards=[IsAuthenticated()])
+async def private():
+    return {}
+
+
+@api.get("/keyed", auth=[APIKeyAuthentication(api_keys={"k1"})])
+async def keyed():
+    return {}
+
+
+@api.get("/hidden", include_in_schema=False)
+async def hidden():
+    return {}
+
+
+@api.viewset("/colors")
+class ColorViewSet(ViewSet):
+    async def list(self) -> list[Color]:
+        return []
+
+    async def retrieve(self, pk: int) -> Color:
+        return Color(name="red")
+
+
+@pytest.fixture(scope="module")
+def document():
+    with TestClient(api) as client:
+        r = client.get("/openapi.json")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/json")
+        return r.json()
+
+
+def test_info_paths_and_parameters(document):
+    assert document["openapi"] == "3.1.0"
+    assert document["info"] == {
+        "title": "Shop API",
+        "version": "2.1.0",
+        "description": "Things to buy",
+    }
+    assert "/hidden" not in document["paths"]
+    assert not any(p.endswith(("/docs", "/redoc", "/openapi.json")) for p in document["paths"])
+    op = document["paths"]["/items/{item_id}"]["get"]
+    assert op["summary"] == "One item" and op["description"] == "Returns the item."
+    assert op["tags"] == ["items"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert params["item_id"] == {
+        "name": "item_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+    assert params["q"]["required"] is False and params["q"]["schema"] == {"type": "string"}
+    assert params["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 10,
+    }
+    assert params["limit"]["description"] == "How many"
+    assert op["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationError"
+    }
+
+
+def test_bodies_responses_and_components(document):
+    op = document["paths"]["/users"]["post"]
+    assert op["requestBody"]["required"] is True
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/UserIn"
+    }
+    created = op["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/UserOut"}
+    schemas = document["components"]["schemas"]
+    user_in = schemas["UserIn"]
+    assert user_in["required"] == ["username"]
+    assert user_in["properties"]["username"] == {
+        "type": "string",
+        "minLength": 3,
+        "maxLength": 30,
+    }
+    assert user_in["properties"]["address"] == {
+        "anyOf": [{"$ref": "#/components/schemas/Address"}, {"type": "null"}],
+        "default": None,
+    }
+    assert schemas["Address"]["properties"]["zip_code"]["pattern"] == r"^\d{5}$"
+    page = document["paths"]["/users"]["get"]["responses"]["200"]["content"]["application/json"]
+    props = page["schema"]["properties"]
+    assert props["items"] == {"type": "array", "items": {"$ref": "#/components/schemas/UserOut"}}
+    assert {"count", "page", "page_size", "total_pages", "next_page"} <= set(props)
+    names = [p["name"] for p in document["paths"]["/users"]["get"]["parameters"]]
+    assert names == ["page"]
+
+
+def test_security_and_viewset_tags(document):
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["JWTBearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["APIKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert document["paths"]["/keyed"]["get"]["security"] == [{"APIKey": []}]
+    private = document["paths"]["/private"]["get"]
+    assert private["security"] == [{"JWTBearer": []}]
+    assert {"401", "403"} <= set(private["responses"])
+    assert "security" not in document["paths"]["/items/{item_id}"]["get"]
+    colors = document["paths"]["/colors/{pk}"]["get"]
+    assert colors["tags"] == ["Color"]
+    assert {"name": "Color"} in document["tags"]
+
+
+def test_document_is_valid_openapi_3_1(document):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+
+
+def test_docs_pages_use_only_local_assets():
+    with TestClient(api) as client:
+        for slug, asset in (
+            ("docs", "swagger-ui-bundle.js"),
+            ("redoc", "redoc.standalone.js"),
+            ("scalar", "scalar.standalone.js"),
+            ("rapiddoc", "rapidoc-min.js"),
+        ):
+            r = client.get(f"/{slug}")
+            assert r.status_code == 200, slug
+            assert r.headers["content-security-policy"].startswith("default-src 'self'")
+            assert f'src="/docs/assets/{asset}"' in r.text
+            assert "http://" not in r.text and "https://" not in r.text
+            assert "<script>" not in r.text  # no inline script
+            js = client.get(f"/docs/assets/{asset}")
+            assert js.status_code == 200 and len(js.content) > 100_000
+        assert client.get("/docs/assets/..%2Fdocs.py").status_code == 404
+        assert client.get("/docs/assets/other.js").status_code == 404
+
+
+def test_schema_is_cached_and_can_be_turned_off():
+    with TestClient(api) as client:
+        first = client.get("/openapi.json").content
+        assert client.get("/openapi.json").content == first
+    quiet = BoltAPI(openapi_url=None)
+
+    @quiet.get("/x")
+    async def x():
+        return {}
+
+    with TestClient(quiet) as client:
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/docs").status_code == 404
