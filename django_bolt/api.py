@@ -125,9 +125,12 @@ class BoltAPI:
         include_in_schema: bool = True,
         auth: list[Any] | None = None,
         guards: list[Any] | None = None,
+        responses: dict[int, Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Registers a handler. ``auth`` / ``guards`` replace the API's defaults for this
-        route (``auth=[]`` turns authentication off)."""
+        route (``auth=[]`` turns authentication off). ``responses`` documents other
+        answers in the OpenAPI document: ``{404: "No such item"}``, ``{409: ErrorType}``
+        or a raw OpenAPI response object."""
         if isinstance(methods, str):
             methods = [methods]
         normalized = []
@@ -170,6 +173,7 @@ class BoltAPI:
                         "include_in_schema": include_in_schema,
                         "auth": list(auth) if auth is not None else None,
                         "guards": list(guards) if guards is not None else None,
+                        "responses": dict(responses or {}),
                     },
                 )
             )

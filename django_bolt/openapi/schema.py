@@ -321,7 +321,13 @@ def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
                 content_type = (
                     "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
                 )
-                schema: dict[str, Any] = {"type": "object", "properties": props}
+                schema: dict[str, Any] = {
+                    "type": "object",
+                    "properties": props,
+                    # Other fields are accepted (and ignored) unless their names hold
+                    # control characters, which multipart headers cannot carry.
+                    "propertyNames": {"pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"},
+                }
                 if required_fields:
                     schema["required"] = required_fields
                 op["requestBody"] = {
@@ -329,6 +335,10 @@ def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
                     "content": {content_type: {"schema": schema}},
                 }
             op["responses"] = _responses(route, plan, types, parameters or plan.doc_body or form)
+            if form and plan.doc_body is None:
+                op["responses"]["400"] = _error_response("A malformed form body")
+            if _rate_limited(api, route):
+                op["responses"]["429"] = _error_response("Too many requests (see Retry-After)")
             if route_schemes:
                 op["security"] = [{name: []} for name, _ in route_schemes]
                 op["responses"]["401"] = _error_response("Not authenticated")
@@ -353,6 +363,16 @@ def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
     if tags:
         document["tags"] = [{"name": t} for t in tags]
     return document
+
+
+def _rate_limited(api: BoltAPI, route: Route) -> bool:
+    from ..middleware.decorators import route_middleware
+    from ..security import api_middleware
+
+    declared = route_middleware(route.handler)
+    if "rate_limit" in declared:
+        return True
+    return "rate_limit" in api_middleware(api) and "rate_limit" not in declared.get("skip", set())
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -391,4 +411,19 @@ def _responses(route: Route, plan: Any, types: _Types, has_inputs: Any) -> dict[
 
     if isinstance(plan.pagination, PageNumberPagination):
         responses["404"] = _error_response("Page out of range")
+    if "{" in route.path:
+        # A missing object (ObjectDoesNotExist, get_object(), Http404) is a 404.
+        responses.setdefault("404", _error_response("Not found"))
+    for code, declared in (route.options.get("responses") or {}).items():
+        if isinstance(declared, str):
+            responses[str(code)] = _error_response(declared)
+        elif isinstance(declared, dict):
+            responses[str(code)] = declared
+        else:
+            content: dict[str, Any] = {}
+            types.ref(content, "schema", _serializer_type(declared))
+            responses[str(code)] = {
+                "description": getattr(declared, "__name__", "Response"),
+                "content": {"application/json": content},
+            }
     return responses

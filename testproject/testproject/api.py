@@ -15,6 +15,7 @@ from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
 from django_bolt.auth import BaseGuard, IsAuthenticated, IsStaff, SessionAuthentication
 from django_bolt.exceptions import HTTPException
 from django_bolt.middleware import cors, rate_limit
+from django_bolt.params import Path as UrlPath
 from django_bolt.responses import FileResponse, StreamingResponse
 from django_bolt.websocket import WebSocket, WebSocketDisconnect
 
@@ -71,7 +72,7 @@ def sync_handler(n: int):
 
 
 @api.get("/sleep")
-async def sleepy(ms: int = 10):
+async def sleepy(ms: Annotated[int, Query(ge=0, le=2_000)] = 10):
     await asyncio.sleep(ms / 1000)
     return {"slept_ms": ms}
 
@@ -88,13 +89,18 @@ async def create_user(request, body: CreateUserRequest):
 
 
 class NewUser(msgspec.Struct):
-    username: str
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
     email: str
 
 
-@api.post("/accounts", status_code=201)
+@api.post("/accounts", status_code=201, responses={409: "The username is taken"})
 async def create_account(body: NewUser):
-    user = await User.objects.acreate(username=body.username, email=body.email)
+    from django.db import IntegrityError
+
+    try:
+        user = await User.objects.acreate(username=body.username, email=body.email)
+    except IntegrityError:
+        raise HTTPException(409, "The username is taken") from None
     return {"id": user.id, "username": user.username}
 
 
@@ -104,7 +110,7 @@ async def get_account(user_id: int):
     return {"id": user.id, "username": user.username}
 
 
-@api.post("/notes")
+@api.post("/notes", status_code=201)
 def create_note(body: NoteIn):
     from users.models import Note
 
@@ -121,7 +127,7 @@ async def get_note(note_id: int):
 
 
 @api.get("/notes")
-async def list_notes(limit: int = 10):
+async def list_notes(limit: Annotated[int, Query(ge=0, le=100)] = 10):
     from users.models import Note
 
     return [{"id": n.id, "title": n.title} async for n in Note.objects.order_by("id")[:limit]]
@@ -140,7 +146,10 @@ async def file_path(rest: str):
 PUBLIC_DIR = Path(__file__).resolve().parent / "public"
 
 
-@api.get("/public/{name:path}")
+@api.get(
+    "/public/{name:path}",
+    responses={200: {"description": "The file", "content": {"*/*": {}}}},
+)
 async def public_file(name: str):
     return FileResponse(name, root=PUBLIC_DIR)
 
@@ -211,18 +220,27 @@ async def create_document(
     return {"id": doc.id, "url": doc.file.url, "name": doc.file.name}
 
 
-@api.get("/events")
-async def events(count: int = 3):
+@api.get(
+    "/events",
+    responses={200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}},
+)
+async def events(count: Annotated[int, Query(ge=0, le=1000)] = 3):
     async def produce():
         for i in range(count):
             yield {"event": "tick", "id": i, "data": {"n": i}}
             await asyncio.sleep(0.01)
 
-    return StreamingResponse(produce())
+    return StreamingResponse(produce(), media_type="text/event-stream")
 
 
-@api.get("/stream/big")
-async def stream_big(chunks: int = 100, size: int = 65536):
+@api.get(
+    "/stream/big",
+    responses={200: {"description": "Bytes", "content": {"application/octet-stream": {}}}},
+)
+async def stream_big(
+    chunks: Annotated[int, Query(ge=0, le=4096)] = 100,
+    size: Annotated[int, Query(ge=1, le=65536)] = 65536,
+):
     async def produce():
         block = b"x" * size
         for _ in range(chunks):
@@ -231,12 +249,12 @@ async def stream_big(chunks: int = 100, size: int = 65536):
     return StreamingResponse(produce(), media_type="application/octet-stream")
 
 
-@api.get("/boom")
+@api.get("/boom", include_in_schema=False)  # a deliberate failure, for the error tests
 async def boom():
     raise RuntimeError("handler failure")
 
 
-@api.get("/missing")
+@api.get("/missing", responses={404: "No such user"})
 async def missing():
     raise HTTPException(status_code=404, detail="User not found")
 
@@ -339,14 +357,17 @@ async def ws_chat(websocket: WebSocket, room: str, name: str = "anon"):
         await api.group_send(group, {"name": name, "text": text, "pid": os.getpid()})
 
 
+Room = Annotated[str, UrlPath(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+
+
 @api.post("/ws/announce/{room}")
-async def ws_announce(room: str, text: str):
+async def ws_announce(room: Room, text: str):
     await api.group_send(f"chat.{room}", {"announcement": text})
     return {"sent": True}
 
 
 @api.post("/ws/announce-sync/{room}")
-def ws_announce_sync(room: str, text: str):
+def ws_announce_sync(room: Room, text: str):
     api.group_send_sync(f"chat.{room}", {"announcement": text, "from": "sync"})
     return {"sent": True}
 
