@@ -28,4 +28,10 @@ if [ ! -x .venv-ninja/bin/granian ]; then
 fi
 mkdir -p out
 ../.venv/bin/python project/manage.py migrate --noinput -v0
+# 200 users for the model ViewSet endpoints.
+../.venv/bin/python project/manage.py shell -v0 -c "
+from django.contrib.auth import get_user_model
+User = get_user_model()
+User.objects.bulk_create([User(username=f'user{i:04d}', email=f'user{i}@example.com',
+    first_name='First', last_name=f'Last{i}') for i in range(User.objects.count(), 200)])"
 exec ../.venv/bin/python bench.py "$@"

@@ -82,3 +82,55 @@ async def ws_echo(websocket: WebSocket):
     await websocket.accept()
     async for message in websocket.iter_text():
         await websocket.send_text(message)
+
+
+# -- a model ViewSet: django.contrib.auth's users, page-number pagination ------------------
+# Each package's documented way: ours generates the serializer from the model; the
+# reference declares a Serializer Struct.
+import datetime  # noqa: E402
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+from django_bolt.pagination import PageNumberPagination  # noqa: E402
+
+User = get_user_model()
+USER_FIELDS = ["id", "username", "email", "first_name", "last_name", "is_active", "date_joined"]
+
+try:
+    from django_bolt.serializers import ModelSerializer
+except ImportError:  # the reference package
+    ModelSerializer = None
+
+if ModelSerializer is not None:
+    from django_bolt.views import ModelViewSet
+
+    class UserSerializer(ModelSerializer):
+        class Meta:
+            model = User
+            fields = USER_FIELDS
+
+else:
+    from django_bolt import ModelViewSet
+    from django_bolt.serializers import Serializer
+
+    class UserSerializer(Serializer):
+        id: int
+        username: str
+        email: str
+        first_name: str
+        last_name: str
+        is_active: bool
+        date_joined: datetime.datetime
+
+
+class UserPages(PageNumberPagination):
+    page_size = 10
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+
+@api.viewset("/users")
+class UserViewSet(ModelViewSet):
+    queryset = User.objects.order_by("id")
+    serializer_class = UserSerializer
+    pagination_class = UserPages

@@ -54,4 +54,30 @@ def upload(request, title: Form[str], file: File[UploadedFile]):
     return {"title": title, "filename": file.name, "size": file.size}
 
 
+# A model list and detail: django.contrib.auth's users, page-number pagination.
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.shortcuts import get_object_or_404  # noqa: E402
+from ninja import ModelSchema  # noqa: E402
+from ninja.pagination import PageNumberPagination, paginate  # noqa: E402
+
+User = get_user_model()
+
+
+class UserOut(ModelSchema):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "first_name", "last_name", "is_active", "date_joined"]
+
+
+@api.get("/users", response=list[UserOut])
+@paginate(PageNumberPagination, page_size=10, max_page_size=100)
+def list_users(request):
+    return User.objects.order_by("id")
+
+
+@api.get("/users/{pk}", response=UserOut)
+def get_user(request, pk: int):
+    return get_object_or_404(User, pk=pk)
+
+
 urlpatterns = [path("admin/", admin.site.urls), path("", api.urls)]
