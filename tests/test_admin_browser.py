@@ -1,33 +1,8 @@
 """The Django admin under runbolt, driven in headless Chromium."""
 
-import shutil
-
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (make test installs it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_admin_login_add_change_list_and_change_form(bolt, browser, tmp_path):

@@ -1,11 +1,7 @@
 """Each documentation UI rendered by headless Chromium from a real runbolt, with every
 request that is not to the server itself refused: the docs need no network."""
 
-import shutil
-
 import pytest
-
-from .test_admin_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -16,17 +12,6 @@ UIS = {
     "scalar": "text=Get item",
     "rapiddoc": "text=Get item",
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (make test installs it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
