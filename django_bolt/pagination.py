@@ -28,7 +28,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core import signing
 from django.db import models
@@ -98,7 +98,10 @@ def _slice(source: Any, start: int, stop: int) -> list[Any]:
 
 
 class BasePagination(abc.ABC):
-    """Declares its query parameters and cuts one page out of a source."""
+    """Declares its query parameters and cuts one page out of a source. ``envelope``
+    documents the page's fields besides ``items`` (JSON Schema, for OpenAPI)."""
+
+    envelope: ClassVar[dict[str, Any]] = {}
 
     @abc.abstractmethod
     def parameters(self) -> list[inspect.Parameter]:
@@ -128,6 +131,16 @@ class PageNumberPagination(BasePagination):
 
     page_size = 100
     max_page_size: int | None = None
+    envelope = {
+        "count": {"type": "integer"},
+        "page": {"type": "integer"},
+        "page_size": {"type": "integer"},
+        "total_pages": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+        "next_page": {"type": ["integer", "null"]},
+        "previous_page": {"type": ["integer", "null"]},
+    }
     page_query_param = "page"
     page_size_query_param: str | None = None
 
@@ -184,6 +197,13 @@ class LimitOffsetPagination(BasePagination):
 
     default_limit = 100
     max_limit: int | None = 1000
+    envelope = {
+        "count": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+    }
     limit_query_param = "limit"
     offset_query_param = "offset"
 
@@ -253,6 +273,13 @@ class CursorPagination(BasePagination):
     ordering: str | tuple[str, ...] | list[str] | None = None
     cursor_query_param = "cursor"
     salt = "django_bolt.pagination.cursor"
+    envelope = {
+        "page_size": {"type": "integer"},
+        "has_next": {"type": "boolean"},
+        "has_previous": {"type": "boolean"},
+        "next_cursor": {"type": ["string", "null"]},
+        "previous_cursor": {"type": ["string", "null"]},
+    }
 
     def __init__(self) -> None:
         if not self.ordering:

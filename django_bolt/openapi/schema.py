@@ -154,42 +154,8 @@ def _schema_able(tp: Any) -> bool:
     return True
 
 
-_PAGE_FIELDS: dict[str, dict[str, Any]] = {
-    "PageNumberPagination": {
-        "count": {"type": "integer"},
-        "page": {"type": "integer"},
-        "page_size": {"type": "integer"},
-        "total_pages": {"type": "integer"},
-        "has_next": {"type": "boolean"},
-        "has_previous": {"type": "boolean"},
-        "next_page": {"type": ["integer", "null"]},
-        "previous_page": {"type": ["integer", "null"]},
-    },
-    "LimitOffsetPagination": {
-        "count": {"type": "integer"},
-        "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
-        "has_next": {"type": "boolean"},
-        "has_previous": {"type": "boolean"},
-    },
-    "CursorPagination": {
-        "page_size": {"type": "integer"},
-        "has_next": {"type": "boolean"},
-        "has_previous": {"type": "boolean"},
-        "next_cursor": {"type": ["string", "null"]},
-        "previous_cursor": {"type": ["string", "null"]},
-    },
-}
-
-
 def _page_schema(pagination: Any, types: _Types, item_type: Any) -> dict[str, Any]:
-    from .. import pagination as styles
-
-    fields: dict[str, Any] = {}
-    for name in _PAGE_FIELDS:
-        if isinstance(pagination, getattr(styles, name)):
-            fields = dict(_PAGE_FIELDS[name])
-            break
+    fields = dict(getattr(pagination, "envelope", {}))
     items: dict[str, Any] = {"type": "array", "items": {}}
     item = _serializer_type(item_type) if item_type is not None else None
     if item is not None and _schema_able(item):
