@@ -27,13 +27,17 @@ def load_application() -> Any:
     """The project's ASGI application when it can take WebSockets, else None (Django's
     own ``ASGIHandler`` answers HTTP only)."""
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.handlers.asgi import ASGIHandler
     from django.utils.module_loading import import_string
 
     path = getattr(settings, "ASGI_APPLICATION", None)
     if not path:
         return None
-    application = import_string(path)
+    try:
+        application = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"ASGI_APPLICATION {path!r} cannot be loaded: {exc}") from exc
     if isinstance(application, ASGIHandler):
         return None
     return application

@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::auth::Identity;
 use crate::bridge::BridgeCore;
 use crate::compress::{self, CompressedBody, CompressionPolicy};
 use crate::cors::CorsPolicy;
@@ -246,20 +247,10 @@ pub async fn dispatch(
             }
             Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new(), None),
         };
-    let mut identity = None;
-    let mut python_gate = false;
-    if let Some(policy) = policy.as_deref().filter(|p| p.needs_gate()) {
-        match run_gate(&req, policy).await {
-            Gate::Reject(resp) => return resp,
-            Gate::Pass {
-                identity: id,
-                python,
-            } => {
-                identity = id;
-                python_gate = python;
-            }
-        }
-    }
+    let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
+        Ok(pass) => pass,
+        Err(refusal) => return refusal,
+    };
     let mut reading = Box::pin(read_input(
         &req,
         payload,
@@ -326,9 +317,15 @@ pub async fn dispatch(
     }
 }
 
-/// Rate limit, authentication and guards for a request; a refusal carries the CORS
-/// headers already.
-async fn run_gate(req: &HttpRequest, policy: &PolicyCore) -> Gate {
+/// Rate limit, authentication and guards for a request: the identity and whether Python
+/// authentication or guards are still to run, or the refusal (with its CORS headers).
+async fn run_gate(
+    req: &HttpRequest,
+    policy: Option<&PolicyCore>,
+) -> Result<(Option<Identity>, bool), HttpResponse> {
+    let Some(policy) = policy.filter(|p| p.needs_gate()) else {
+        return Ok((None, false));
+    };
     let view = RequestView {
         method: req.method(),
         headers: req.headers(),
@@ -356,9 +353,9 @@ async fn run_gate(req: &HttpRequest, policy: &PolicyCore) -> Gate {
     match gate {
         Gate::Reject(mut resp) => {
             policy.finish(req.headers(), resp.headers_mut());
-            Gate::Reject(resp)
+            Err(resp)
         }
-        pass => pass,
+        Gate::Pass { identity, python } => Ok((identity, python)),
     }
 }
 
@@ -424,20 +421,10 @@ async fn serve_websocket(
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         return resp;
     };
-    let mut identity = None;
-    let mut python_gate = false;
-    if let Some(policy) = policy.as_deref().filter(|p| p.needs_gate()) {
-        match run_gate(&req, policy).await {
-            Gate::Reject(resp) => return resp,
-            Gate::Pass {
-                identity: id,
-                python,
-            } => {
-                identity = id;
-                python_gate = python;
-            }
-        }
-    }
+    let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
+        Ok(pass) => pass,
+        Err(refusal) => return refusal,
+    };
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge));
     let parts = RequestParts {
         route_id,

@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -281,8 +282,6 @@ def test_dev_mode_reloads_on_code_change(tmp_path, e2e_db):
 
 
 def test_bad_port_is_a_clear_error(e2e_db):
-    import subprocess
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -343,3 +342,21 @@ def test_auth_cors_and_compression_over_the_socket(bolt):
         assert r.json() == {"created": True}
         # The main API is untouched by the second API's guards.
         assert client.get("/api/hello").status_code == 200
+
+
+@pytest.mark.e2e
+def test_unloadable_asgi_application_is_a_clear_error(e2e_db):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "testproject" / "manage.py"), "runbolt", "--port", "0"],
+        env={
+            **os.environ,
+            "BOLT_SQLITE_PATH": str(e2e_db),
+            "BOLT_ASGI_APPLICATION": "testproject.nowhere.application",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ASGI_APPLICATION 'testproject.nowhere.application' cannot be loaded" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -102,7 +102,7 @@ def add_docs_routes(api: BoltAPI, openapi_url: str, docs: bool) -> None:
             base = (
                 f"{mount}{join_paths(api.prefix, '/docs/assets') if api.prefix else '/docs/assets'}"
             )
-            if assets.missing() and any(j in assets.missing() for j in (*css, *js)):
+            if not set(css + js).isdisjoint(assets.missing()):
                 return HTML(
                     "<h1>Documentation assets are missing</h1><p>Run "
                     "<code>python -m django_bolt.openapi.assets</code> (the build does) to "

@@ -48,7 +48,7 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "testproject.wsgi.application"
-ASGI_APPLICATION = "testproject.asgi.application"
+ASGI_APPLICATION = os.environ.get("BOLT_ASGI_APPLICATION", "testproject.asgi.application")
 
 
 def _database_from_url(url: str) -> dict:

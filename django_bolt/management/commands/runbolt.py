@@ -124,9 +124,11 @@ class Command(BaseCommand):
 
         if site is None:
             site = self._compile()
+        from django.core.exceptions import ImproperlyConfigured
+
         try:
             return serve(config, site, quiet=quiet)
-        except OSError as exc:
+        except (OSError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
 
 
