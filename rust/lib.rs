@@ -1,19 +1,33 @@
 //! django_bolt._core: wires the modules; each module owns one concern.
 
+#[path = "auth/jwt.rs"]
 pub mod auth;
+#[path = "store/backend.rs"]
 pub mod backend;
+#[path = "bridge/queue.rs"]
 pub mod bridge;
+#[path = "http/compress.rs"]
 pub mod compress;
+#[path = "http/cors.rs"]
 pub mod cors;
+#[path = "server/dispatch.rs"]
 pub mod dispatch;
+#[path = "bridge/fastpath.rs"]
 pub mod fastpath;
+#[path = "http/form.rs"]
 pub mod form;
+#[path = "ws/groups.rs"]
 pub mod groups;
+#[path = "bridge/job.rs"]
 pub mod job;
+#[path = "policy/gate.rs"]
 pub mod policy;
 pub mod router;
+#[path = "server/http_server.rs"]
 pub mod server;
+#[path = "server/test_app.rs"]
 pub mod testing;
+#[path = "ws/channel.rs"]
 pub mod websocket;
 
 use pyo3::prelude::*;
