@@ -2,11 +2,71 @@
 //! method-agnostic tree that answers "which methods does this path allow" for 405s.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use matchit::Router;
+use pyo3::exceptions::PyValueError;
+use pyo3::PyErr;
 
-use crate::policy::PolicyCore;
+use crate::policy::gate::PolicyCore;
+
+/// A route path or registration the table refuses (ValueError).
+#[derive(Debug)]
+pub enum RouteError {
+    Unclosed {
+        path: String,
+    },
+    ParamName {
+        name: String,
+        path: String,
+    },
+    PathNotLast {
+        name: String,
+        path: String,
+    },
+    Converter {
+        converter: String,
+        path: String,
+    },
+    Conflict {
+        method: String,
+        path: String,
+        error: matchit::InsertError,
+    },
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unclosed { path } => write!(f, "unclosed '{{' in route path {path:?}"),
+            Self::ParamName { name, path } => {
+                write!(f, "invalid parameter name {name:?} in route path {path:?}")
+            }
+            Self::PathNotLast { name, path } => write!(
+                f,
+                "a {{{name}:path}} parameter must end the route path {path:?}"
+            ),
+            Self::Converter { converter, path } => write!(
+                f,
+                "unknown parameter converter {converter:?} in route path {path:?}"
+            ),
+            Self::Conflict {
+                method,
+                path,
+                error,
+            } => write!(f, "cannot add route {method} {path}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+impl From<RouteError> for PyErr {
+    fn from(e: RouteError) -> Self {
+        PyValueError::new_err(e.to_string())
+    }
+}
 
 /// What the Python side registered for one (method, path) pair.
 #[derive(Clone)]
@@ -55,7 +115,6 @@ pub struct RouteTable {
     paths: Router<usize>,
     allowed: Vec<(Vec<String>, String)>,
     pattern_index: HashMap<String, usize>,
-    len: usize,
 }
 
 /// The pseudo-method WebSocket routes are registered under.
@@ -63,14 +122,16 @@ pub const WEBSOCKET: &str = "WEBSOCKET";
 
 /// Converts the user-facing `{name}` / `{name:path}` syntax to matchit's
 /// `{name}` / `{*name}` syntax.
-pub fn to_matchit_pattern(path: &str) -> Result<String, String> {
+pub fn to_matchit_pattern(path: &str) -> Result<String, RouteError> {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let end = rest[start..]
             .find('}')
-            .ok_or_else(|| format!("unclosed '{{' in route path {path:?}"))?
+            .ok_or_else(|| RouteError::Unclosed {
+                path: path.to_owned(),
+            })?
             + start;
         let inner = &rest[start + 1..end];
         let (name, kind) = match inner.split_once(':') {
@@ -78,16 +139,18 @@ pub fn to_matchit_pattern(path: &str) -> Result<String, String> {
             None => (inner, ""),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "invalid parameter name {name:?} in route path {path:?}"
-            ));
+            return Err(RouteError::ParamName {
+                name: name.to_owned(),
+                path: path.to_owned(),
+            });
         }
         match kind {
             "path" => {
                 if end + 1 != rest.len() {
-                    return Err(format!(
-                        "a {{{name}:path}} parameter must end the route path {path:?}"
-                    ));
+                    return Err(RouteError::PathNotLast {
+                        name: name.to_owned(),
+                        path: path.to_owned(),
+                    });
                 }
                 out.push_str("{*");
                 out.push_str(name);
@@ -99,9 +162,10 @@ pub fn to_matchit_pattern(path: &str) -> Result<String, String> {
                 out.push('}');
             }
             other => {
-                return Err(format!(
-                    "unknown parameter converter {other:?} in route path {path:?}"
-                ))
+                return Err(RouteError::Converter {
+                    converter: other.to_owned(),
+                    path: path.to_owned(),
+                })
             }
         }
         rest = &rest[end + 1..];
@@ -115,25 +179,25 @@ impl RouteTable {
         Self::default()
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn insert(&mut self, method: &str, path: &str, target: RouteTarget) -> Result<(), String> {
+    pub fn insert(
+        &mut self,
+        method: &str,
+        path: &str,
+        target: RouteTarget,
+    ) -> Result<(), RouteError> {
         let method = method.to_ascii_uppercase();
         let pattern = to_matchit_pattern(path)?;
         self.by_method
             .entry(method.clone())
             .or_default()
             .insert(pattern.clone(), target)
-            .map_err(|e| format!("cannot add route {method} {path}: {e}"))?;
+            .map_err(|error| RouteError::Conflict {
+                method: method.clone(),
+                path: path.to_owned(),
+                error,
+            })?;
         if method == WEBSOCKET {
             // WebSocket routes answer upgrades only; HTTP methods on the path are unaffected.
-            self.len += 1;
             return Ok(());
         }
         let idx = match self.pattern_index.get(&pattern) {
@@ -142,7 +206,11 @@ impl RouteTable {
                 let idx = self.allowed.len();
                 self.paths
                     .insert(pattern.clone(), idx)
-                    .map_err(|e| format!("cannot add route {method} {path}: {e}"))?;
+                    .map_err(|error| RouteError::Conflict {
+                        method: method.clone(),
+                        path: path.to_owned(),
+                        error,
+                    })?;
                 self.pattern_index.insert(pattern, idx);
                 self.allowed.push((Vec::new(), String::new()));
                 idx
@@ -158,7 +226,6 @@ impl RouteTable {
             implied.sort();
             *header = implied.join(", ");
         }
-        self.len += 1;
         Ok(())
     }
 
@@ -243,7 +310,6 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(t.lookup("GET", "/admin/"), Lookup::NotFound);
-        assert_eq!(t.len(), 3);
     }
 
     #[test]

@@ -16,8 +16,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyDict, PyList, PyString, PyTuple};
 
-use crate::job::{Job, Reply, JSON_CONTENT_TYPE};
 use actix_http::header::CONTENT_TYPE;
+
+use super::job::Job;
+use super::parts::{Reply, RequestParts};
+use super::response_args::JSON_CONTENT_TYPE;
 
 enum Source {
     Path,
@@ -150,7 +153,7 @@ fn parse_int(raw: &str) -> Option<i64> {
 }
 
 /// No Content-Type, or a JSON one (application/json, application/*+json).
-fn json_content_type(parts: &crate::job::RequestParts) -> bool {
+fn json_content_type(parts: &RequestParts) -> bool {
     let Some(value) = parts.headers.get(CONTENT_TYPE) else {
         return true;
     };

@@ -3,13 +3,40 @@
 //! Whole bodies are compressed in one pass; streamed bodies chunk by chunk with a flush
 //! after each chunk, so server-sent events still arrive as they are produced.
 
+use std::fmt;
 use std::io::Write;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
+use pyo3::exceptions::PyValueError;
+use pyo3::PyErr;
+
+/// A compression backend Rust does not have (ValueError).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEncoding(pub String);
+
+impl fmt::Display for UnknownEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unsupported compression backend {:?} (use gzip, brotli or zstd)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownEncoding {}
+
+impl From<UnknownEncoding> for PyErr {
+    fn from(e: UnknownEncoding) -> Self {
+        PyValueError::new_err(e.to_string())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -19,14 +46,12 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, UnknownEncoding> {
         match name.to_ascii_lowercase().as_str() {
             "gzip" => Ok(Self::Gzip),
             "br" | "brotli" => Ok(Self::Brotli),
             "zstd" => Ok(Self::Zstd),
-            other => Err(format!(
-                "unsupported compression backend {other:?} (use gzip, brotli or zstd)"
-            )),
+            other => Err(UnknownEncoding(other.to_owned())),
         }
     }
 
@@ -128,7 +153,7 @@ impl CompressionPolicy {
 }
 
 /// Marks a response as compressed with `enc` (and varying on Accept-Encoding).
-pub fn mark(headers: &mut HeaderMap, enc: Encoding) {
+fn mark(headers: &mut HeaderMap, enc: Encoding) {
     headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc.token()));
     headers.remove(actix_web::http::header::CONTENT_LENGTH);
     headers.remove(actix_web::http::header::ETAG);
@@ -214,7 +239,7 @@ impl Encoder {
 }
 
 /// Compresses a whole body.
-pub fn compress(enc: Encoding, body: &[u8]) -> std::io::Result<Bytes> {
+fn compress(enc: Encoding, body: &[u8]) -> std::io::Result<Bytes> {
     match enc {
         Encoding::Brotli => {
             let mut out = Vec::with_capacity(body.len() / 3 + 64);
@@ -234,13 +259,13 @@ pub fn compress(enc: Encoding, body: &[u8]) -> std::io::Result<Bytes> {
 }
 
 /// A streamed body compressed chunk by chunk.
-pub struct CompressedBody {
+struct CompressedBody {
     inner: BoxBody,
     encoder: Option<Encoder>,
 }
 
 impl CompressedBody {
-    pub fn new(inner: BoxBody, enc: Encoding) -> std::io::Result<Self> {
+    fn new(inner: BoxBody, enc: Encoding) -> std::io::Result<Self> {
         Ok(Self {
             inner,
             encoder: Some(Encoder::new(enc)?),
@@ -287,6 +312,45 @@ impl MessageBody for CompressedBody {
                 }
             }
         }
+    }
+}
+
+/// Compresses a response the policy allows, for a client that accepts it.
+pub fn compress_response(
+    resp: HttpResponse,
+    policy: &CompressionPolicy,
+    req: &HttpRequest,
+) -> HttpResponse {
+    if req.method() == Method::HEAD || !policy.applies(resp.status().as_u16(), resp.headers()) {
+        return resp;
+    }
+    match resp.body().size() {
+        BodySize::None => return resp,
+        BodySize::Sized(n) if (n as usize) < policy.minimum_size => return resp,
+        _ => {}
+    }
+    let Some(enc) = policy.negotiate(req.headers()) else {
+        let mut resp = resp;
+        resp.headers_mut()
+            .append(VARY, HeaderValue::from_static("Accept-Encoding"));
+        return resp;
+    };
+    let (mut head, body) = resp.into_parts();
+    match body.try_into_bytes() {
+        Ok(bytes) => match compress(enc, &bytes) {
+            Ok(out) => {
+                mark(head.headers_mut(), enc);
+                head.set_body(BoxBody::new(out))
+            }
+            Err(_) => head.set_body(BoxBody::new(bytes)),
+        },
+        Err(body) => match CompressedBody::new(body, enc) {
+            Ok(stream) => {
+                mark(head.headers_mut(), enc);
+                head.set_body(BoxBody::new(stream))
+            }
+            Err(_) => head.set_body(BoxBody::new(Bytes::new())),
+        },
     }
 }
 

@@ -1,65 +1,43 @@
-//! CORS: preflight answered in Rust, response headers for allowed origins.
-//!
-//! Origins match exactly (scheme, host and port, case-insensitively), or by an explicit
-//! subdomain pattern `https://*.example.com`; never by prefix or substring, so
-//! `https://example.com.evil.com` is not `https://example.com`. `Origin: null` matches
-//! only when "null" is listed.
+//! CORS: preflight answered in Rust, response headers for allowed origins (matched as
+//! `origins` describes).
+
+use std::fmt;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
+use pyo3::exceptions::PyValueError;
+use pyo3::PyErr;
 
-use crate::dispatch::json_error;
+use super::errors::json_error;
+use super::origins::{OriginError, OriginSet};
 
-/// A list of allowed origins: exact ones, `scheme://*.domain` patterns, "null", "*".
-#[derive(Debug, Clone, Default)]
-pub struct OriginSet {
-    pub any: bool,
-    exact: Vec<String>,
-    /// (scheme + "://", ".example.com") for `scheme://*.example.com`.
-    wildcard: Vec<(String, String)>,
+/// A CORS setting Rust refuses (ValueError).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsError {
+    Origin(OriginError),
+    AnyOriginWithCredentials,
+    ExposeHeaders,
 }
 
-impl OriginSet {
-    pub fn parse(list: &[String]) -> Result<Self, String> {
-        let mut set = Self::default();
-        for origin in list {
-            let o = normalize_origin(origin);
-            if o == "*" {
-                set.any = true;
-            } else if let Some((scheme, rest)) = o.split_once("://*.") {
-                if rest.is_empty() || rest.contains(['*', '/']) {
-                    return Err(format!("invalid origin pattern {origin:?}"));
-                }
-                set.wildcard
-                    .push((format!("{scheme}://"), format!(".{rest}")));
-            } else if o == "null" || (o.contains("://") && !o.contains('*')) {
-                set.exact.push(o);
-            } else {
-                return Err(format!(
-                    "invalid origin {origin:?}: use scheme://host[:port], \
-                     scheme://*.domain, \"null\" or \"*\""
-                ));
-            }
+impl fmt::Display for CorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Origin(e) => write!(f, "CORS: {e}"),
+            Self::AnyOriginWithCredentials => f.write_str(
+                "CORS allow_origins=[\"*\"] with allow_credentials=True would let any site make \
+                 authenticated requests; list the trusted origins instead",
+            ),
+            Self::ExposeHeaders => f.write_str("invalid CORS expose_headers"),
         }
-        Ok(set)
     }
+}
 
-    pub fn allows(&self, origin: &str) -> bool {
-        let o = normalize_origin(origin);
-        if o == "null" {
-            return self.exact.iter().any(|x| x == "null");
-        }
-        if self.any || self.exact.contains(&o) {
-            return true;
-        }
-        self.wildcard.iter().any(|(scheme, suffix)| {
-            o.strip_prefix(scheme.as_str()).is_some_and(|host| {
-                host.len() > suffix.len()
-                    && host.ends_with(suffix.as_str())
-                    && !host.contains(['/', '@', '?', '#'])
-            })
-        })
+impl std::error::Error for CorsError {}
+
+impl From<CorsError> for PyErr {
+    fn from(e: CorsError) -> Self {
+        PyValueError::new_err(e.to_string())
     }
 }
 
@@ -84,10 +62,6 @@ pub struct CorsSettings {
     pub max_age: Option<u32>,
 }
 
-fn normalize_origin(origin: &str) -> String {
-    origin.trim().trim_end_matches('/').to_ascii_lowercase()
-}
-
 const ACAO: HeaderName = HeaderName::from_static("access-control-allow-origin");
 const ACAC: HeaderName = HeaderName::from_static("access-control-allow-credentials");
 const ACAM: HeaderName = HeaderName::from_static("access-control-allow-methods");
@@ -98,14 +72,10 @@ const ACRM: HeaderName = HeaderName::from_static("access-control-request-method"
 const ACRH: HeaderName = HeaderName::from_static("access-control-request-headers");
 
 impl CorsPolicy {
-    pub fn new(s: CorsSettings) -> Result<Self, String> {
-        let origins = OriginSet::parse(&s.origins).map_err(|e| format!("CORS: {e}"))?;
+    pub fn new(s: CorsSettings) -> Result<Self, CorsError> {
+        let origins = OriginSet::parse(&s.origins).map_err(CorsError::Origin)?;
         if origins.any && s.credentials {
-            return Err(
-                "CORS allow_origins=[\"*\"] with allow_credentials=True would let any site make \
-                 authenticated requests; list the trusted origins instead"
-                    .into(),
-            );
+            return Err(CorsError::AnyOriginWithCredentials);
         }
         let any_method = s.methods.iter().any(|m| m.trim() == "*");
         let methods = s
@@ -126,7 +96,7 @@ impl CorsPolicy {
         } else {
             Some(
                 HeaderValue::from_str(&s.expose_headers.join(", "))
-                    .map_err(|_| "invalid CORS expose_headers".to_string())?,
+                    .map_err(|_| CorsError::ExposeHeaders)?,
             )
         };
         Ok(Self {
@@ -277,7 +247,7 @@ fn vary(mut resp: HttpResponse) -> HttpResponse {
 mod tests {
     use super::*;
 
-    fn policy(origins: &[&str], credentials: bool) -> Result<CorsPolicy, String> {
+    fn policy(origins: &[&str], credentials: bool) -> Result<CorsPolicy, CorsError> {
         CorsPolicy::new(CorsSettings {
             origins: origins.iter().map(|s| s.to_string()).collect(),
             methods: vec!["GET".into(), "POST".into()],
@@ -317,6 +287,7 @@ mod tests {
     fn wildcard_with_credentials_is_refused() {
         assert!(policy(&["*"], true)
             .unwrap_err()
+            .to_string()
             .contains("allow_credentials"));
         let p = policy(&["*"], false).unwrap();
         assert!(p.origin_allowed("https://anything.test"));

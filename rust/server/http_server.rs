@@ -15,49 +15,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::bridge::Bridge;
-use crate::dispatch::{dispatch, AppState};
-use crate::policy::RoutePolicy;
-use crate::router::{RouteTable, RouteTarget};
-use crate::websocket::Limits as WsLimits;
-
-/// Builds the route table from Python's `(method, path, route_id, blocking, policy)`
-/// tuples (`policy` is a `RoutePolicy` or None).
-pub fn build_routes(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
-    let mut table = RouteTable::new();
-    for item in routes.try_iter()? {
-        let item = item?;
-        let (method, path, route_id, blocking): (String, String, u32, bool) = (
-            item.get_item(0)?.extract()?,
-            item.get_item(1)?.extract()?,
-            item.get_item(2)?.extract()?,
-            item.get_item(3)?.extract()?,
-        );
-        let policy = match item.len()? {
-            5 => {
-                let p = item.get_item(4)?;
-                if p.is_none() {
-                    None
-                } else {
-                    Some(Arc::clone(&p.cast::<RoutePolicy>()?.get().core))
-                }
-            }
-            _ => None,
-        };
-        table
-            .insert(
-                &method,
-                &path,
-                RouteTarget {
-                    route_id,
-                    blocking,
-                    policy,
-                },
-            )
-            .map_err(PyValueError::new_err)?;
-    }
-    Ok(table)
-}
+use super::dispatch::dispatch;
+use super::routes::build_routes;
+use super::scheduling::set_batch_scheduling;
+use super::state::AppState;
+use crate::bridge::handle::Bridge;
+use crate::ws::frames::Limits as WsLimits;
 
 fn bind(
     host: &str,
@@ -81,23 +44,6 @@ fn bind(
     socket.listen(backlog)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
-}
-
-/// Puts the calling thread under SCHED_BATCH: a woken thread then does not preempt the
-/// running one, so the Actix thread and the Python thread each finish a batch of work
-/// before handing over instead of switching once per request.
-pub fn set_batch_scheduling() {
-    // SAFETY: sched_param is plain data; pid 0 means the calling thread.
-    unsafe {
-        let param: libc::sched_param = std::mem::zeroed();
-        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
-    }
-}
-
-/// Python-callable form, for the thread that runs the event loop.
-#[pyfunction]
-pub fn use_batch_scheduling() {
-    set_batch_scheduling();
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]

@@ -12,9 +12,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyBytes};
 use tokio::sync::mpsc;
 
-use crate::bridge::Bridge;
-use crate::dispatch::{dispatch, AppState};
-use crate::server::build_routes;
+use super::dispatch::dispatch;
+use super::routes::build_routes;
+use super::state::AppState;
+use crate::bridge::handle::Bridge;
+use crate::ws::frames::Limits as WsLimits;
 
 type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
 type PyAnswer<'py> = (u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>);
@@ -50,7 +52,7 @@ impl TestApp {
             max_body_size,
             body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
             spool_threshold,
-            ws: crate::websocket::Limits::new(1024 * 1024, 20.0, 20.0),
+            ws: WsLimits::new(1024 * 1024, 20.0, 20.0),
             ws_active: Default::default(),
             ws_max_connections: 0,
             ws_shutdown: tokio::sync::watch::channel(0).1,

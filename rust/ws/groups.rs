@@ -10,20 +10,45 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use std::fmt;
+
 use bytes::Bytes;
 use bytestring::ByteString;
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::PyConnectionError;
 use pyo3::prelude::*;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushKind, Value};
 use tokio::sync::{mpsc, OnceCell};
 
-use crate::backend::redis_runtime;
-use crate::websocket::{Outgoing, Shared, WebSocketChannel};
+use super::channel::{Membership, Outgoing, Shared};
+use crate::store::errors::RedisUrlError;
+use crate::store::redis::redis_runtime;
 
-/// Longest group name accepted.
-const MAX_NAME: usize = 200;
+/// Why a group operation through Redis failed; reported to Python's `done(error)`
+/// callback as its message (ConnectionError when raised).
+#[derive(Debug)]
+pub enum GroupError {
+    Redis(redis::RedisError),
+    Stopped,
+}
+
+impl fmt::Display for GroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Redis(e) => write!(f, "Redis: {e}"),
+            Self::Stopped => f.write_str("the group hub has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for GroupError {}
+
+impl From<GroupError> for PyErr {
+    fn from(e: GroupError) -> Self {
+        PyConnectionError::new_err(e.to_string())
+    }
+}
 
 pub struct HubCore {
     groups: Mutex<Groups>,
@@ -40,7 +65,7 @@ struct Groups {
 }
 
 /// A Python callable told `None` (done) or an error message.
-type Done = Py<PyAny>;
+pub type Done = Py<PyAny>;
 
 enum Control {
     Subscribe(String, Option<Done>),
@@ -55,33 +80,11 @@ struct RedisLink {
     hub: Weak<HubCore>,
 }
 
-fn check_name(name: &str) -> PyResult<()> {
-    if name.is_empty()
-        || name.len() > MAX_NAME
-        || name.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(PyValueError::new_err(format!(
-            "invalid group name {name:?}: use 1 to {MAX_NAME} characters without spaces"
-        )));
-    }
-    Ok(())
-}
-
-fn message(kind: &str, data: &Bound<'_, PyAny>) -> PyResult<Outgoing> {
-    match kind {
-        "text" => Ok(Outgoing::Text(ByteString::from(data.extract::<String>()?))),
-        "bytes" => Ok(Outgoing::Binary(Bytes::from(data.extract::<Vec<u8>>()?))),
-        other => Err(PyValueError::new_err(format!(
-            "unknown message kind {other:?}"
-        ))),
-    }
-}
-
 /// Calls `done(error)` on a Python callable from a Redis thread.
-fn report(done: Option<Done>, result: Result<(), String>) {
+fn report(done: Option<Done>, result: Result<(), GroupError>) {
     if let Some(done) = done {
         Python::attach(|py| {
-            let arg = result.err();
+            let arg = result.err().map(|e| e.to_string());
             if let Err(e) = done.call1(py, (arg,)) {
                 e.print(py);
             }
@@ -90,6 +93,92 @@ fn report(done: Option<Done>, result: Result<(), String>) {
 }
 
 impl HubCore {
+    /// A hub for this process; with a Redis URL, groups reach every process through it.
+    pub fn new(redis_url: Option<&str>, prefix: &str) -> Result<Arc<Self>, RedisUrlError> {
+        let client = match redis_url {
+            Some(url) => {
+                let info = url.into_connection_info().map_err(RedisUrlError)?;
+                let settings = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                Some(
+                    redis::Client::open(info.set_redis_settings(settings))
+                        .map_err(RedisUrlError)?,
+                )
+            }
+            None => None,
+        };
+        Ok(Arc::new_cyclic(|hub| HubCore {
+            groups: Mutex::new(Groups::default()),
+            redis: client.map(|client| RedisLink {
+                client,
+                prefix: prefix.to_owned(),
+                conn: OnceCell::new(),
+                control: OnceLock::new(),
+                hub: hub.clone(),
+            }),
+        }))
+    }
+
+    /// True when groups reach other processes through Redis.
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Adds the connection to `name`. True when done; otherwise `done(error)` is called
+    /// once this process is subscribed to the group.
+    pub fn add(self: &Arc<Self>, name: &str, shared: &Arc<Shared>, done: Done) -> bool {
+        if shared.is_closed() {
+            return true;
+        }
+        shared.joined(self);
+        let subscribed = self.local_add(name, shared);
+        match &self.redis {
+            Some(_) if subscribed => true,
+            // Queued behind any subscription still in flight, so this caller returns only
+            // once messages to the group arrive.
+            Some(link) => {
+                link.control(Control::Subscribe(name.to_owned(), Some(done)));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Removes connection `id` from `name` (nothing happens when it is not a member).
+    pub fn discard(&self, name: &str, id: u64) {
+        let emptied = Self::local_discard(&mut self.groups.lock(), name, id);
+        if let (true, Some(link)) = (emptied, &self.redis) {
+            link.control(Control::Unsubscribe(name.to_owned()));
+        }
+    }
+
+    /// Sends `message` to every member. Without Redis it is queued for the local members
+    /// at once and true is returned; with Redis it is published, `done(error)` is called
+    /// when Redis has it, and false is returned.
+    pub fn send(self: &Arc<Self>, name: &str, message: Outgoing, done: Done) -> bool {
+        let Some(link) = &self.redis else {
+            self.deliver(name, &message);
+            return true;
+        };
+        let channel = link.channel(name);
+        let payload = encode(&message);
+        let core = Arc::clone(self);
+        redis_runtime().spawn(async move {
+            let link = core.redis.as_ref().expect("a Redis hub");
+            let result = async {
+                let mut conn = link.connection().await?;
+                conn.publish::<_, _, ()>(channel, payload)
+                    .await
+                    .map_err(GroupError::Redis)
+            }
+            .await;
+            report(Some(done), result);
+        });
+        false
+    }
+
     /// Adds a member; true when the process is already subscribed to the group.
     fn local_add(&self, name: &str, shared: &Arc<Shared>) -> bool {
         let mut groups = self.groups.lock();
@@ -177,8 +266,15 @@ impl HubCore {
         count
     }
 
-    fn size(&self, name: &str) -> usize {
+    /// Members of `name` in this process.
+    pub fn size(&self, name: &str) -> usize {
         self.groups.lock().members.get(name).map_or(0, HashMap::len)
+    }
+}
+
+impl Membership for HubCore {
+    fn leave(&self, id: u64) {
+        self.leave_all(id);
     }
 }
 
@@ -211,7 +307,7 @@ impl RedisLink {
         format!("{}ws:{name}", self.prefix)
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, String> {
+    async fn connection(&self) -> Result<ConnectionManager, GroupError> {
         let conn = self
             .conn
             .get_or_try_init(|| async {
@@ -226,9 +322,9 @@ impl RedisLink {
                     .client
                     .get_connection_manager_with_config(config)
                     .await
-                    .map_err(|e| format!("Redis: {e}"))?;
+                    .map_err(GroupError::Redis)?;
                 tokio::spawn(receive_pushes(self.hub.clone(), self.prefix.clone(), rx));
-                Ok::<_, String>(conn)
+                Ok::<_, GroupError>(conn)
             })
             .await?;
         Ok(conn.clone())
@@ -243,7 +339,7 @@ impl RedisLink {
             tx
         });
         if let Err(mpsc::error::SendError(Control::Subscribe(_, done))) = tx.send(op) {
-            report(done, Err("the group hub has stopped".into()));
+            report(done, Err(GroupError::Stopped));
         }
     }
 }
@@ -263,7 +359,7 @@ async fn control_loop(hub: Weak<HubCore>, mut rx: mpsc::UnboundedReceiver<Contro
                         let mut conn = link.connection().await?;
                         conn.subscribe(link.channel(&name))
                             .await
-                            .map_err(|e| format!("Redis: {e}"))
+                            .map_err(GroupError::Redis)
                     }
                     .await
                 };
@@ -316,116 +412,5 @@ async fn receive_pushes(
         if let Some(message) = decode(payload) {
             hub.deliver(name, &message);
         }
-    }
-}
-
-/// This process's WebSocket groups (one per process, made by `django_bolt`).
-#[pyclass(frozen, module = "django_bolt._core")]
-pub struct GroupHub {
-    core: Arc<HubCore>,
-}
-
-#[pymethods]
-impl GroupHub {
-    #[new]
-    #[pyo3(signature = (redis_url=None, prefix="bolt:"))]
-    fn new(redis_url: Option<&str>, prefix: &str) -> PyResult<Self> {
-        let client = match redis_url {
-            Some(url) => {
-                let info = url
-                    .into_connection_info()
-                    .map_err(|e| PyValueError::new_err(format!("invalid Redis URL: {e}")))?;
-                let settings = info
-                    .redis_settings()
-                    .clone()
-                    .set_protocol(ProtocolVersion::RESP3);
-                Some(
-                    redis::Client::open(info.set_redis_settings(settings))
-                        .map_err(|e| PyValueError::new_err(format!("invalid Redis URL: {e}")))?,
-                )
-            }
-            None => None,
-        };
-        let core = Arc::new_cyclic(|hub| HubCore {
-            groups: Mutex::new(Groups::default()),
-            redis: client.map(|client| RedisLink {
-                client,
-                prefix: prefix.to_owned(),
-                conn: OnceCell::new(),
-                control: OnceLock::new(),
-                hub: hub.clone(),
-            }),
-        });
-        Ok(Self { core })
-    }
-
-    /// True when groups reach other processes through Redis.
-    #[getter]
-    fn shared(&self) -> bool {
-        self.core.redis.is_some()
-    }
-
-    /// Adds the connection to `name`. Returns True when done; otherwise `done(error)` is
-    /// called once this process is subscribed to the group.
-    fn add(&self, name: &str, channel: &WebSocketChannel, done: Done) -> PyResult<bool> {
-        check_name(name)?;
-        let shared = &channel.shared;
-        if shared.is_closed() {
-            return Ok(true);
-        }
-        shared.joined(&self.core);
-        let subscribed = self.core.local_add(name, shared);
-        match &self.core.redis {
-            Some(_) if subscribed => Ok(true),
-            // Queued behind any subscription still in flight, so this caller returns only
-            // once messages to the group arrive.
-            Some(link) => {
-                link.control(Control::Subscribe(name.to_owned(), Some(done)));
-                Ok(false)
-            }
-            None => Ok(true),
-        }
-    }
-
-    /// Removes the connection from `name` (nothing happens when it is not a member).
-    fn discard(&self, name: &str, channel: &WebSocketChannel) -> PyResult<()> {
-        check_name(name)?;
-        let emptied = HubCore::local_discard(&mut self.core.groups.lock(), name, channel.shared.id);
-        if let (true, Some(link)) = (emptied, &self.core.redis) {
-            link.control(Control::Unsubscribe(name.to_owned()));
-        }
-        Ok(())
-    }
-
-    /// Sends a message (`kind` "text" or "bytes") to every member. Without Redis it is
-    /// queued for the local members at once and True is returned; with Redis it is
-    /// published, `done(error)` is called when Redis has it, and False is returned.
-    fn send(&self, name: &str, kind: &str, data: &Bound<'_, PyAny>, done: Done) -> PyResult<bool> {
-        check_name(name)?;
-        let message = message(kind, data)?;
-        let Some(link) = &self.core.redis else {
-            self.core.deliver(name, &message);
-            return Ok(true);
-        };
-        let channel = link.channel(name);
-        let payload = encode(&message);
-        let core = Arc::clone(&self.core);
-        redis_runtime().spawn(async move {
-            let link = core.redis.as_ref().expect("a Redis hub");
-            let result = async {
-                let mut conn = link.connection().await?;
-                conn.publish::<_, _, ()>(channel, payload)
-                    .await
-                    .map_err(|e| format!("Redis: {e}"))
-            }
-            .await;
-            report(Some(done), result);
-        });
-        Ok(false)
-    }
-
-    /// Members of `name` in this process.
-    fn size(&self, name: &str) -> usize {
-        self.core.size(name)
     }
 }

@@ -1,0 +1,70 @@
+//! One request as Rust hands it to Python, and the answers Python can give.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_http::header::HeaderMap;
+use actix_http::{Method, Uri};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::response_args::HeaderList;
+use super::stream::StreamWaker;
+use crate::auth::identity::Identity;
+use crate::http::form::ParsedForm;
+use crate::ws::channel::Shared as WsShared;
+use crate::ws::handshake::Decision;
+
+/// Route id used for requests that go to Django's own handler.
+pub const DJANGO_FALLBACK: i64 = -1;
+
+pub struct RequestParts {
+    pub route_id: i64,
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// multipart/form-data already parsed (API routes only).
+    pub form: Option<ParsedForm>,
+    pub params: Vec<(String, String)>,
+    pub peer: Option<SocketAddr>,
+    /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
+    pub server: SocketAddr,
+    /// Who the request authenticated as in Rust.
+    pub identity: Option<Identity>,
+    /// Python authentication or guards still have to run before the handler.
+    pub python_gate: bool,
+    /// Set for a WebSocket handshake: the connection's shared state.
+    pub websocket: Option<Arc<WsShared>>,
+}
+
+impl RequestParts {
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+}
+
+pub enum Reply {
+    File {
+        file: Box<actix_files::NamedFile>,
+        status: u16,
+        headers: HeaderList,
+    },
+    Full {
+        status: u16,
+        headers: HeaderList,
+        body: Bytes,
+    },
+    Stream {
+        status: u16,
+        headers: HeaderList,
+        chunks: mpsc::Receiver<Bytes>,
+        waker: Arc<StreamWaker>,
+    },
+    /// A WebSocket handler accepted or closed the handshake.
+    WebSocket(Decision),
+}

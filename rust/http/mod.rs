@@ -1,0 +1,11 @@
+//! The HTTP floor: JSON error answers, request bodies and forms, path parameters,
+//! compression, CORS and origin checks. Nothing here knows about policies, Python or
+//! the server.
+
+pub mod body;
+pub mod compress;
+pub mod cors;
+pub mod errors;
+pub mod form;
+pub mod origins;
+pub mod params;

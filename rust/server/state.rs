@@ -1,0 +1,42 @@
+//! What every request of one server (or test app) shares.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::bridge::queue::BridgeCore;
+use crate::http::form::FormLimits;
+use crate::router::RouteTable;
+use crate::ws::frames::Limits;
+
+pub struct AppState {
+    pub routes: RouteTable,
+    pub bridge: Arc<BridgeCore>,
+    pub max_body_size: usize,
+    /// How long a client may take to send the body once the headers are in.
+    pub body_timeout: Duration,
+    /// Uploaded files larger than this go to a temporary file.
+    pub spool_threshold: usize,
+    /// WebSocket message size limit and keep-alive.
+    pub ws: Limits,
+    /// Open WebSocket connections and the most allowed (0: no limit).
+    pub ws_active: Arc<AtomicUsize>,
+    pub ws_max_connections: usize,
+    /// Becomes the close code (1001, 1012) when the server stops.
+    pub ws_shutdown: watch::Receiver<u16>,
+    /// WebSockets to paths without a route go to the project's ASGI application.
+    pub asgi_websockets: bool,
+}
+
+impl AppState {
+    /// Body and multipart limits for one request.
+    #[inline]
+    pub fn form_limits(&self) -> FormLimits {
+        FormLimits {
+            max_body: self.max_body_size,
+            spool_threshold: self.spool_threshold,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! WebSocket handshakes to a route (or to the project's ASGI application): origin check,
+//! connection limit and gate, then the handler's accept or close.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::gate::run_gate;
+use super::reply::build_response;
+use super::state::AppState;
+use crate::bridge::job::Job;
+use crate::bridge::parts::{Reply, RequestParts};
+use crate::http::errors::json_error;
+use crate::http::params::{bad_path, decode_params};
+use crate::policy::gate::PolicyCore;
+use crate::ws::channel::Shared as WsShared;
+use crate::ws::handshake::{finish_handshake, Conn, Slot};
+
+/// A WebSocket handshake for a route: authenticate, let the handler accept or close,
+/// then hand the connection to the frame task.
+pub async fn serve_websocket(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    route_id: i64,
+    policy: Option<Arc<PolicyCore>>,
+    params: Vec<(String, String)>,
+) -> HttpResponse {
+    if let Err(e) = actix_http::ws::handshake(req.head()) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid WebSocket handshake: {e}"),
+        );
+    }
+    let Some(params) = decode_params(params) else {
+        return bad_path();
+    };
+    if let Some(check) = policy.as_deref().and_then(|p| p.ws_origins.as_ref()) {
+        let origin = req.headers().get(header::ORIGIN);
+        let text = origin.map(|o| o.to_str().unwrap_or("\u{fffd}"));
+        if !check.allows(text) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Origin {} may not open this WebSocket",
+                    text.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    let Some(slot) = Slot::take(&state.ws_active, state.ws_max_connections) else {
+        let mut resp = json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many WebSocket connections; try again later",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return resp;
+    };
+    let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
+        Ok(pass) => pass,
+        Err(refusal) => return refusal,
+    };
+    let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge.wake));
+    let parts = RequestParts {
+        route_id,
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+        body: Bytes::new(),
+        form: None,
+        params,
+        peer: req.peer_addr(),
+        server: req.app_config().local_addr(),
+        identity,
+        python_gate,
+        websocket: Some(Arc::clone(&shared)),
+    };
+    let (tx, rx) = oneshot::channel();
+    let job = Job::new(parts, tx, Arc::clone(&state.bridge.wake));
+    if !state.bridge.submit_async(job) {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is shutting down",
+        );
+    }
+    let limits = state.ws;
+    match rx.await {
+        Ok(Reply::WebSocket(decision)) => {
+            let conn = Conn {
+                slot,
+                shutdown: state.ws_shutdown.clone(),
+            };
+            finish_handshake(&req, payload, decision, shared, outgoing, limits, conn)
+        }
+        // The handler refused with an HTTP answer (an exception before accept()).
+        Ok(reply) => build_response(reply, &req),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    }
+}

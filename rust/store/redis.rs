@@ -1,0 +1,145 @@
+//! The Redis store: token buckets (one Lua script per take) and revoked token ids shared
+//! by every process and machine. Redis calls run on a small runtime of their own
+//! (created on first use, after any fork), so Actix workers only await a reply.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use super::errors::{RedisUrlError, StoreError};
+use super::local::{unix_now, Decision};
+
+const TOKEN_BUCKET: &str = r#"
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(v[1])
+local ts = tonumber(v[2])
+if tokens == nil or ts == nil then tokens = burst; ts = now end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"#;
+
+pub struct RedisStore {
+    url: String,
+    prefix: String,
+    conn: OnceCell<redis::aio::ConnectionManager>,
+    script: redis::Script,
+}
+
+pub(crate) fn redis_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("bolt-redis")
+            .enable_all()
+            .build()
+            .expect("cannot start the Redis runtime")
+    })
+}
+
+impl RedisStore {
+    pub fn new(url: &str, prefix: &str) -> Result<Self, RedisUrlError> {
+        redis::Client::open(url).map_err(RedisUrlError)?;
+        Ok(Self {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+            conn: OnceCell::new(),
+            script: redis::Script::new(TOKEN_BUCKET),
+        })
+    }
+
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager, StoreError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let url = self.url.clone();
+                redis_runtime()
+                    .spawn(async move {
+                        let client = redis::Client::open(url).map_err(StoreError::Connect)?;
+                        let config = redis::aio::ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(Duration::from_secs(2)))
+                            .set_response_timeout(Some(Duration::from_secs(2)))
+                            .set_number_of_retries(2);
+                        client
+                            .get_connection_manager_with_config(config)
+                            .await
+                            .map_err(StoreError::Connect)
+                    })
+                    .await
+                    .map_err(StoreError::Task)?
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
+    /// Runs `f` with a connection on the Redis runtime and awaits its answer here.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(redis::aio::ConnectionManager) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
+    {
+        let conn = self.connection().await?;
+        redis_runtime()
+            .spawn(f(conn))
+            .await
+            .map_err(StoreError::Task)?
+            .map_err(StoreError::Command)
+    }
+
+    pub async fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Decision, StoreError> {
+        let key = format!("{}rl:{key}", self.prefix);
+        let script = self.script.clone();
+        let wait: String = self
+            .run(move |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(rate)
+                    .arg(burst)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        let wait: f64 = wait.parse().unwrap_or(0.0);
+        Ok(if wait > 0.0 {
+            Decision::Limited(wait)
+        } else {
+            Decision::Allowed
+        })
+    }
+
+    pub async fn revoke(&self, jti: &str, expires_at: u64) -> Result<(), StoreError> {
+        let key = format!("{}revoked:{jti}", self.prefix);
+        let ttl = expires_at.saturating_sub(unix_now()).max(1);
+        self.run(move |mut conn| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("EX")
+                .arg(ttl)
+                .query_async::<()>(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    pub async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let key = format!("{}revoked:{jti}", self.prefix);
+        self.run(move |mut conn| async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut conn)
+                .await
+        })
+        .await
+    }
+}

@@ -1,0 +1,100 @@
+//! The end of a WebSocket handshake: the handler's decision, the server's connection
+//! slots, and the start of the task that moves frames.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::sync::{mpsc, watch};
+
+use super::channel::{Incoming, Outgoing, Shared};
+use super::frames::{close_reason, pump, Limits};
+
+/// What the handler decided about the handshake.
+pub enum Decision {
+    Accept {
+        subprotocol: Option<String>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// Complete the handshake and close at once with this code (e.g. 4001).
+    Close { code: u16, reason: String },
+}
+
+/// One of a server's connection slots, given back when the connection ends.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A slot when fewer than `max` connections are open (0: no limit).
+    pub fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        let previous = active.fetch_add(1, Ordering::AcqRel);
+        if max > 0 && previous >= max {
+            active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(Arc::clone(active)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a connection's task needs from its server besides the limits.
+pub struct Conn {
+    pub slot: Slot,
+    /// Set to the close code (1001, 1012) when the server stops.
+    pub shutdown: watch::Receiver<u16>,
+}
+
+/// Completes the handshake the handler accepted (or closes at once) and starts the task
+/// that moves frames.
+pub fn finish_handshake(
+    req: &HttpRequest,
+    payload: web::Payload,
+    decision: Decision,
+    shared: Arc<Shared>,
+    outgoing: mpsc::Receiver<Outgoing>,
+    limits: Limits,
+    conn: Conn,
+) -> HttpResponse {
+    let (subprotocol, headers, close_now) = match decision {
+        Decision::Accept {
+            subprotocol,
+            headers,
+        } => (subprotocol, headers, None),
+        Decision::Close { code, reason } => (None, Vec::new(), Some((code, reason))),
+    };
+    let protocols: Vec<&str> = subprotocol.iter().map(String::as_str).collect();
+    let (mut resp, session, stream) =
+        match actix_ws::handle_with_protocols(req, payload, &protocols) {
+            Ok(parts) => parts,
+            Err(e) => {
+                shared.push(Incoming::Closed(1006, String::new()));
+                return HttpResponse::from_error(e);
+            }
+        };
+    for (name, value) in headers {
+        resp.headers_mut().append(name, value);
+    }
+    if let Some((code, reason)) = close_now {
+        shared.push(Incoming::Closed(code, reason.clone()));
+        actix_rt::spawn(async move {
+            let _ = session.close(Some(close_reason(code, &reason))).await;
+        });
+        return resp;
+    }
+    let stream = stream
+        .max_frame_size(limits.max_message)
+        .aggregate_continuations()
+        .max_continuation_size(limits.max_message);
+    actix_rt::spawn(async move {
+        let (code, reason) = pump(&shared, session, stream, outgoing, limits, conn.shutdown).await;
+        shared.push(Incoming::Closed(code, reason));
+        shared.leave_groups();
+        drop(conn.slot);
+    });
+    resp
+}
