@@ -141,6 +141,31 @@ def contenders(port: int) -> dict[str, dict]:
             "env": {},
             "endpoints": list(ENDPOINTS),
         },
+        # An earlier build of ours, side by side with the current one: BENCH_BEFORE_PATH
+        # is a directory holding that build's django_bolt package (its _core included).
+        **(
+            {
+                "django_bolt (before)": {
+                    "cmd": [
+                        str(OUR_PY),
+                        manage,
+                        "runbolt",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--processes",
+                        "1",
+                        "--workers",
+                        "1",
+                    ],
+                    "env": {"PYTHONPATH": os.environ["BENCH_BEFORE_PATH"]},
+                    "endpoints": list(ENDPOINTS),
+                }
+            }
+            if os.environ.get("BENCH_BEFORE_PATH")
+            else {}
+        ),
         REFERENCE: {
             "cmd": [
                 str(REF_PY),

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .api import BoltAPI  # noqa: E402
-from .exceptions import HTTPException, RequestValidationError  # noqa: E402
-from .pagination import (  # noqa: E402
+from .conf import VERSION as __version__  # noqa: E402
+from .http.errors import HTTPException, RequestValidationError  # noqa: E402
+from .http.request import Request  # noqa: E402
+from .http.responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
+from .http.uploads import FileSize, UploadFile  # noqa: E402
+from .routing.pagination import (  # noqa: E402
     CursorPagination,
     LimitOffsetPagination,
     PageNumberPagination,
     paginate,
 )
-from .params import Body, Cookie, Depends, File, Form, Header, Path, Query  # noqa: E402
-from .request import Request  # noqa: E402
-from .responses import HTML, JSON, Html, Json, PlainText, Redirect, Response  # noqa: E402
-from .uploads import FileSize, UploadFile  # noqa: E402
-from .views import ViewSet, action  # noqa: E402
-from .websocket import WebSocket, WebSocketDisconnect, WebSocketState  # noqa: E402
+from .routing.params import Body, Cookie, Depends, File, Form, Header, Path, Query  # noqa: E402
+from .routing.viewsets import ViewSet, action  # noqa: E402
+from .websocket.connection import WebSocket, WebSocketDisconnect, WebSocketState  # noqa: E402
 
 __all__ = [
     "__version__",

@@ -3,6 +3,8 @@
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, final
 
+from django_bolt.boundary import BridgeHost, FastArg, RouteEntry
+
 __all__ = [
     "Backend",
     "Bridge",
@@ -12,6 +14,7 @@ __all__ = [
     "Job",
     "RoutePolicy",
     "Server",
+    "ServerSettings",
     "StreamWriter",
     "TestApp",
     "WebSocketChannel",
@@ -25,7 +28,7 @@ DJANGO_FALLBACK: int
 class Bridge:
     def __new__(cls) -> Bridge: ...
     def fileno(self) -> int: ...
-    def run_ready(self, plans: list[FastPlan | None], host: Any) -> int: ...
+    def run_ready(self, plans: list[FastPlan | None], host: BridgeHost) -> int: ...
     def take_ready_streams(self) -> list[int]: ...
     def next_blocking(self, timeout: float = 0.5) -> Job | None: ...
     def close(self) -> None: ...
@@ -103,16 +106,22 @@ class StreamWriter:
 @final
 class FastPlan:
     def __new__(
-        cls, handler: Any, args: list[tuple[Any, ...]], status: int, plain_json: bool, encode: Any
+        cls,
+        handler: Callable[..., Any],
+        args: list[FastArg],
+        status: int,
+        plain_json: bool,
+        encode: Callable[[Any], bytes],
     ) -> FastPlan: ...
 
 @final
-class Server:
+class ServerSettings:
+    """The server's settings, built once from ``ServerConfig.server_settings()``."""
+
     def __new__(
         cls,
-        routes: Iterable[tuple[str, str, int, bool]],
-        bridge: Bridge,
-        host: str = "127.0.0.1",
+        *,
+        host: str = ...,
         port: int = 8000,
         workers: int = 1,
         backlog: int = 1024,
@@ -128,6 +137,44 @@ class Server:
         ws_ping_timeout: float = 20.0,
         ws_max_connections: int = 0,
         asgi_websockets: bool = False,
+    ) -> ServerSettings: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def keep_alive(self) -> float: ...
+    @property
+    def max_body_size(self) -> int: ...
+    @property
+    def body_timeout(self) -> float: ...
+    @property
+    def spool_threshold(self) -> int: ...
+    @property
+    def shutdown_timeout(self) -> int: ...
+    @property
+    def reuse_port(self) -> bool: ...
+    @property
+    def batch_scheduling(self) -> bool: ...
+    @property
+    def ws_max_message(self) -> int: ...
+    @property
+    def ws_ping_interval(self) -> float: ...
+    @property
+    def ws_ping_timeout(self) -> float: ...
+    @property
+    def ws_max_connections(self) -> int: ...
+    @property
+    def asgi_websockets(self) -> bool: ...
+
+@final
+class Server:
+    def __new__(
+        cls, routes: Iterable[RouteEntry], bridge: Bridge, settings: ServerSettings
     ) -> Server: ...
     @property
     def websocket_connections(self) -> int: ...
@@ -141,12 +188,7 @@ class Server:
 @final
 class TestApp:
     def __new__(
-        cls,
-        routes: Iterable[tuple[str, str, int, bool]],
-        bridge: Bridge,
-        max_body_size: int = ...,
-        body_timeout: float = 30.0,
-        spool_threshold: int = ...,
+        cls, routes: Iterable[RouteEntry], bridge: Bridge, settings: ServerSettings
     ) -> TestApp: ...
     def request(
         self,
@@ -174,6 +216,12 @@ class RoutePolicy:
     def has_auth(self) -> bool: ...
     @property
     def has_cors(self) -> bool: ...
+    @property
+    def challenge(self) -> str: ...
+    @staticmethod
+    def for_preflight(
+        routes: list[tuple[str, RoutePolicy | None]], requested: str
+    ) -> RoutePolicy | None: ...
 
 @final
 class Backend:

@@ -1,5 +1,5 @@
 """Alias of :mod:`django_bolt.params` (both spellings appear in the documentation)."""
 
-from .params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query
+from .routing.params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "Depends"]

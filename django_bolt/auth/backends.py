@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .._util import string_list
+from ..conf import api_keys, jwt_algorithm, jwt_secret, string_list
+from ..http.errors import HTTPException
 
 
 @dataclass
@@ -52,12 +53,6 @@ class BaseAuth:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _setting(name: str, default: Any = None) -> Any:
-    from django.conf import settings
-
-    return getattr(settings, name, default)
 
 
 class JWTAuthentication(BaseAuth):
@@ -111,7 +106,7 @@ class JWTAuthentication(BaseAuth):
     def resolved_secret(self) -> bytes:
         secret = self.secret
         if secret is None:
-            secret = _setting("JWT_SECRET_KEY") or _setting("SECRET_KEY")
+            secret = jwt_secret()
         if not secret:
             raise ImproperlyConfigured(
                 "JWTAuthentication has no key: pass secret=... or set JWT_SECRET_KEY"
@@ -121,7 +116,7 @@ class JWTAuthentication(BaseAuth):
     def resolved_algorithms(self) -> list[str]:
         if self.algorithms is not None:
             return self.algorithms
-        return [str(_setting("JWT_ALGORITHM", "HS256") or "HS256")]
+        return [jwt_algorithm()]
 
     def to_spec(self) -> dict[str, Any]:
         revocation = None
@@ -191,7 +186,7 @@ class APIKeyAuthentication(BaseAuth):
         self._loaded: Any = None
 
     def resolved_keys(self) -> list[tuple[str, str, list[str]]]:
-        source = self.api_keys if self.api_keys is not None else _setting("BOLT_API_KEYS")
+        source = self.api_keys if self.api_keys is not None else api_keys()
         if callable(source):
             # Called once, however many routes share this backend.
             if self._loaded is None:
@@ -267,8 +262,6 @@ class SessionAuthentication(BaseAuth):
 
             reason = await sync_to_async(csrf_failure)(request)
             if reason is not None:
-                from ..exceptions import HTTPException
-
                 raise HTTPException(403, f"CSRF Failed: {reason}")
         return AuthResult(user=user, backend="session")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..exceptions import HTTPException
+from ..http.errors import HTTPException
 from .backends import BaseAuth, JWTAuthentication
 from .guards import AllowAny, BaseGuard
 

@@ -14,15 +14,13 @@ import time
 from typing import Any
 
 from .._core import Backend
+from ..conf import jwt_expiration, redis_url
 
 
 def _expiry(expires_at: float | None) -> int:
     # Without the token's expiry, remember the id for a day past the default lifetime.
     if expires_at is None:
-        from django.conf import settings
-
-        lifetime = int(getattr(settings, "JWT_EXPIRATION", 24 * 3600) or 24 * 3600)
-        return int(time.time()) + lifetime + 24 * 3600
+        return int(time.time()) + jwt_expiration() + 24 * 3600
     return int(expires_at)
 
 
@@ -102,9 +100,7 @@ class RedisRevocation(_RustStore):
 
     def __init__(self, url: str | None = None, prefix: str = "bolt:") -> None:
         if url is None:
-            from django.conf import settings
-
-            url = getattr(settings, "BOLT_REDIS_URL", None)
+            url = redis_url()
         if not url:
             from django.core.exceptions import ImproperlyConfigured
 

@@ -10,13 +10,9 @@ from typing import Any
 import msgspec
 
 from .._core import jwt_encode
-from ..exceptions import HTTPException
-
-
-def _setting(name: str, default: Any = None) -> Any:
-    from django.conf import settings
-
-    return getattr(settings, name, default)
+from ..conf import jwt_algorithm, jwt_expiration, jwt_secret
+from ..http.errors import HTTPException
+from ..http.user import TokenUser, is_loaded, load_user
 
 
 def encode_jwt(
@@ -28,10 +24,10 @@ def encode_jwt(
     """Signs ``claims`` (HS* with a secret of at least 32 bytes, or RS*/PS*/ES*/EdDSA with a
     PEM private key). Defaults: ``settings.JWT_SECRET_KEY`` (else ``SECRET_KEY``) and
     ``settings.JWT_ALGORITHM`` (else HS256)."""
-    key = secret if secret is not None else (_setting("JWT_SECRET_KEY") or _setting("SECRET_KEY"))
+    key = secret if secret is not None else jwt_secret()
     if not key:
         raise ValueError("no signing key: pass secret=... or set JWT_SECRET_KEY")
-    alg = algorithm or _setting("JWT_ALGORITHM", "HS256") or "HS256"
+    alg = algorithm or jwt_algorithm()
     raw = key.encode() if isinstance(key, str) else bytes(key)
     return jwt_encode(msgspec.json.encode(claims), alg, raw)
 
@@ -57,7 +53,7 @@ def create_jwt_for_user(
     if exp_hours is not None:
         lifetime = int(exp_hours * 3600)
     else:
-        lifetime = int(_setting("JWT_EXPIRATION", 24 * 3600) or 24 * 3600)
+        lifetime = jwt_expiration()
     claims: dict[str, Any] = {
         "sub": str(user.pk),
         "iat": now,
@@ -115,7 +111,7 @@ async def get_current_user(request: Any) -> Any:
     """The Django user behind the request (token subject or session), loaded with the
     async ORM; 401 when there is none. Also works as ``Depends(get_current_user)``."""
     user = getattr(request, "_user", None)
-    if user is not None and not isinstance(user, TokenUser) and _is_loaded(user):
+    if user is not None and not isinstance(user, TokenUser) and is_loaded(user):
         if user.is_authenticated:
             return user
     user_id = extract_user_id_from_context(request)
@@ -130,81 +126,3 @@ async def get_current_user(request: Any) -> Any:
         raise HTTPException(401, "User not found", headers={"WWW-Authenticate": "Bearer"})
     request.user = user
     return user
-
-
-def _is_loaded(user: Any) -> bool:
-    from django.utils.functional import SimpleLazyObject, empty
-
-    return not (isinstance(user, SimpleLazyObject) and user._wrapped is empty)
-
-
-async def load_user(user_id: Any) -> Any:
-    """The active user with this primary key, or None."""
-    from django.contrib.auth import get_user_model
-    from django.core.exceptions import ValidationError
-
-    model = get_user_model()
-    try:
-        pk = model._meta.pk.to_python(user_id)
-    except (ValidationError, ValueError, TypeError):
-        return None
-    try:
-        user = await model._default_manager.aget(pk=pk)
-    except model.DoesNotExist:
-        return None
-    if not getattr(user, "is_active", True):
-        return None
-    return user
-
-
-class TokenUser:
-    """``request.user`` for a request authenticated by a token: ``id`` / ``pk`` and the
-    flags come from the claims without a query; any other attribute loads the user from
-    the database (in async code, ``await request.auser()`` loads it first)."""
-
-    is_authenticated = True
-    is_anonymous = False
-
-    def __init__(self, context: dict[str, Any]) -> None:
-        self._context = context
-        self._loaded: Any = None
-
-    @property
-    def pk(self) -> Any:
-        from django.contrib.auth import get_user_model
-
-        return get_user_model()._meta.pk.to_python(self._context.get("user_id"))
-
-    @property
-    def id(self) -> Any:
-        return self.pk
-
-    @property
-    def is_staff(self) -> bool:
-        return bool(self._context.get("is_staff"))
-
-    @property
-    def is_superuser(self) -> bool:
-        return bool(self._context.get("is_superuser"))
-
-    def _load(self) -> Any:
-        if self._loaded is None:
-            from django.contrib.auth import get_user_model
-
-            model = get_user_model()
-            self._loaded = model._default_manager.get(pk=self.pk)
-        return self._loaded
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._load(), name)
-
-    def __eq__(self, other: object) -> bool:
-        return getattr(other, "pk", None) == self.pk and other is not None
-
-    def __hash__(self) -> int:
-        return hash(self.pk)
-
-    def __repr__(self) -> str:
-        return f"<TokenUser {self._context.get('user_id')}>"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .._util import string_list
+from ..conf import string_list
 
 
 class CORSMiddleware:

@@ -7,12 +7,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..responses import HTML, FileResponse, Response
+from ..http.responses import HTML, FileResponse, Response
+from ..routing.paths import join_paths
 from . import assets
 from .schema import build_document
 
 if TYPE_CHECKING:
-    from ..api import BoltAPI
+    from ..routing.router import Router
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -65,12 +66,10 @@ def _page(
     )
 
 
-def add_docs_routes(api: BoltAPI, openapi_url: str, docs: bool) -> None:
+def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
     """Registers ``openapi_url`` and, with ``docs``, the four UI pages and their assets."""
     cache: dict[str, bytes] = {}
     lock = threading.Lock()
-    from ..api import join_paths
-
     schema_path = join_paths(api.prefix, openapi_url) if api.prefix else openapi_url
 
     def mount_of(request: Any, own_path: str) -> str:

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of one BoltAPI, generated from its routes.
+"""The OpenAPI 3.1 document of one API (a Router), generated from its routes.
 
 Everything comes from what the routes already declare: path, query, header and cookie
 parameters with their types, constraints and defaults; bodies and responses as msgspec
@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import msgspec
 
+from ..auth.backends import APIKeyAuthentication, JWTAuthentication, SessionAuthentication
+from ..middleware.decorators import route_middleware
+from ..routing.pagination import PageNumberPagination
+from ..routing.paths import WEBSOCKET, join_paths
+from ..routing.policy import api_middleware, route_auth
+from ..routing.serializers import ModelSerializer
+
 if TYPE_CHECKING:
-    from ..api import BoltAPI, Route
+    from ..routing.router import Route, Router
 
 REF = "#/components/schemas/{name}"
 _TYPED_PARAM = re.compile(r"{(\w+):\w+}")
@@ -135,8 +142,6 @@ def _param_schema(tp: Any, marker: Any) -> dict[str, Any]:
 
 def _serializer_type(tp: Any) -> Any:
     """msgspec types for ModelSerializers (and lists of them)."""
-    from ..serializers import ModelSerializer
-
     if isinstance(tp, type) and issubclass(tp, ModelSerializer):
         return tp.output_type()
     if get_origin(tp) in (list, tuple) and get_args(tp):
@@ -169,8 +174,6 @@ def _page_schema(pagination: Any, types: _Types, item_type: Any) -> dict[str, An
 
 def _security_schemes(auth: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     from django.conf import settings
-
-    from ..auth.backends import APIKeyAuthentication, JWTAuthentication, SessionAuthentication
 
     out = []
     for backend in auth:
@@ -206,10 +209,7 @@ def _summary(route: Route) -> str:
     return name.replace("_", " ").strip().capitalize()
 
 
-def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
-    from ..api import WEBSOCKET, join_paths
-    from ..security import route_auth
-
+def build_document(api: Router, mount_prefix: str = "") -> dict[str, Any]:
     types = _Types()
     paths: dict[str, dict[str, Any]] = {}
     schemes: dict[str, dict[str, Any]] = {}
@@ -331,10 +331,7 @@ def build_document(api: BoltAPI, mount_prefix: str = "") -> dict[str, Any]:
     return document
 
 
-def _rate_limited(api: BoltAPI, route: Route) -> bool:
-    from ..middleware.decorators import route_middleware
-    from ..security import api_middleware
-
+def _rate_limited(api: Router, route: Route) -> bool:
     declared = route_middleware(route.handler)
     if "rate_limit" in declared:
         return True
@@ -373,8 +370,6 @@ def _responses(route: Route, plan: Any, types: _Types, has_inputs: Any) -> dict[
                 "application/json": {"schema": {"$ref": REF.format(name="ValidationError")}}
             },
         }
-    from ..pagination import PageNumberPagination
-
     if isinstance(plan.pagination, PageNumberPagination):
         responses["404"] = _error_response("Page out of range")
     if "{" in route.path:

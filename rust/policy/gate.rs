@@ -38,7 +38,7 @@ pub struct PolicyCore {
     /// WebSocket routes: which origins may open a connection.
     pub ws_origins: Option<OriginCheck>,
     pub(super) trusted_proxies: Vec<Net>,
-    pub(super) challenge: HeaderValue,
+    pub(crate) challenge: HeaderValue,
 }
 
 /// What the gate decided for one request.

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod gate;
 pub mod guards;
 pub mod identity;
+pub mod preflight;
 pub mod proxies;
 pub mod rate_limit;
 pub mod route_policy;

@@ -13,6 +13,7 @@ use pyo3::types::{PyAny, PyDict};
 
 use super::gate::{Gate, PolicyCore, RequestView};
 use super::identity::identity_dict;
+use super::preflight::{preflight_policy, Asked};
 
 /// The compiled policy of one route, attached to its router entry.
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -97,6 +98,34 @@ impl RoutePolicy {
     #[getter]
     fn has_cors(&self) -> bool {
         self.core.cors.is_some()
+    }
+
+    /// The policy that answers a CORS preflight on a path whose routes are
+    /// `(method, policy)`, asking for `requested` (the same rule as the Rust server).
+    #[staticmethod]
+    fn for_preflight(
+        py: Python<'_>,
+        routes: Vec<(String, Option<Py<RoutePolicy>>)>,
+        requested: &str,
+    ) -> Option<Py<RoutePolicy>> {
+        let route_for = |method: &str| routes.iter().find(|(m, _)| m == method);
+        let asked = match route_for(requested)
+            .or_else(|| (requested == "HEAD").then(|| route_for("GET")).flatten())
+        {
+            Some((_, policy)) => Asked::Route(policy.as_ref()),
+            None if routes.is_empty() => Asked::NoRoute,
+            None => Asked::OtherMethods,
+        };
+        preflight_policy(asked, routes.iter().map(|(_, p)| p.as_ref()), |p| {
+            p.get().core.cors.is_some()
+        })
+        .map(|p| p.clone_ref(py))
+    }
+
+    /// The `WWW-Authenticate` challenge of this route's 401 answers (Python's too).
+    #[getter]
+    fn challenge(&self) -> String {
+        self.core.challenge.to_str().unwrap_or("Bearer").to_owned()
     }
 }
 

@@ -19,6 +19,7 @@ use crate::http::body::read_input;
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
+use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
 
 pub async fn dispatch(
@@ -147,23 +148,17 @@ fn preflight(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
         .to_str()
         .ok()?
         .trim();
-    match state.routes.lookup(requested, req.path()) {
-        Lookup::Found { target, .. } => target
-            .policy
-            .as_ref()?
-            .preflight(req.method(), req.headers()),
-        // No route for that method: a CORS policy on the path refuses it by name.
-        Lookup::MethodNotAllowed { allow } => {
-            allow
-                .split(", ")
-                .find_map(|method| match state.routes.lookup(method, req.path()) {
-                    Lookup::Found { target, .. } => target
-                        .policy
-                        .as_ref()?
-                        .preflight(req.method(), req.headers()),
-                    _ => None,
-                })
-        }
-        Lookup::NotFound => None,
-    }
+    let routes = &state.routes;
+    let (asked, allow) = match routes.lookup(requested, req.path()) {
+        Lookup::Found { target, .. } => (Asked::Route(target.policy.as_deref()), ""),
+        Lookup::MethodNotAllowed { allow } => (Asked::OtherMethods, allow),
+        Lookup::NotFound => (Asked::NoRoute, ""),
+    };
+    let others = allow
+        .split(", ")
+        .map(|method| match routes.lookup(method, req.path()) {
+            Lookup::Found { target, .. } => target.policy.as_deref(),
+            _ => None,
+        });
+    preflight_policy(asked, others, |p| p.cors.is_some())?.preflight(req.method(), req.headers())
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -18,9 +18,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::dispatch::dispatch;
 use super::routes::build_routes;
 use super::scheduling::set_batch_scheduling;
-use super::state::AppState;
+use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
-use crate::ws::frames::Limits as WsLimits;
 
 fn bind(
     host: &str,
@@ -58,50 +57,31 @@ pub struct Server {
 #[pymethods]
 impl Server {
     #[new]
-    #[pyo3(signature = (routes, bridge, host="127.0.0.1", port=8000, workers=1, backlog=1024,
-                        keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024, shutdown_timeout=30,
-                        reuse_port=true, batch_scheduling=true, ws_max_message=1024*1024,
-                        ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_connections=0,
-                        asgi_websockets=false))]
-    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
-        host: &str,
-        port: u16,
-        workers: usize,
-        backlog: i32,
-        keep_alive: f64,
-        max_body_size: usize,
-        body_timeout: f64,
-        spool_threshold: usize,
-        shutdown_timeout: u64,
-        reuse_port: bool,
-        batch_scheduling: bool,
-        ws_max_message: usize,
-        ws_ping_interval: f64,
-        ws_ping_timeout: f64,
-        ws_max_connections: usize,
-        asgi_websockets: bool,
+        settings: &ServerSettings,
     ) -> PyResult<Self> {
-        if workers == 0 {
-            return Err(PyValueError::new_err("workers must be at least 1"));
-        }
         let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
         let ws_active = Arc::new(AtomicUsize::new(0));
-        let state = web::Data::new(AppState {
-            routes: build_routes(routes)?,
-            bridge: Arc::clone(&bridge.core),
-            max_body_size,
-            body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
-            spool_threshold,
-            ws: WsLimits::new(ws_max_message, ws_ping_interval, ws_ping_timeout),
-            ws_active: Arc::clone(&ws_active),
-            ws_max_connections,
+        let state = web::Data::new(settings.app_state(
+            build_routes(routes)?,
+            Arc::clone(&bridge.core),
+            Arc::clone(&ws_active),
             ws_shutdown,
-            asgi_websockets,
-        });
+        ));
+        let ServerSettings {
+            ref host,
+            port,
+            workers,
+            backlog,
+            keep_alive,
+            shutdown_timeout,
+            reuse_port,
+            batch_scheduling,
+            ..
+        } = *settings;
         let listener = bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
         let local_addr = listener.local_addr()?;

@@ -7,6 +7,7 @@ pub mod http_server;
 pub mod reply;
 pub mod routes;
 pub mod scheduling;
+pub mod settings;
 pub mod state;
 pub mod test_app;
 pub mod upgrade;
@@ -16,6 +17,7 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_server::Server>()?;
     m.add_class::<test_app::TestApp>()?;
+    m.add_class::<settings::ServerSettings>()?;
     m.add_function(wrap_pyfunction!(scheduling::use_batch_scheduling, m)?)?;
     Ok(())
 }

@@ -3,7 +3,6 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::test::{init_service, read_body, TestRequest};
 use actix_web::{web, App};
@@ -14,9 +13,8 @@ use tokio::sync::mpsc;
 
 use super::dispatch::dispatch;
 use super::routes::build_routes;
-use super::state::AppState;
+use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
-use crate::ws::frames::Limits as WsLimits;
 
 type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
 type PyAnswer<'py> = (u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>);
@@ -38,26 +36,17 @@ pub struct TestApp {
 #[pymethods]
 impl TestApp {
     #[new]
-    #[pyo3(signature = (routes, bridge, max_body_size=10*1024*1024, body_timeout=30.0, spool_threshold=1024*1024))]
     fn new(
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
-        max_body_size: usize,
-        body_timeout: f64,
-        spool_threshold: usize,
+        settings: &ServerSettings,
     ) -> PyResult<Self> {
-        let state = web::Data::new(AppState {
-            routes: build_routes(routes)?,
-            bridge: Arc::clone(&bridge.core),
-            max_body_size,
-            body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
-            spool_threshold,
-            ws: WsLimits::new(1024 * 1024, 20.0, 20.0),
-            ws_active: Default::default(),
-            ws_max_connections: 0,
-            ws_shutdown: tokio::sync::watch::channel(0).1,
-            asgi_websockets: false,
-        });
+        let state = web::Data::new(settings.app_state(
+            build_routes(routes)?,
+            Arc::clone(&bridge.core),
+            Default::default(),
+            tokio::sync::watch::channel(0).1,
+        ));
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()
             .name("bolt-test-app".into())

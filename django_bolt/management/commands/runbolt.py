@@ -58,7 +58,7 @@ class Command(BaseCommand):
         parser.add_argument("--noreload", action="store_true", help=argparse_suppress())
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_bolt.config import load_config
+        from django_bolt.conf import load_config
 
         host, port = options["host"], options["port"]
         if options.get("addrport"):
@@ -90,7 +90,7 @@ class Command(BaseCommand):
             autoreload.run_with_reloader(self._run_one, config)
             return
         if config.processes > 1:
-            from django_bolt.supervisor import supervise
+            from django_bolt.server.supervisor import supervise
 
             print(
                 f"django_bolt supervisor: starting {config.processes} processes on "
@@ -112,7 +112,7 @@ class Command(BaseCommand):
     def _compile(self) -> Any:
         from django.core.exceptions import ImproperlyConfigured
 
-        from django_bolt.site import compile_site
+        from django_bolt.server.site import compile_site
 
         try:
             return compile_site()
@@ -120,7 +120,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot compile the API routes: {exc}") from None
 
     def _run_one(self, config: Any, quiet: bool = False, site: Any = None) -> int:
-        from django_bolt.serve import serve
+        from django_bolt.server.serve import serve
 
         if site is None:
             site = self._compile()
@@ -134,7 +134,7 @@ class Command(BaseCommand):
 
 def warn_about_local_groups(site: Any) -> None:
     """Several processes without Redis: WebSocket groups reach one process each."""
-    from django_bolt._shared import redis_url
+    from django_bolt.conf import redis_url
 
     if redis_url() or not site.has_websockets:
         return

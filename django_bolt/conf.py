@@ -1,0 +1,203 @@
+"""Every setting django_bolt reads: ``BOLT = {...}`` and ``BOLT_*`` in settings.py
+(overridden by runbolt's flags for the server's own settings)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+from ._core import ServerSettings
+
+VERSION = "0.1.0"
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    processes: int = 1
+    workers: int = 1  # Actix worker threads per process
+    threads: int = 2  # Python threads for sync handlers and Django views, per process
+    backlog: int = 1024
+    keep_alive: float = 5.0
+    max_body_size: int = DEFAULT_MAX_BODY
+    body_timeout: float = 30.0
+    spool_threshold: int = 1024 * 1024
+    shutdown_timeout: int = 30
+    ws_max_message: int = 1024 * 1024
+    ws_ping_interval: float = 20.0  # 0 turns keep-alive pings off
+    ws_ping_timeout: float = 20.0
+    ws_max_connections: int = 20_000  # per process; 0 means no limit
+    debug: bool = False
+    dev: bool = False
+
+    def server_settings(
+        self, *, asgi_websockets: bool = False, batch_scheduling: bool = True
+    ) -> ServerSettings:
+        """What the Rust server (and the in-process test app) takes: one object, the same
+        limits for both."""
+        return ServerSettings(
+            host=self.host,
+            port=self.port,
+            workers=self.workers,
+            backlog=self.backlog,
+            keep_alive=self.keep_alive,
+            max_body_size=self.max_body_size,
+            body_timeout=self.body_timeout,
+            spool_threshold=self.spool_threshold,
+            shutdown_timeout=self.shutdown_timeout,
+            reuse_port=True,
+            batch_scheduling=batch_scheduling,
+            ws_max_message=self.ws_max_message,
+            ws_ping_interval=self.ws_ping_interval,
+            ws_ping_timeout=self.ws_ping_timeout,
+            ws_max_connections=self.ws_max_connections,
+            asgi_websockets=asgi_websockets,
+        )
+
+    def validate(self) -> None:
+        for name in ("processes", "workers", "threads", "backlog"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
+        if self.max_body_size < 1:
+            raise ValueError("MAX_BODY_SIZE must be positive")
+        if self.spool_threshold < 0:
+            raise ValueError("MEMORY_SPOOL_THRESHOLD cannot be negative")
+        if self.body_timeout <= 0:
+            raise ValueError("BODY_TIMEOUT must be positive")
+        if self.shutdown_timeout < 0 or self.keep_alive < 0:
+            raise ValueError("timeouts cannot be negative")
+        if self.ws_max_message < 1:
+            raise ValueError("WS_MAX_MESSAGE must be positive")
+        if self.ws_max_connections < 0:
+            raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
+        if self.ws_ping_interval < 0 or self.ws_ping_timeout <= 0:
+            raise ValueError(
+                "WS_PING_INTERVAL cannot be negative and WS_PING_TIMEOUT must be positive"
+            )
+
+
+_KEYS = {
+    "HOST": "host",
+    "PORT": "port",
+    "PROCESSES": "processes",
+    "WORKERS": "workers",
+    "THREADS": "threads",
+    "BACKLOG": "backlog",
+    "KEEP_ALIVE": "keep_alive",
+    "MAX_BODY_SIZE": "max_body_size",
+    "BODY_TIMEOUT": "body_timeout",
+    "MEMORY_SPOOL_THRESHOLD": "spool_threshold",
+    "SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "WS_MAX_MESSAGE": "ws_max_message",
+    "WS_PING_INTERVAL": "ws_ping_interval",
+    "WS_PING_TIMEOUT": "ws_ping_timeout",
+    "WS_MAX_CONNECTIONS": "ws_max_connections",
+    "DEBUG": "debug",
+}
+_ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS", "WS_ALLOWED_ORIGINS"}
+
+
+def load_config(**overrides: Any) -> ServerConfig:
+    """Reads settings.BOLT once; flags given as keyword arguments (not None) win."""
+    from django.conf import settings
+
+    config = ServerConfig(debug=bool(settings.DEBUG))
+    upload_limit = getattr(settings, "BOLT_MAX_UPLOAD_SIZE", None)
+    if upload_limit:
+        config.max_body_size = int(upload_limit)
+    spool = getattr(settings, "BOLT_MEMORY_SPOOL_THRESHOLD", None)
+    if spool is not None:
+        config.spool_threshold = int(spool)
+    for key, value in dict(getattr(settings, "BOLT", {}) or {}).items():
+        field = _KEYS.get(str(key).upper())
+        if field is None:
+            if str(key).upper() not in _ACCEPTED_ELSEWHERE:
+                warnings.warn(f"unknown BOLT setting {key!r} is ignored", stacklevel=2)
+            continue
+        setattr(config, field, type(getattr(config, field))(value))
+    for field, value in overrides.items():
+        if value is not None:
+            setattr(config, field, value)
+    config.validate()
+    return config
+
+
+def setting(name: str, default: Any = None) -> Any:
+    """A project setting by name (``BOLT_CORS``, ``JWT_SECRET``...), ``default`` when unset."""
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
+def bolt_option(key: str, default: Any = None) -> Any:
+    """One key of the ``BOLT = {...}`` dict."""
+    return (setting("BOLT") or {}).get(key, default)
+
+
+def redis_url() -> str | None:
+    """``BOLT_REDIS_URL``: where rate limits, revocations and WebSocket groups are shared."""
+    return setting("BOLT_REDIS_URL") or None
+
+
+def redis_prefix() -> str:
+    return setting("BOLT_REDIS_PREFIX", "bolt:")
+
+
+def string_list(value: Any) -> list[str] | None:
+    """None stays None; one string becomes a list of one; any iterable a list of str."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+# -- authentication and policy settings (read when routes are compiled) -------------------
+def jwt_secret() -> Any:
+    """``JWT_SECRET_KEY``, else ``SECRET_KEY``."""
+    return setting("JWT_SECRET_KEY") or setting("SECRET_KEY")
+
+
+def jwt_algorithm() -> str:
+    """``JWT_ALGORITHM`` (HS256)."""
+    return str(setting("JWT_ALGORITHM", "HS256") or "HS256")
+
+
+def jwt_expiration() -> int:
+    """``JWT_EXPIRATION``: a token's lifetime in seconds (a day)."""
+    return int(setting("JWT_EXPIRATION", 24 * 3600) or 24 * 3600)
+
+
+def api_keys() -> Any:
+    """``BOLT_API_KEYS``: the keys ``APIKeyAuthentication`` accepts by default."""
+    return setting("BOLT_API_KEYS")
+
+
+def default_authentication() -> Any:
+    """``BOLT_AUTHENTICATION``: backends for routes with guards but no ``auth=``."""
+    return setting("BOLT_AUTHENTICATION")
+
+
+def cors() -> Any:
+    """``BOLT_CORS``: the project's CORS policy for every API (a dict or CORSMiddleware)."""
+    return setting("BOLT_CORS")
+
+
+def compression() -> Any:
+    """``BOLT_COMPRESSION``: the project's response compression for every API."""
+    return setting("BOLT_COMPRESSION")
+
+
+def trusted_proxies() -> list[str]:
+    """``BOLT_TRUSTED_PROXIES``: peers whose X-Forwarded-For is believed."""
+    return [str(p) for p in setting("BOLT_TRUSTED_PROXIES") or []]
+
+
+def websocket_allowed_origins() -> Any:
+    """``BOLT["WS_ALLOWED_ORIGINS"]``."""
+    return bolt_option("WS_ALLOWED_ORIGINS")

@@ -1,0 +1,1 @@
+"""The Django side of django_bolt: sessions for API routes, static files, the admin."""

@@ -1,0 +1,1 @@
+"""Django sessions for API routes (``request.session``), saved as SessionMiddleware would."""

@@ -1,0 +1,1 @@
+"""Static files for the site runbolt serves (``STATIC_URL``)."""

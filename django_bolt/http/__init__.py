@@ -1,0 +1,1 @@
+"""What a request and a response are: errors, the request, uploads, encoding, rendering."""

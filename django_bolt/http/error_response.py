@@ -1,0 +1,178 @@
+"""Turning exceptions into responses.
+
+The public functions return ``(status, headers, body)`` as the documentation shows;
+``error_response`` is what the server uses and returns
+``(status, body, content_type, headers)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .encoding import json_encode
+from .errors import HTTPException, RequestValidationError
+from .rendering import render_result
+from .responses import Response
+
+logger = logging.getLogger("django_bolt")
+
+JSON_TYPE = "application/json"
+
+
+def _json_headers(extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    headers = [("content-type", JSON_TYPE)]
+    if extra:
+        headers.extend((str(k), str(v)) for k, v in extra.items())
+    return headers
+
+
+def http_exception_handler(exc: HTTPException) -> tuple[int, list[tuple[str, str]], bytes]:
+    payload: dict[str, Any] = {"detail": exc.detail}
+    if exc.extra:
+        payload.update({k: v for k, v in exc.extra.items() if k != "detail"})
+    return exc.status_code, _json_headers(exc.headers), json_encode(payload)
+
+
+def request_validation_error_handler(
+    exc: RequestValidationError,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    return 422, _json_headers(exc.headers), json_encode({"detail": exc.errors})
+
+
+def _wants_html(request: Any) -> bool:
+    if request is None:
+        return False
+    try:
+        accept = request.headers.get("accept", "")
+    except Exception:
+        return False
+    return "text/html" in accept
+
+
+def generic_exception_handler(
+    exc: BaseException, debug: bool = False, request: Any = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """500 for an unexpected exception: JSON without internals, or with ``debug`` Django's
+    technical error page (HTML) — always for direct calls, for requests only when the
+    client accepts HTML; otherwise a JSON body carrying the exception and traceback."""
+    if debug:
+        if request is None or _wants_html(request):
+            html = _technical_500(exc, request)
+            if html is not None:
+                return 500, [("content-type", "text/html; charset=utf-8")], html
+        import traceback
+
+        payload = {
+            "detail": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
+        }
+        return 500, _json_headers(), json_encode(payload)
+    return 500, _json_headers(), b'{"detail":"Internal Server Error"}'
+
+
+def _technical_500(exc: BaseException, request: Any) -> bytes | None:
+    try:
+        from django.test import RequestFactory
+        from django.views.debug import technical_500_response
+
+        path = getattr(request, "path", "/") if request is not None else "/"
+        django_request = RequestFactory().get(path)
+        response = technical_500_response(django_request, type(exc), exc, exc.__traceback__)
+        return response.content
+    except Exception:
+        logger.exception("could not render the debug error page")
+        return None
+
+
+def _django_exception(exc: BaseException) -> HTTPException | None:
+    from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, SuspiciousOperation
+    from django.http import Http404
+
+    if isinstance(exc, (Http404, ObjectDoesNotExist)):
+        return HTTPException(404, "Not Found")
+    if isinstance(exc, PermissionDenied):
+        return HTTPException(403, "Forbidden")
+    if isinstance(exc, SuspiciousOperation):
+        return HTTPException(400, "Bad Request")
+    return None
+
+
+def handle_exception(
+    exc: BaseException, debug: bool = False, request: Any = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The universal handler: HTTP errors keep their status, validation errors are 422,
+    Django's Http404 / DoesNotExist / PermissionDenied map to 404 / 404 / 403, anything
+    else is a 500."""
+    if isinstance(exc, RequestValidationError):
+        return request_validation_error_handler(exc)
+    if isinstance(exc, HTTPException):
+        return http_exception_handler(exc)
+    mapped = _django_exception(exc)
+    if mapped is not None:
+        return http_exception_handler(mapped)
+    return generic_exception_handler(exc, debug=debug, request=request)
+
+
+def error_response(
+    exc: BaseException,
+    request: Any,
+    *,
+    handler: Any = None,
+    route: str = "?",
+    debug: bool = False,
+) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
+    """The answer to ``exc`` raised while serving ``route``: the API's custom exception
+    ``handler`` first (its result rendered like a handler's), else ``handle_exception``.
+    Server errors are logged with their traceback."""
+    if handler is not None and isinstance(exc, Exception):
+        try:
+            result = handler(exc, request)
+        except Exception as inner:
+            exc = inner
+        else:
+            if result is not None:
+                try:
+                    return render_result(result)
+                except Exception as inner:
+                    exc = inner
+    status, headers, body = handle_exception(exc, debug=debug, request=request)
+    if status >= 500:
+        logger.error(
+            "handler %s failed: %s", route, exc, exc_info=(type(exc), exc, exc.__traceback__)
+        )
+    content_type = headers[0][1]
+    return status, body, content_type, headers[1:] or None
+
+
+def exception_handler(exc: BaseException, request: Any = None) -> Any:
+    """The default handling as a handler-style result, for custom handlers that deal
+    with some exceptions themselves and leave the rest to the default::
+
+        def custom_exception_handler(exc, request):
+            if isinstance(exc, PaymentError):
+                return {"error": "payment_failed"}, 402
+            return exception_handler(exc, request)
+    """
+    from django.conf import settings
+
+    status, headers, body = handle_exception(exc, debug=settings.DEBUG, request=request)
+    if status >= 500:
+        logger.error(
+            "unhandled %s: %s",
+            type(exc).__name__,
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+    media = headers[0][1] if headers and headers[0][0] == "content-type" else None
+    return Response(body, status, dict(headers[1:]), media_type=media)
+
+
+__all__ = [
+    "exception_handler",
+    "error_response",
+    "http_exception_handler",
+    "request_validation_error_handler",
+    "generic_exception_handler",
+    "handle_exception",
+]

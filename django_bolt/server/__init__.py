@@ -1,0 +1,1 @@
+"""Who runs a request: the job runner, streams, the Django application, serve, supervisor."""

@@ -1,0 +1,388 @@
+"""The Python half of the bridge: runs route plans for the jobs Rust hands over.
+
+* Async handlers run on one asyncio loop per process. The loop watches the bridge's
+  eventfd and drains every queued job in one go. Each coroutine is first stepped
+  inline; one that finishes without suspending is answered at once (no task, no loop
+  round trip); one that suspends continues as a task.
+* Sync handlers and the Django application run on worker threads that wait in Rust
+  with the GIL released.
+
+The ``Dispatcher`` is the ``BridgeHost`` of ``_core.pyi``: Rust calls its ``run_slow``,
+``suspended``, ``finish`` and ``fail`` for whatever the Rust fast path does not finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .._core import DJANGO_FALLBACK, Bridge, Job
+from ..contrib.sessions import middleware as sessions
+from ..http.rendering import JSON_TYPE, as_django_response
+from ..http.request import Request
+from ..http.responses import FileResponse, StreamingResponse
+from ..routing.plan import RoutePlan
+from ..websocket.asgi import ASGIWebSocket
+from ..websocket.connection import WebSocket, WebSocketDisconnect, WebSocketState
+from . import middleware_chain
+from .streams import StreamPump, close_old_connections_async
+
+logger = logging.getLogger("django_bolt")
+
+_SPECIAL = (StreamingResponse, FileResponse)
+
+
+class _Started:
+    """Awaitable that carries on a coroutine already stepped once outside a task."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # forwarded into the handler, like `await`
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+class Dispatcher:
+    """Runs the site's route plans (indexed by route id) and the Django application."""
+
+    def __init__(self, plans: list[RoutePlan], *, threads: int = 2, fallback: Any = None) -> None:
+        self.plans = plans
+        self.threads = max(1, threads)
+        self.fallback = fallback
+        self.bridge = Bridge()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.streams = StreamPump()
+        self._workers: list[threading.Thread] = []
+        self._base_context = contextvars.copy_context()
+        self.fast_plans = [plan.fast_plan() for plan in plans]
+        # The project's ASGI application, for WebSockets no route owns (Channels).
+        self.asgi_application: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = self.streams.loop = loop
+        loop.add_reader(self.bridge.fileno(), self._on_ready)
+        for i in range(self.threads):
+            t = threading.Thread(target=self._worker, name=f"bolt-worker-{i}", daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.bridge.close()
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.remove_reader(self.bridge.fileno())
+            except (RuntimeError, ValueError):
+                pass
+        for t in self._workers:
+            t.join(timeout)
+        self._workers.clear()
+
+    # -- the BridgeHost callbacks (async handlers, on the event loop) ----------------
+    def _on_ready(self) -> None:
+        # Rust runs each job's success path; it calls back into run_slow / suspended /
+        # finish / fail below for everything else.
+        self.bridge.run_ready(self.fast_plans, self)
+        self.streams.on_ready(self.bridge.take_ready_streams())
+
+    def run_slow(self, job: Job) -> None:
+        self._base_context.copy().run(self._run_async_job, job)
+
+    def suspended(
+        self,
+        job: Job,
+        coro: Any,
+        yielded: Any,
+        context: contextvars.Context,
+        request: Request | None = None,
+    ) -> None:
+        assert self.loop is not None
+        request = request or Request(job)
+        self.loop.create_task(self._continue(job, request, coro, yielded), context=context)
+
+    def finish(self, job: Job, result: Any, request: Request | None = None) -> None:
+        self._finish(job, request or Request(job), self.plans[job.route_id], result)
+
+    def fail(
+        self,
+        job: Job,
+        exc: BaseException,
+        context: contextvars.Context,
+        request: Request | None = None,
+    ) -> None:
+        context.run(self._fail, job, request or Request(job), exc)
+
+    def _run_async_job(self, job: Job) -> None:
+        route_id = job.route_id
+        assert self.loop is not None
+        if route_id == DJANGO_FALLBACK:  # a WebSocket for the project's ASGI application
+            self.loop.create_task(self._run_asgi_websocket(job))
+            return
+        plan = self.plans[route_id]
+        request = Request(job)
+        if plan.django_chain is not None:
+            self.loop.create_task(self._through_django_async(job, request, plan))
+            return
+        if job.is_websocket:
+            self.loop.create_task(self._run_websocket(job, request, plan))
+            return
+        try:
+            if plan.is_async:
+                coro = plan.call(request)
+                yielded = coro.send(None)
+            else:  # a sync handler routed to the loop: run it inline
+                self._finish(job, request, plan, plan.call(request))
+                return
+        except StopIteration as stop:
+            self._finish(job, request, plan, stop.value)
+            return
+        except BaseException as exc:
+            self._fail(job, request, exc)
+            return
+        self.loop.create_task(self._continue(job, request, coro, yielded))
+
+    async def _continue(self, job: Job, request: Request, coro: Any, yielded: Any) -> None:
+        try:
+            result = await _Started(coro, yielded)
+        except BaseException as exc:
+            self._fail(job, request, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        else:
+            self._finish(job, request, self.plans[job.route_id], result)
+        finally:
+            # The handler suspended, so it may have used the database through
+            # sync_to_async: close connections past their CONN_MAX_AGE as Django does
+            # at the end of a request.
+            await close_old_connections_async()
+
+    def _finish(self, job: Job, request: Request, plan: RoutePlan, result: Any) -> None:
+        if isinstance(result, _SPECIAL):
+            self.streams.send(job, request, result, self._fail, plan.name)
+            return
+        try:
+            status, body, content_type, headers = plan.render(result)
+        except BaseException as exc:
+            self._fail(job, request, exc)
+            return
+        if request.loaded_session is not None:
+            assert self.loop is not None
+            self.loop.create_task(
+                self._respond_with_session(job, request, status, body, content_type, headers)
+            )
+            return
+        self._send(job, request, status, body, content_type, headers)
+
+    def _send(
+        self,
+        job: Job,
+        request: Request,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None,
+    ) -> None:
+        """Answers the job. A response that cannot be sent (an invalid header name or
+        value from the handler) becomes a logged 500, so the client never waits."""
+        try:
+            job.respond(status, body, content_type, headers)
+        except ValueError as exc:
+            logger.error("the response of %s cannot be sent: %s", self._name(job), exc)
+            if not job.answered:
+                job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+        finally:
+            request.close()
+
+    def _name(self, job: Job) -> str:
+        route_id = job.route_id
+        return self.plans[route_id].name if 0 <= route_id < len(self.plans) else "?"
+
+    async def _respond_with_session(
+        self,
+        job: Job,
+        request: Request,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None,
+    ) -> None:
+        try:
+            extra = await sessions.finish_async(request, status)
+        except Exception as exc:
+            self._fail(job, request, exc)
+            return
+        self._send(job, request, status, body, content_type, (headers or []) + extra)
+
+    def _fail(self, job: Job, request: Request, exc: BaseException) -> None:
+        status, body, content_type, headers = self.plans[job.route_id].error(exc, request)
+        if not job.answered:
+            self._send(job, request, status, body, content_type, headers)
+        else:
+            request.close()
+
+    # -- sync handlers and Django on worker threads -----------------------------------
+    def _worker(self) -> None:
+        bridge = self.bridge
+        while True:
+            job = bridge.next_blocking(0.5)
+            if job is None:
+                if bridge.closed:
+                    return
+                continue
+            try:
+                if job.route_id == DJANGO_FALLBACK:
+                    self._run_django(job)
+                else:
+                    self.run_sync_job(job)
+            except BaseException:  # never let a worker die
+                logger.exception("unhandled error while answering %s %s", job.method, job.path)
+                if not job.answered:
+                    job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+
+    def _run_django(self, job: Job) -> None:
+        if self.fallback is None:
+            job.respond(404, b'{"detail":"Not Found"}', JSON_TYPE, None)
+        else:
+            self.fallback.handle(job)
+
+    def run_sync_job(self, job: Job) -> None:
+        from django.core import signals
+
+        plan = self.plans[job.route_id]
+        request = Request(job)
+        signals.request_started.send(sender=Dispatcher)
+        try:
+            if plan.django_chain is not None:
+                response = plan.django_chain.run_sync(request, self._django_call(plan))
+                self._send_django(job, request, plan, response, on_loop=False)
+                return
+            answer = plan.run_sync(request)
+            if isinstance(answer, tuple):
+                self._send(job, request, *answer)
+            else:
+                self.streams.send(job, request, answer, self._fail, plan.name, on_loop=False)
+        finally:
+            request.close()
+            signals.request_finished.send(sender=Dispatcher)
+
+    # -- WebSockets --------------------------------------------------------------------
+    async def _run_websocket(self, job: Job, request: Request, plan: RoutePlan) -> None:
+        websocket = WebSocket(request, self.streams.wait)
+        request.websocket = websocket
+        try:
+            await plan.call(request)
+        except WebSocketDisconnect:
+            pass
+        except BaseException as exc:
+            if websocket.state is WebSocketState.CONNECTING:
+                # Refused before accept(): an HTTP answer (401, 403, 422, 500...).
+                self._fail(job, request, exc)
+            else:
+                logger.error(
+                    "WebSocket handler %s failed",
+                    plan.name,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+                await websocket.close(1011, "internal error")
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+        else:
+            if websocket.state is WebSocketState.CONNECTING:
+                await websocket.close(1000)  # returned without accepting
+        finally:
+            await close_old_connections_async()
+
+    async def _run_asgi_websocket(self, job: Job) -> None:
+        websocket = WebSocket(Request(job), self.streams.wait)
+        try:
+            await ASGIWebSocket(self.asgi_application, job, websocket).run()
+        finally:
+            await close_old_connections_async()
+
+    # -- Django middleware around API routes ------------------------------------------
+    @staticmethod
+    def _django_call(plan: RoutePlan) -> Callable[[Request], Any]:
+        """The innermost step of the middleware chain: the route run to its answer, as
+        an HttpResponse (files and streams stand in as placeholders)."""
+
+        def as_response(result: Any) -> Any:
+            if isinstance(result, _SPECIAL):
+                return middleware_chain.special_placeholder(result)
+            return as_django_response(*plan.render(result))
+
+        def failed(request: Request, exc: Exception) -> Any:
+            return as_django_response(*plan.error(exc, request))
+
+        if plan.is_async:
+
+            async def call_async(request: Request) -> Any:
+                try:
+                    return as_response(await plan.call(request))
+                except Exception as exc:
+                    return failed(request, exc)
+
+            return call_async
+
+        def call_sync(request: Request) -> Any:
+            try:
+                return as_response(plan.call(request))
+            except Exception as exc:
+                return failed(request, exc)
+
+        return call_sync
+
+    async def _through_django_async(self, job: Job, request: Request, plan: RoutePlan) -> None:
+        try:
+            response = await plan.django_chain.run_async(request, self._django_call(plan))
+        except BaseException as exc:
+            self._fail(job, request, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        finally:
+            await close_old_connections_async()
+        self._send_django(job, request, plan, response)
+
+    def _send_django(
+        self, job: Job, request: Request, plan: RoutePlan, response: Any, *, on_loop: bool = True
+    ) -> None:
+        special = middleware_chain.special_of(response)
+        headers = middleware_chain.response_headers(response)
+        if special is not None:
+            for name, value in headers:
+                lower = name.lower()
+                if lower == "set-cookie":
+                    special._cookies.append(value)
+                elif lower not in ("content-type", "content-length"):
+                    special.headers[lower] = value
+            self.streams.send(job, request, special, self._fail, plan.name, on_loop=on_loop)
+            return
+        if getattr(response, "streaming", False):
+            content = b"".join(response)  # streamed by a middleware: small by construction
+        else:
+            content = response.content
+        self._send(job, request, response.status_code, content, None, headers)

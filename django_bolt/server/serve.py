@@ -1,0 +1,132 @@
+"""One serving process: the Rust server on its threads, the asyncio loop on the main
+thread, and a clean exit on SIGTERM/SIGINT (stop accepting, finish in-flight requests
+within the shutdown timeout, exit 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from .._core import Server, use_batch_scheduling
+from ..conf import VERSION, ServerConfig
+from ..websocket.asgi import load_application
+from .django_app import DjangoFallback
+from .runner import Dispatcher
+from .site import Site
+
+logger = logging.getLogger("django_bolt")
+
+
+def banner(config: ServerConfig, site: Site, port: int) -> str:
+    from django.conf import settings
+
+    lines = [
+        f"django_bolt {VERSION} serving http://{config.host}:{port}/ "
+        f"({config.processes} process{'es' if config.processes > 1 else ''} x "
+        f"{config.workers} worker{'s' if config.workers > 1 else ''}, "
+        f"{config.threads} threads, debug={'on' if config.debug else 'off'})",
+        "API routes (Rust router):",
+        site.describe(),
+        f"Every other path: Django ({getattr(settings, 'ROOT_URLCONF', '?')})",
+    ]
+    return "\n".join(lines)
+
+
+def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any = None) -> int:
+    raise_open_file_limit()
+    batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
+    if batch:
+        use_batch_scheduling()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    dispatcher = Dispatcher(
+        site.plans,
+        threads=config.threads,
+        fallback=DjangoFallback(multiprocess=config.processes > 1),
+    )
+    dispatcher.asgi_application = load_application()
+    dispatcher.start(loop)
+    server = Server(
+        site.table,
+        dispatcher.bridge,
+        config.server_settings(
+            asgi_websockets=dispatcher.asgi_application is not None, batch_scheduling=batch
+        ),
+    )
+    if not quiet:
+        print(banner(config, site, server.port), flush=True)
+    if ready is not None:
+        ready(server.port)
+
+    stopping = threading.Event()
+
+    def wait_then_stop_loop() -> None:
+        server.wait()
+        loop.call_soon_threadsafe(loop.stop)
+
+    waiter = threading.Thread(target=wait_then_stop_loop, name="bolt-wait", daemon=True)
+    waiter.start()
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
+        server.stop(graceful=True)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+    if config.dev:
+        _close_websockets_on_reload(server)
+    try:
+        loop.run_forever()
+    finally:
+        dispatcher.close()
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+    sys.stdout.flush()
+    return 0
+
+
+def _close_websockets_on_reload(server: Server, wait: float = 2.0) -> None:
+    """Under ``--dev`` a code change restarts the process: WebSocket clients are told
+    first, with close code 1012 (service restart), so they know to reconnect."""
+    import time
+
+    from django.utils import autoreload
+
+    def on_change(sender: Any, file_path: Any, **kwargs: Any) -> None:
+        # Python files restart the process; other files (templates) may be handled
+        # without a restart.
+        if not server.websocket_connections or not str(file_path).endswith(".py"):
+            return
+        server.stop(graceful=True, websocket_code=1012)
+        deadline = time.monotonic() + wait
+        while server.websocket_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    autoreload.file_changed.connect(on_change, weak=False)
+
+
+def raise_open_file_limit() -> None:
+    """Each connection (a WebSocket above all) holds a file descriptor: use as many as
+    the hard limit allows instead of the usual soft 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass

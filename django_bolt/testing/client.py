@@ -1,0 +1,178 @@
+"""In-process test clients: httpx clients whose requests run through the real Rust
+router and bridge, without a socket.
+
+    from django_bolt.testing import TestClient
+
+    with TestClient(api) as client:
+        assert client.get("/hello").json() == {"message": "hi"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import httpx
+
+from .._core import TestApp
+from ..conf import load_config
+from ..routing.router import Router
+from ..server.django_app import DjangoFallback
+from ..server.runner import Dispatcher
+from ..server.site import Site, compile_site
+
+
+class _Runtime:
+    """The Python side of the bridge on a background event loop thread."""
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        django_fallback: bool,
+        max_body_size: int | None,
+        threads: int,
+        client_address: str = "127.0.0.1:50000",
+    ) -> None:
+        self.client_address = client_address
+        # The limits runbolt would apply (BOLT settings), with the test's own body limit.
+        config = load_config(max_body_size=max_body_size)
+        self.loop = asyncio.new_event_loop()
+        self.dispatcher = Dispatcher(
+            site.plans,
+            threads=threads,
+            fallback=DjangoFallback() if django_fallback else None,
+        )
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.dispatcher.start(self.loop)
+            self.loop.call_soon(started.set)
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="bolt-test-loop", daemon=True)
+        self.thread.start()
+        started.wait(10)
+        self.app = TestApp(site.table, self.dispatcher.bridge, config.server_settings())
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+
+        def shutdown() -> None:
+            self.dispatcher.close(timeout=1.0)
+            self.loop.stop()
+
+        self.loop.call_soon_threadsafe(shutdown)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class _Transport(httpx.BaseTransport):
+    def __init__(self, runtime: _Runtime) -> None:
+        self.runtime = runtime
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        uri = request.url.raw_path.decode("ascii")
+        headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
+        status, resp_headers, content = self.runtime.app.request(
+            request.method, uri, headers, body, self.runtime.client_address
+        )
+        return httpx.Response(status, headers=resp_headers, content=content, request=request)
+
+
+class _AsyncTransport(httpx.AsyncBaseTransport):
+    def __init__(self, runtime: _Runtime) -> None:
+        self.runtime = runtime
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        uri = request.url.raw_path.decode("ascii")
+        headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
+        status, resp_headers, content = await asyncio.to_thread(
+            self.runtime.app.request,
+            request.method,
+            uri,
+            headers,
+            body,
+            self.runtime.client_address,
+        )
+        return httpx.Response(status, headers=resp_headers, content=content, request=request)
+
+
+def _site_for(api: Router | Site | None, debug: bool | None) -> Site:
+    if isinstance(api, Site):
+        return api
+    if api is None:
+        return compile_site(debug=debug)
+    return Site([("", api)], debug=debug)
+
+
+class TestClient(httpx.Client):
+    """An ``httpx.Client`` whose requests run through the real Rust router and bridge.
+
+    ``TestClient(api)`` serves one API at the root; ``TestClient()`` serves the project's
+    whole URLconf as runbolt would. Paths no route owns go to Django. Options: ``debug``
+    (default ``settings.DEBUG``), ``django_fallback`` (False: 404 for paths no route
+    owns), ``max_body_size``, ``threads``; other keywords go to ``httpx.Client``.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        api: Router | Site | None = None,
+        *,
+        base_url: str = "http://testserver",
+        **options: Any,
+    ) -> None:
+        self._runtime, client_kwargs = _runtime_for(api, options)
+        super().__init__(transport=_Transport(self._runtime), base_url=base_url, **client_kwargs)
+
+    @property
+    def handed_over(self) -> int:
+        """How many requests Rust has handed to Python (rejections in Rust do not count)."""
+        return int(self._runtime.dispatcher.bridge.handed_over)
+
+    def close(self) -> None:
+        super().close()
+        self._runtime.close()
+
+
+class AsyncTestClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` twin of :class:`TestClient`, for async tests."""
+
+    __test__ = False
+
+    def __init__(
+        self,
+        api: Router | Site | None = None,
+        *,
+        base_url: str = "http://testserver",
+        **options: Any,
+    ) -> None:
+        self._runtime, client_kwargs = _runtime_for(api, options)
+        super().__init__(
+            transport=_AsyncTransport(self._runtime), base_url=base_url, **client_kwargs
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        self._runtime.close()
+
+
+def _runtime_for(
+    api: Router | Site | None, options: dict[str, Any]
+) -> tuple[_Runtime, dict[str, Any]]:
+    debug = options.pop("debug", None)
+    runtime = _Runtime(
+        _site_for(api, debug),
+        django_fallback=options.pop("django_fallback", True),
+        max_body_size=options.pop("max_body_size", None),
+        threads=options.pop("threads", 2),
+        client_address=options.pop("client_address", "127.0.0.1:50000"),
+    )
+    return runtime, options

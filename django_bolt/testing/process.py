@@ -1,0 +1,99 @@
+"""A real ``manage.py runbolt`` subprocess on a free port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class BoltProcess:
+    """A running ``manage.py runbolt`` subprocess."""
+
+    def __init__(self, proc: subprocess.Popen[str], host: str, port: int) -> None:
+        self.proc = proc
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                time.sleep(0.1)
+                raise RuntimeError(f"runbolt exited with {self.proc.returncode}:\n{self.log}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"runbolt did not listen on {self.port} within {timeout}s:\n{self.log}")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(5)
+        if self.proc.stdout is not None and not self._reader.is_alive():
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+@contextlib.contextmanager
+def run_bolt(
+    *args: str,
+    manage_py: str | None = None,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    cwd: str | None = None,
+    timeout: float = 30.0,
+) -> Iterator[BoltProcess]:
+    """Starts ``manage.py runbolt`` on a free port, waits until it listens, and stops it
+    with SIGTERM on exit."""
+    port = port or free_port(host)
+    manage_py = manage_py or os.environ.get("BOLT_MANAGE_PY") or "manage.py"
+    cmd = [sys.executable, "-u", manage_py, "runbolt", "--host", host, "--port", str(port), *args]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = BoltProcess(proc, host, port)
+    try:
+        server.wait_ready(timeout)
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,140 @@
+//! The server's settings as one object, built once from the Python config and taken by
+//! both the real server and the in-process test app (so tests run with the same limits).
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use tokio::sync::watch;
+
+use super::state::AppState;
+use crate::bridge::queue::BridgeCore;
+use crate::router::RouteTable;
+use crate::ws::frames::Limits as WsLimits;
+
+#[pyclass(frozen, get_all, module = "django_bolt._core")]
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Actix worker threads.
+    pub workers: usize,
+    pub backlog: i32,
+    /// Idle keep-alive in seconds; 0 turns keep-alive off.
+    pub keep_alive: f64,
+    pub max_body_size: usize,
+    /// Seconds a client may take to send the body once the headers are in.
+    pub body_timeout: f64,
+    /// Uploaded files larger than this go to a temporary file.
+    pub spool_threshold: usize,
+    /// Seconds in-flight requests get after a graceful stop.
+    pub shutdown_timeout: u64,
+    pub reuse_port: bool,
+    pub batch_scheduling: bool,
+    pub ws_max_message: usize,
+    pub ws_ping_interval: f64,
+    pub ws_ping_timeout: f64,
+    /// Open WebSocket connections per process (0: no limit).
+    pub ws_max_connections: usize,
+    /// WebSockets to paths without a route go to the project's ASGI application.
+    pub asgi_websockets: bool,
+}
+
+#[pymethods]
+impl ServerSettings {
+    #[new]
+    #[pyo3(signature = (*, host="127.0.0.1".to_string(), port=8000, workers=1, backlog=1024,
+                        keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0,
+                        spool_threshold=1024*1024, shutdown_timeout=30, reuse_port=true,
+                        batch_scheduling=true, ws_max_message=1024*1024, ws_ping_interval=20.0,
+                        ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        host: String,
+        port: u16,
+        workers: usize,
+        backlog: i32,
+        keep_alive: f64,
+        max_body_size: usize,
+        body_timeout: f64,
+        spool_threshold: usize,
+        shutdown_timeout: u64,
+        reuse_port: bool,
+        batch_scheduling: bool,
+        ws_max_message: usize,
+        ws_ping_interval: f64,
+        ws_ping_timeout: f64,
+        ws_max_connections: usize,
+        asgi_websockets: bool,
+    ) -> PyResult<Self> {
+        if workers == 0 {
+            return Err(PyValueError::new_err("workers must be at least 1"));
+        }
+        if backlog < 1 {
+            return Err(PyValueError::new_err("backlog must be at least 1"));
+        }
+        if max_body_size == 0 || ws_max_message == 0 {
+            return Err(PyValueError::new_err(
+                "max_body_size and ws_max_message must be positive",
+            ));
+        }
+        let seconds = [keep_alive, body_timeout, ws_ping_interval, ws_ping_timeout];
+        if seconds.iter().any(|s| !s.is_finite() || *s < 0.0) || body_timeout == 0.0 {
+            return Err(PyValueError::new_err(
+                "timeouts must be finite and not negative (body_timeout positive)",
+            ));
+        }
+        Ok(Self {
+            host,
+            port,
+            workers,
+            backlog,
+            keep_alive,
+            max_body_size,
+            body_timeout,
+            spool_threshold,
+            shutdown_timeout,
+            reuse_port,
+            batch_scheduling,
+            ws_max_message,
+            ws_ping_interval,
+            ws_ping_timeout,
+            ws_max_connections,
+            asgi_websockets,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl ServerSettings {
+    /// The state every request of one server (or test app) shares.
+    pub fn app_state(
+        &self,
+        routes: RouteTable,
+        bridge: Arc<BridgeCore>,
+        ws_active: Arc<AtomicUsize>,
+        ws_shutdown: watch::Receiver<u16>,
+    ) -> AppState {
+        AppState {
+            routes,
+            bridge,
+            max_body_size: self.max_body_size,
+            body_timeout: Duration::from_secs_f64(self.body_timeout),
+            spool_threshold: self.spool_threshold,
+            ws: WsLimits::new(
+                self.ws_max_message,
+                self.ws_ping_interval,
+                self.ws_ping_timeout,
+            ),
+            ws_active,
+            ws_max_connections: self.ws_max_connections,
+            ws_shutdown,
+            asgi_websockets: self.asgi_websockets,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+"""Authentication backed by Django (sessions, permissions, groups) and token revocation
+in every store, plus the Redis backend shared by several processes."""
+
+import os
+import time
+import uuid
+
+import pytest
+from django.contrib.auth import alogin, alogout, get_user_model
+
+from django_bolt import BoltAPI, Request
+from django_bolt.auth import (
+    DjangoCacheRevocation,
+    DjangoORMRevocation,
+    HasPermission,
+    HasRole,
+    InMemoryRevocation,
+    IsAuthenticated,
+    IsStaff,
+    JWTAuthentication,
+    RedisRevocation,
+    SessionAuthentication,
+    encode_jwt,
+)
+from django_bolt.testing import TestClient
+
+SECRET = "another-secret-that-is-long-enough-0123456789"
+
+session_api = BoltAPI(auth=[SessionAuthentication()])
+
+
+@session_api.post("/login", auth=[])
+async def login(request: Request, username: str, password: str):
+    user = await get_user_model().objects.filter(username=username).afirst()
+    if user and user.check_password(password):
+        await alogin(request, user)
+        return {"status": "ok"}
+    return {"status": "error"}
+
+
+@session_api.post("/logout", guards=[IsAuthenticated])
+async def logout(request: Request):
+    await alogout(request)
+    return {"status": "logged out"}
+
+
+@session_api.get("/profile", guards=[IsAuthenticated])
+async def profile(request: Request):
+    user = await request.auser()
+    return {"username": user.username, "backend": request.context["auth_backend"]}
+
+
+@session_api.get("/staff", guards=[IsStaff])
+async def staff():
+    return {"ok": True}
+
+
+@session_api.get("/perm", guards=[HasPermission("auth.view_user")])
+async def perm():
+    return {"ok": True}
+
+
+@session_api.get("/role", guards=[HasRole("editors")])
+async def role():
+    return {"ok": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_session_authentication_with_django_permissions():
+    from django.contrib.auth.models import Group, Permission
+
+    User = get_user_model()
+    user = User.objects.create_user("sam", password="pw-sam-123456")
+    with TestClient(session_api) as client:
+        assert client.get("/profile").status_code == 401
+        assert client.post(
+            "/login", params={"username": "sam", "password": "pw-sam-123456"}
+        ).json() == {"status": "ok"}
+        assert client.get("/profile").json() == {"username": "sam", "backend": "session"}
+        assert client.get("/staff").status_code == 403
+        assert client.get("/perm").json() == {"detail": 'Permission "auth.view_user" required'}
+        assert client.get("/role").status_code == 403
+        user.user_permissions.add(Permission.objects.get(codename="view_user"))
+        user.groups.add(Group.objects.create(name="editors"))
+        User.objects.filter(pk=user.pk).update(is_staff=True)
+        assert client.get("/perm").status_code == 200
+        assert client.get("/role").status_code == 200
+        assert client.get("/staff").status_code == 200
+        # Session-authenticated writes need Django's CSRF token (set by alogin).
+        assert client.post("/logout").json() == {"detail": "CSRF Failed: CSRF token missing."}
+        token = client.cookies["csrftoken"]
+        r = client.post("/logout", headers={"X-CSRFToken": token})
+        assert r.json() == {"status": "logged out"}
+        assert client.get("/profile").status_code == 401
+
+
+def jwt(**claims):
+    body = {"sub": "1", "exp": int(time.time()) + 300, "jti": uuid.uuid4().hex, **claims}
+    return encode_jwt({k: v for k, v in body.items() if v is not None}, secret=SECRET)
+
+
+def revocation_api(store):
+    api = BoltAPI()
+
+    @api.get(
+        "/x", auth=[JWTAuthentication(secret=SECRET, revocation=store)], guards=[IsAuthenticated]
+    )
+    async def x(request: Request):
+        return {"jti": request.context["jti"]}
+
+    @api.post(
+        "/logout",
+        auth=[JWTAuthentication(secret=SECRET, revocation=store)],
+        guards=[IsAuthenticated],
+    )
+    async def out(request: Request):
+        await store.arevoke_token(request.context)
+        return {"revoked": True}
+
+    return api
+
+
+@pytest.mark.parametrize("kind", ["memory", "cache", "orm"])
+@pytest.mark.django_db(transaction=True)
+def test_revoked_tokens_are_refused(kind):
+    store = {
+        "memory": InMemoryRevocation,
+        "cache": DjangoCacheRevocation,
+        "orm": DjangoORMRevocation,
+    }[kind]()
+    with TestClient(revocation_api(store)) as client:
+        tok = jwt()
+        headers = {"Authorization": f"Bearer {tok}"}
+        assert client.get("/x", headers=headers).status_code == 200
+        assert client.post("/logout", headers=headers).json() == {"revoked": True}
+        r = client.get("/x", headers=headers)
+        assert r.status_code == 401
+        assert r.json() == {"detail": "Token has been revoked"}
+        other = {"Authorization": f"Bearer {jwt()}"}
+        assert client.get("/x", headers=other).status_code == 200
+        no_jti = {"Authorization": f"Bearer {jwt(jti=None)}"}
+        assert client.get("/x", headers=no_jti).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orm_revocation_purge():
+    store = DjangoORMRevocation()
+    store.revoke("old", time.time() - 10)
+    store.revoke("new", time.time() + 100)
+    assert store.purge() == 1
+    assert store.is_revoked("new") and not store.is_revoked("old")
+
+
+# -- Redis ---------------------------------------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+
+
+@pytest.fixture
+def redis_prefix(settings):
+    from django_bolt.auth.store import reset_shared_backend
+
+    prefix = f"bolt-test-{uuid.uuid4().hex[:8]}:"
+    settings.BOLT_REDIS_URL = REDIS_URL
+    settings.BOLT_REDIS_PREFIX = prefix
+    reset_shared_backend()
+    yield prefix
+    reset_shared_backend()
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    for key in r.scan_iter(prefix + "*"):
+        r.delete(key)
+
+
+@needs_redis
+def test_redis_rate_limit_shared_between_processes(redis_prefix):
+    from django_bolt.auth.store import reset_shared_backend
+    from django_bolt.middleware import rate_limit
+
+    api = BoltAPI()
+
+    @api.get("/x")
+    @rate_limit(rps=0.01, burst=3)
+    async def x():
+        return {}
+
+    # Two sites with their own Redis connections stand in for two processes.
+    with TestClient(api) as one:
+        reset_shared_backend()
+        with TestClient(api) as two:
+            codes = [c.get("/x").status_code for c in (one, two, one, two, one)]
+    assert codes == [200, 200, 200, 429, 429]
+
+
+@needs_redis
+def test_redis_revocation_seen_by_every_process(redis_prefix):
+    writer = RedisRevocation(prefix=redis_prefix)
+    reader = RedisRevocation(prefix=redis_prefix)
+    with TestClient(revocation_api(reader)) as client:
+        tok = jwt()
+        headers = {"Authorization": f"Bearer {tok}"}
+        assert client.get("/x", headers=headers).status_code == 200
+        claims = client.get("/x", headers=headers).json()
+        writer.revoke(claims["jti"], time.time() + 60)
+        assert client.get("/x", headers=headers).json() == {"detail": "Token has been revoked"}
+
+
+def test_unreachable_redis_fails_open_for_limits_closed_for_revocation(settings):
+    from django_bolt.auth.store import reset_shared_backend
+    from django_bolt.middleware import rate_limit
+
+    settings.BOLT_REDIS_URL = "redis://127.0.0.1:1/0"
+    reset_shared_backend()
+    try:
+        api = BoltAPI()
+
+        @api.get("/x")
+        @rate_limit(rps=0.01, burst=1)
+        async def x():
+            return {}
+
+        with TestClient(api) as client:
+            assert [client.get("/x").status_code for _ in range(3)] == [200, 200, 200]
+        store = RedisRevocation(url="redis://127.0.0.1:1/0")
+        with TestClient(revocation_api(store)) as client:
+            r = client.get("/x", headers={"Authorization": f"Bearer {jwt()}"})
+            assert r.status_code == 401
+            assert r.json() == {"detail": "Token revocation could not be checked"}
+    finally:
+        reset_shared_backend()
+
+
+@needs_redis
+@pytest.mark.e2e
+def test_two_runbolt_instances_share_one_limit(bolt, redis_prefix):
+    import httpx
+
+    env = {"BOLT_REDIS_URL": REDIS_URL, "BOLT_REDIS_PREFIX": redis_prefix}
+    with bolt(env=env) as a, bolt(env=env) as b:
+        codes = []
+        for i in range(6):
+            server = (a, b)[i % 2]
+            codes.append(httpx.get(f"http://127.0.0.1:{server.port}/api/limited").status_code)
+    assert codes[:4] == [200, 200, 200, 200]
+    assert codes[4:] == [429, 429]
+
+
+@needs_redis
+@pytest.mark.e2e
+def test_one_limit_across_the_processes_of_one_runbolt(bolt, redis_prefix):
+    import httpx
+
+    env = {"BOLT_REDIS_URL": REDIS_URL, "BOLT_REDIS_PREFIX": redis_prefix}
+    with bolt("--processes", "2", env=env) as server:
+        codes = []
+        for _ in range(8):
+            # A new connection each time, so SO_REUSEPORT spreads them over both workers.
+            with httpx.Client() as client:
+                r = client.get(f"http://127.0.0.1:{server.port}/api/limited")
+                codes.append(r.status_code)
+    assert codes.count(200) == 4
+    assert codes.count(429) == 4
