@@ -39,6 +39,7 @@ FACES = {
     "django_bolt.auth",
     "django_bolt.error_handlers",
     "django_bolt.exceptions",
+    "django_bolt.groups",
     "django_bolt.middleware",
     "django_bolt.openapi",
     "django_bolt.pagination",
