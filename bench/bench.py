@@ -469,7 +469,8 @@ def main() -> int:
         "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
     )
     report = render(results, args, command)
-    Path(args.output).write_text(report + "\n")
+    output = Path(os.environ.get("BENCH_CALLER_DIR", ".")) / args.output
+    output.write_text(report + "\n")
     print(report)
     return 0
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the contenders (each in its own virtualenv) and runs the benchmark.
 set -euo pipefail
+# A relative --output is taken from where run.sh was called.
+export BENCH_CALLER_DIR="$PWD"
 cd "$(dirname "$0")"
 need=()
 command -v wrk >/dev/null || need+=(wrk)

@@ -99,7 +99,7 @@ _KEYS = {
     "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
 }
-_ACCEPTED_ELSEWHERE = {"EMIT_SIGNALS", "WS_ALLOWED_ORIGINS"}
+_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS"}
 
 
 def load_config(**overrides: Any) -> ServerConfig:

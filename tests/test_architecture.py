@@ -29,7 +29,7 @@ PY_LAYERS: list[set[str]] = [
     {"django_bolt.openapi"},
     {"django_bolt.server"},
     {"django_bolt.testing"},
-    {"django_bolt.api", "django_bolt.management"},
+    {"django_bolt.api", "django_bolt.management", "django_bolt.pytest_plugin"},
 ]
 #: The documented import paths: they re-export and nothing inside the package imports them.
 FACES = {
@@ -46,9 +46,11 @@ FACES = {
     "django_bolt.param_functions",
     "django_bolt.params",
     "django_bolt.response",
+    "django_bolt.request",
     "django_bolt.responses",
     "django_bolt.serializers",
     "django_bolt.test",
+    "django_bolt.uploads",
     "django_bolt.testing",
     "django_bolt.views",
     "django_bolt.websocket",

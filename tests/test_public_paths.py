@@ -26,6 +26,8 @@ DOCUMENTED = {
     "django_bolt.testing": ["TestClient", "AsyncTestClient", "run_bolt"],
     "django_bolt.websocket": ["WebSocket", "WebSocketDisconnect", "WebSocketState", "GroupError"],
     "django_bolt.groups": ["GroupError", "group_send", "group_send_sync"],
+    "django_bolt.request": ["Request"],
+    "django_bolt.uploads": ["UploadFile", "FileSize"],
 }
 
 

@@ -12,12 +12,10 @@ from typing import Any
 
 from .encoding import json_encode
 from .errors import HTTPException, RequestValidationError
-from .rendering import render_result
+from .rendering import INTERNAL_ERROR, JSON_TYPE, render_result
 from .responses import Response
 
 logger = logging.getLogger("django_bolt")
-
-JSON_TYPE = "application/json"
 
 
 def _json_headers(extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -68,7 +66,7 @@ def generic_exception_handler(
             "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
         }
         return 500, _json_headers(), json_encode(payload)
-    return 500, _json_headers(), b'{"detail":"Internal Server Error"}'
+    return 500, _json_headers(), INTERNAL_ERROR
 
 
 def _technical_500(exc: BaseException, request: Any) -> bytes | None:

@@ -11,6 +11,8 @@ from .encoding import json_encode
 from .responses import Response
 
 JSON_TYPE = "application/json"
+#: The body of every 500 that carries no details.
+INTERNAL_ERROR = b'{"detail":"Internal Server Error"}'
 
 Rendered = tuple[int, bytes, str | None, list[tuple[str, str]] | None]
 

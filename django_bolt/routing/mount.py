@@ -5,6 +5,7 @@ same mounts for runbolt's Rust router."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from typing import Any
@@ -82,7 +83,16 @@ class DjangoJob:
 def run_route(route: Route, job: Any) -> Any:
     """Runs one route to completion in the calling thread: (status, body, content type,
     headers), or a Django response for files and streams."""
-    plan = route.plan
+    from django.conf import settings
+
+    plan = _compiled(route).plan
+    # Read per request, as Django reads them (override_settings, a changed handler).
+    plan.bind(
+        gate=plan.gate,
+        django_chain=None,  # Django's own middleware already runs around this view
+        exception_handler=route.router.exception_handler,
+        debug=settings.DEBUG,
+    )
     request = Request(job)
     # Under Django's URL resolver the project's middleware already ran on this request.
     request._django_request = getattr(job, "_request", None)
@@ -188,21 +198,25 @@ def _make_view(routes: dict[str, Route]) -> Any:
     return bolt_view
 
 
-def _compiled(route: Route) -> Any:
-    """The route's policy for the Django-view path, compiled on first use."""
-    compiled = route._compiled
-    if compiled is None:
-        from django.conf import settings
+class _MountedRoute:
+    """A route as the Django view runs it: its compiled policy and its own copy of the
+    plan (runbolt's sites bind theirs separately)."""
 
+    __slots__ = ("policy", "plan")
+
+    def __init__(self, route: Route) -> None:
         compiled = compile_route(route.router, route)
-        route.plan.bind(
-            gate=compiled.gate,
-            django_chain=None,  # Django's own middleware already runs around this view
-            exception_handler=route.router.exception_handler,
-            debug=settings.DEBUG,
-        )
-        route._compiled = compiled
-    return compiled
+        self.policy = compiled.policy
+        self.plan = copy.copy(route.plan)
+        self.plan.bind(gate=compiled.gate, django_chain=None, exception_handler=None, debug=False)
+
+
+def _compiled(route: Route) -> _MountedRoute:
+    """The route's policy and plan for the Django-view path, compiled on first use."""
+    mounted = route._compiled
+    if mounted is None:
+        mounted = route._compiled = _MountedRoute(route)
+    return mounted
 
 
 def url_patterns(api: Router) -> list[Any]:

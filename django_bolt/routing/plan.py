@@ -67,8 +67,8 @@ class RoutePlan:
         self.name = name or getattr(handler, "__qualname__", repr(handler))
         self.status_code = status_code
         self.is_async = inspect.iscoroutinefunction(handler)
-        # Set by bind() when the site is compiled: Python authentication and guards, the
-        # API's Django middleware chain and exception handler, DEBUG.
+        # Set by bind(): Python authentication and guards, the API's Django middleware
+        # chain and exception handler, DEBUG (each site and the Django view bind a copy).
         self.gate: Any = None
         self.django_chain: Any = None
         self.exception_handler: Callable[[Exception, Any], Any] | None = None
@@ -76,7 +76,6 @@ class RoutePlan:
         # Some argument comes from an async dependency: extraction must be awaited.
         self.async_extract = False
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
-        self.request_param: str | None = None
         self.body_param: str | None = None
         # What the OpenAPI document says about the inputs: (source, wire name, type,
         # required, default, marker) for path/query/header/cookie/form/file values, and
@@ -166,7 +165,6 @@ class RoutePlan:
             and marker is None
             or (isinstance(base, type) and issubclass(base, Request))
         ):
-            self.request_param = pname
             self.extractors.append((pname, request_extractor))
             self._fast(RequestArg("request", pname, Request))
             return
@@ -385,7 +383,7 @@ class RoutePlan:
             exc, request, handler=self.exception_handler, route=self.name, debug=self.debug
         )
 
-    def finish_sync(self, request: Request, result: Any) -> Answer:
+    def answer(self, request: Request, result: Any) -> Answer:
         """A result as the answer to send (streams and files are sent as they are); the
         session is saved and its cookie added when the handler used it."""
         if isinstance(result, (StreamingResponse, FileResponse)):
@@ -395,33 +393,21 @@ class RoutePlan:
             headers = (headers or []) + sessions.finish_sync(request, status)
         return status, body, content_type, headers
 
-    async def finish_async(self, request: Request, result: Any) -> Answer:
-        if isinstance(result, (StreamingResponse, FileResponse)):
-            return result
-        status, body, content_type, headers = self.render(result)
-        if request.loaded_session is not None:
-            headers = (headers or []) + await sessions.finish_async(request, status)
-        return status, body, content_type, headers
-
     def run_sync(self, request: Request) -> Answer:
-        """Runs the route to its answer in the calling thread (an async handler through
-        ``async_to_sync``); exceptions become error answers."""
-        try:
-            if self.is_async:
-                return async_to_sync(self.run)(request)
-            return self.finish_sync(request, self.call(request))
-        except Exception as exc:
-            return self.error(exc, request)
-
-    async def run(self, request: Request) -> Answer:
-        """``run_sync`` for async handlers, on the running event loop."""
+        """Runs the route to its answer in the calling thread; exceptions become error
+        answers. An async handler is awaited through ``async_to_sync`` and its result
+        rendered back in this thread (so QuerySets are evaluated outside the loop)."""
         try:
             result = self.call(request)
-            if inspect.isawaitable(result):
-                result = await result
-            return await self.finish_async(request, result)
+            if self.is_async:
+                result = async_to_sync(_awaited)(result)
+            return self.answer(request, result)
         except Exception as exc:
             return self.error(exc, request)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def serializer_of(tp: Any) -> tuple[Any, bool] | None:

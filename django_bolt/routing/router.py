@@ -35,6 +35,11 @@ class Route:
         self.options = options
         self._compiled: Any = None
 
+    @property
+    def api(self) -> Router:
+        """The Router (BoltAPI) the route belongs to."""
+        return self.router
+
     def __repr__(self) -> str:
         return f"<Route {','.join(self.methods)} {self.path} -> {self.name}>"
 

@@ -13,7 +13,7 @@ from ..http.environ import FileWrapper, wsgi_environ
 logger = logging.getLogger("django_bolt")
 
 
-class DjangoFallback:
+class DjangoApplication:
     """The project's Django application (WSGI) for every path no route owns."""
 
     def __init__(self, *, multiprocess: bool = False, serve_static: bool | None = None) -> None:

@@ -3,7 +3,7 @@
 
 The request is presented to the middleware as a real Django ``HttpRequest`` (built from
 the Rust job), so ``request.session``, ``request.user``, ``alogin`` / ``alogout``, CSRF
-cookies and messages behave exactly as in a Django view. The chain is built once per API
+cookies and messages behave exactly as in a Django view. The chain is built once per API and site
 in Django's own way (each middleware adapted to the handler's sync or async mode);
 ``process_view`` hooks run before the handler. API routes are CSRF-exempt views, as under
 runserver; ``SessionAuthentication`` enforces CSRF for session-authenticated writes.

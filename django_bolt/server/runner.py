@@ -22,7 +22,7 @@ from typing import Any
 
 from .._core import DJANGO_FALLBACK, Bridge, Job
 from ..contrib.sessions import middleware as sessions
-from ..http.rendering import JSON_TYPE, as_django_response
+from ..http.rendering import INTERNAL_ERROR, JSON_TYPE, as_django_response
 from ..http.request import Request
 from ..http.responses import FileResponse, StreamingResponse
 from ..routing.plan import RoutePlan
@@ -69,10 +69,10 @@ class _Started:
 class Dispatcher:
     """Runs the site's route plans (indexed by route id) and the Django application."""
 
-    def __init__(self, plans: list[RoutePlan], *, threads: int = 2, fallback: Any = None) -> None:
+    def __init__(self, plans: list[RoutePlan], *, threads: int = 2, django_app: Any = None) -> None:
         self.plans = plans
         self.threads = max(1, threads)
-        self.fallback = fallback
+        self.django_app = django_app  # the project's Django application, for paths no route owns
         self.bridge = Bridge()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.streams = StreamPump()
@@ -213,7 +213,7 @@ class Dispatcher:
         except ValueError as exc:
             logger.error("the response of %s cannot be sent: %s", self._name(job), exc)
             if not job.answered:
-                job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+                job.respond(500, INTERNAL_ERROR, JSON_TYPE, None)
         finally:
             request.close()
 
@@ -261,13 +261,13 @@ class Dispatcher:
             except BaseException:  # never let a worker die
                 logger.exception("unhandled error while answering %s %s", job.method, job.path)
                 if not job.answered:
-                    job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+                    job.respond(500, INTERNAL_ERROR, JSON_TYPE, None)
 
     def _run_django(self, job: Job) -> None:
-        if self.fallback is None:
+        if self.django_app is None:
             job.respond(404, b'{"detail":"Not Found"}', JSON_TYPE, None)
         else:
-            self.fallback.handle(job)
+            self.django_app.handle(job)
 
     def run_sync_job(self, job: Job) -> None:
         from django.core import signals

@@ -15,7 +15,7 @@ from typing import Any
 from .._core import Server, use_batch_scheduling
 from ..conf import VERSION, ServerConfig
 from ..websocket.asgi import load_application
-from .django_app import DjangoFallback
+from .django_app import DjangoApplication
 from .runner import Dispatcher
 from .site import Site
 
@@ -47,7 +47,7 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
     dispatcher = Dispatcher(
         site.plans,
         threads=config.threads,
-        fallback=DjangoFallback(multiprocess=config.processes > 1),
+        django_app=DjangoApplication(multiprocess=config.processes > 1),
     )
     dispatcher.asgi_application = load_application()
     dispatcher.start(loop)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ..boundary import RouteEntry
 from ..routing.discovery import autodiscover, find_mounts
 from ..routing.paths import WEBSOCKET, join_paths
@@ -29,17 +31,20 @@ class Site:
             for route in router.routes:
                 route_id = len(self.plans)
                 compiled = compile_route(router, route, prefix)
-                route.plan.bind(
+                # The site's own copy: other sites (and the Django view of api.urls) bind
+                # theirs with their own settings.
+                plan = copy.copy(route.plan)
+                plan.bind(
                     gate=compiled.gate,
                     django_chain=chains[id(router)],
                     exception_handler=router.exception_handler,
                     debug=debug,
                 )
-                self.plans.append(route.plan)
+                self.plans.append(plan)
                 full = join_paths(prefix, route.path)
                 for method in route.methods:
                     self.table.append(
-                        RouteEntry(method, full, route_id, not route.plan.is_async, compiled.policy)
+                        RouteEntry(method, full, route_id, not plan.is_async, compiled.policy)
                     )
                 self.has_websockets = self.has_websockets or WEBSOCKET in route.methods
                 shown = ",".join("WS" if m == WEBSOCKET else m for m in route.methods)

@@ -18,7 +18,7 @@ import httpx
 from .._core import TestApp
 from ..conf import load_config
 from ..routing.router import Router
-from ..server.django_app import DjangoFallback
+from ..server.django_app import DjangoApplication
 from ..server.runner import Dispatcher
 from ..server.site import Site, compile_site
 
@@ -42,7 +42,7 @@ class _Runtime:
         self.dispatcher = Dispatcher(
             site.plans,
             threads=threads,
-            fallback=DjangoFallback() if django_fallback else None,
+            django_app=DjangoApplication() if django_fallback else None,
         )
         started = threading.Event()
 
@@ -105,6 +105,8 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
 
 def _site_for(api: Router | Site | None, debug: bool | None) -> Site:
     if isinstance(api, Site):
+        if debug is not None:
+            raise TypeError("debug= applies to a site the client compiles; use Site(..., debug=)")
         return api
     if api is None:
         return compile_site(debug=debug)

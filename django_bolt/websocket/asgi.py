@@ -12,11 +12,10 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
+from ..http.rendering import INTERNAL_ERROR, JSON_TYPE
 from .connection import WebSocket, WebSocketDisconnect, WebSocketState
 
 logger = logging.getLogger("django_bolt")
-
-JSON_TYPE = "application/json"
 
 
 class ClientDisconnected(OSError):
@@ -87,7 +86,7 @@ class ASGIWebSocket:
                     self.job.path,
                     exc_info=(type(exc), exc, exc.__traceback__),
                 )
-                self.job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+                self.job.respond(500, INTERNAL_ERROR, JSON_TYPE, None)
             elif websocket.state is WebSocketState.CONNECTED:
                 if not isinstance(exc, (ClientDisconnected, WebSocketDisconnect)):
                     logger.error(
@@ -101,7 +100,7 @@ class ASGIWebSocket:
             return
         if websocket.state is WebSocketState.CONNECTING and not self.job.answered:
             logger.error("ASGI application returned without accepting %s", self.job.path)
-            self.job.respond(500, b'{"detail":"Internal Server Error"}', JSON_TYPE, None)
+            self.job.respond(500, INTERNAL_ERROR, JSON_TYPE, None)
         elif websocket.state is WebSocketState.CONNECTED:
             await websocket.close(1000)
 

@@ -99,7 +99,7 @@ class Command(BaseCommand):
             )
             # Compiled once here, so a configuration error stops the supervisor instead of
             # killing every worker it would respawn.
-            site = self._compile()
+            site = self._compile(config)
             warn_about_local_groups(site)
             code = supervise(
                 config.processes,
@@ -109,13 +109,13 @@ class Command(BaseCommand):
             sys.exit(code)
         sys.exit(self._run_one(config))
 
-    def _compile(self) -> Any:
+    def _compile(self, config: Any) -> Any:
         from django.core.exceptions import ImproperlyConfigured
 
         from django_bolt.server.site import compile_site
 
         try:
-            return compile_site()
+            return compile_site(debug=config.debug)
         except (ValueError, TypeError, ImproperlyConfigured) as exc:
             raise CommandError(f"cannot compile the API routes: {exc}") from None
 
@@ -123,7 +123,7 @@ class Command(BaseCommand):
         from django_bolt.server.serve import serve
 
         if site is None:
-            site = self._compile()
+            site = self._compile(config)
         from django.core.exceptions import ImproperlyConfigured
 
         try:

@@ -1,4 +1,7 @@
-"""pytest plugin (registered through the ``pytest11`` entry point): ``bolt_server``."""
+"""pytest plugin (registered through the ``pytest11`` entry point): ``bolt_server``.
+
+It imports nothing of the testing helpers until the fixture is used, so projects whose
+test environment lacks their dependencies (httpx) still start pytest."""
 
 from __future__ import annotations
 
@@ -8,14 +11,13 @@ from typing import Any
 
 import pytest
 
-from .process import run_bolt
-
 
 @pytest.fixture
 def bolt_server() -> Callable[..., Any]:
     """Factory for a real ``runbolt`` subprocess on a free port:
     ``with bolt_server("--processes", "2") as server: httpx.get(server.url + "/api/x")``.
     ``manage.py`` is taken from ``BOLT_MANAGE_PY`` or the current directory."""
+    from .testing.process import run_bolt
 
     def start(*args: str, **kwargs: Any) -> Any:
         kwargs.setdefault("manage_py", os.environ.get("BOLT_MANAGE_PY", "manage.py"))
