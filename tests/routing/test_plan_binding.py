@@ -87,8 +87,8 @@ def test_django_view_evaluates_an_async_handlers_queryset_outside_the_loop(setti
 
     orm_api = BoltAPI(openapi_url=None)
 
-    @orm_api.get("/groups")
-    async def groups() -> list[GroupOut]:
+    @orm_api.get("/groups", response_model=list[GroupOut])
+    async def groups():
         return Group.objects.order_by("name")
 
     class URLConf:
