@@ -122,22 +122,26 @@ def contenders(port: int) -> dict[str, dict]:
         .replace("__PORT__", str(port))
     )
     (OUT / "nginx-body").mkdir(exist_ok=True)
+
+    def runbolt(python: Path, *extra: str) -> list[str]:
+        return [
+            str(python),
+            manage,
+            "runbolt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--processes",
+            "1",
+            "--workers",
+            "1",
+            *extra,
+        ]
+
     return {
         "django_bolt (ours)": {
-            "cmd": [
-                str(OUR_PY),
-                manage,
-                "runbolt",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--processes",
-                "1",
-                "--workers",
-                "1",
-                *os.environ.get("BENCH_OUR_ARGS", "").split(),
-            ],
+            "cmd": runbolt(OUR_PY, *os.environ.get("BENCH_OUR_ARGS", "").split()),
             "env": {},
             "endpoints": list(ENDPOINTS),
         },
@@ -146,19 +150,7 @@ def contenders(port: int) -> dict[str, dict]:
         **(
             {
                 "django_bolt (before)": {
-                    "cmd": [
-                        str(OUR_PY),
-                        manage,
-                        "runbolt",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--processes",
-                        "1",
-                        "--workers",
-                        "1",
-                    ],
+                    "cmd": runbolt(OUR_PY),
                     "env": {"PYTHONPATH": os.environ["BENCH_BEFORE_PATH"]},
                     "endpoints": list(ENDPOINTS),
                 }
@@ -167,19 +159,7 @@ def contenders(port: int) -> dict[str, dict]:
             else {}
         ),
         REFERENCE: {
-            "cmd": [
-                str(REF_PY),
-                manage,
-                "runbolt",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--processes",
-                "1",
-                "--workers",
-                "1",
-            ],
+            "cmd": runbolt(REF_PY),
             "env": {},
             "endpoints": list(ENDPOINTS),
         },

@@ -1,19 +1,4 @@
 """Pagination styles and ``@paginate``."""
 
-from .routing.pagination import (
-    BasePagination,
-    CursorPagination,
-    LimitOffsetPagination,
-    Page,
-    PageNumberPagination,
-    paginate,
-)
-
-__all__ = [
-    "BasePagination",
-    "CursorPagination",
-    "LimitOffsetPagination",
-    "PageNumberPagination",
-    "Page",
-    "paginate",
-]
+from .routing.pagination import *  # noqa: F403
+from .routing.pagination import __all__  # noqa: F401

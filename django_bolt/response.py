@@ -1,27 +1,4 @@
 """Alias of :mod:`django_bolt.responses` (both spellings appear in the documentation)."""
 
-from .http.responses import (
-    HTML,
-    JSON,
-    File,
-    FileResponse,
-    Html,
-    Json,
-    PlainText,
-    Redirect,
-    Response,
-    StreamingResponse,
-)
-
-__all__ = [
-    "Response",
-    "JSON",
-    "Json",
-    "PlainText",
-    "HTML",
-    "Html",
-    "Redirect",
-    "File",
-    "FileResponse",
-    "StreamingResponse",
-]
+from .http.responses import *  # noqa: F403
+from .http.responses import __all__  # noqa: F401

@@ -1,27 +1,4 @@
 """Response classes a handler may return."""
 
-from .http.responses import (
-    HTML,
-    JSON,
-    File,
-    FileResponse,
-    Html,
-    Json,
-    PlainText,
-    Redirect,
-    Response,
-    StreamingResponse,
-)
-
-__all__ = [
-    "Response",
-    "JSON",
-    "Json",
-    "PlainText",
-    "HTML",
-    "Html",
-    "Redirect",
-    "File",
-    "FileResponse",
-    "StreamingResponse",
-]
+from .http.responses import *  # noqa: F403
+from .http.responses import __all__  # noqa: F401
