@@ -20,7 +20,7 @@ endef
 .PHONY: help venv build browser-deps run test test-rust test-python test-django52 lint fmt bench bench-ws clean
 
 help:
-	@echo "make run    build, migrate the SQLite testproject and serve it on $(HOST):$(PORT)"
+	@echo "make run    build, migrate and collectstatic the SQLite testproject, serve it on $(HOST):$(PORT)"
 	@echo "make test   lint, cargo test and the pytest suite"
 	@echo "make bench  the side-by-side benchmark (see bench/README.md)"
 	@echo "make bench-ws  the WebSocket benchmark"
@@ -42,6 +42,7 @@ build: venv
 
 run: build
 	cd testproject && $(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py runbolt --host $(HOST) --port $(PORT)
 
 lint: venv

@@ -15,10 +15,12 @@ __all__ = [
     "RoutePolicy",
     "Server",
     "ServerSettings",
+    "StaticFiles",
     "StreamWriter",
     "TestApp",
     "WebSocketChannel",
     "jwt_encode",
+    "precompress",
     "use_batch_scheduling",
 ]
 
@@ -174,7 +176,11 @@ class ServerSettings:
 @final
 class Server:
     def __new__(
-        cls, routes: Iterable[RouteEntry], bridge: Bridge, settings: ServerSettings
+        cls,
+        routes: Iterable[RouteEntry],
+        bridge: Bridge,
+        settings: ServerSettings,
+        static_files: list[StaticFiles] = ...,
     ) -> Server: ...
     @property
     def websocket_connections(self) -> int: ...
@@ -188,7 +194,11 @@ class Server:
 @final
 class TestApp:
     def __new__(
-        cls, routes: Iterable[RouteEntry], bridge: Bridge, settings: ServerSettings
+        cls,
+        routes: Iterable[RouteEntry],
+        bridge: Bridge,
+        settings: ServerSettings,
+        static_files: list[StaticFiles] = ...,
     ) -> TestApp: ...
     def request(
         self,
@@ -260,3 +270,21 @@ class GroupHub:
         self, name: str, kind: str, data: str | bytes, done: Callable[[str | None], object]
     ) -> bool: ...
     def size(self, name: str) -> int: ...
+
+@final
+class StaticFiles:
+    """A directory indexed at start and served by Rust at ``prefix``."""
+
+    def __new__(
+        cls,
+        prefix: str,
+        root: str,
+        immutable: list[str] = ...,
+        max_age: int = 60,
+        attachments: bool = False,
+    ) -> StaticFiles: ...
+    @property
+    def prefix(self) -> str: ...
+    def __len__(self) -> int: ...
+
+def precompress(path: str, min_saving: float = 0.05) -> list[str]: ...

@@ -99,7 +99,7 @@ _KEYS = {
     "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
 }
-_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS"}
+_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS", "STATIC_MAX_AGE"}
 
 
 def load_config(**overrides: Any) -> ServerConfig:
@@ -201,3 +201,11 @@ def trusted_proxies() -> list[str]:
 def websocket_allowed_origins() -> Any:
     """``BOLT["WS_ALLOWED_ORIGINS"]``."""
     return bolt_option("WS_ALLOWED_ORIGINS")
+
+
+def static_max_age() -> int:
+    """``BOLT["STATIC_MAX_AGE"]``: seconds a static file without a content hash is cached."""
+    value = int(bolt_option("STATIC_MAX_AGE", 60))
+    if value < 0:
+        raise ValueError("STATIC_MAX_AGE cannot be negative")
+    return value

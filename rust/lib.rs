@@ -2,7 +2,8 @@
 //! own Python classes and functions.
 //!
 //! Imports point one way, bottom to top: `http` and `wake` are the floor; `store`, then
-//! `auth`, then `policy` and `router` above them; `ws`, then `bridge`; `server` on top.
+//! `auth`, then `policy` and `router` above them; `ws`, then `bridge`; `staticfiles`;
+//! `server` on top.
 
 mod auth;
 mod bridge;
@@ -10,6 +11,7 @@ mod http;
 mod policy;
 mod router;
 mod server;
+mod staticfiles;
 mod store;
 mod wake;
 mod ws;
@@ -28,5 +30,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     ws::register(m)?;
     auth::register(m)?;
+    staticfiles::register(m)?;
     Ok(())
 }

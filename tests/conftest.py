@@ -27,6 +27,18 @@ def e2e_db(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def e2e_static(tmp_path_factory):
+    """The testproject's static files collected (hashed names, .br/.gz siblings), for
+    runbolt subprocesses started with ``BOLT_STATIC_ROOT`` pointing here."""
+    root = tmp_path_factory.mktemp("e2e_static")
+    env = {**os.environ, "BOLT_STATIC_ROOT": str(root)}
+    subprocess.run(
+        [sys.executable, str(MANAGE_PY), "collectstatic", "--noinput", "-v0"], env=env, check=True
+    )
+    return root
+
+
 @pytest.fixture
 def bolt(e2e_db):
     """Factory: ``with bolt("--processes", "2") as server:`` runs a real runbolt."""

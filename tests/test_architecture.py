@@ -64,6 +64,7 @@ RUST_LAYERS: list[set[str]] = [
     {"crate::router"},
     {"crate::ws"},
     {"crate::bridge"},
+    {"crate::staticfiles"},
     {"crate::server"},
     {"crate"},
 ]

@@ -12,8 +12,9 @@ import sys
 import threading
 from typing import Any
 
-from .._core import Server, use_batch_scheduling
+from .._core import Server, StaticFiles, use_batch_scheduling
 from ..conf import VERSION, ServerConfig
+from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
 from .runner import Dispatcher
@@ -22,9 +23,10 @@ from .site import Site
 logger = logging.getLogger("django_bolt")
 
 
-def banner(config: ServerConfig, site: Site, port: int) -> str:
+def banner(config: ServerConfig, site: Site, port: int, statics: list[StaticFiles]) -> str:
     from django.conf import settings
 
+    served = [f"Static files (Rust): {s.prefix} ({len(s)} files)" for s in statics]
     lines = [
         f"django_bolt {VERSION} serving http://{config.host}:{port}/ "
         f"({config.processes} process{'es' if config.processes > 1 else ''} x "
@@ -32,6 +34,7 @@ def banner(config: ServerConfig, site: Site, port: int) -> str:
         f"{config.threads} threads, debug={'on' if config.debug else 'off'})",
         "API routes (Rust router):",
         site.describe(),
+        *served,
         f"Every other path: Django ({getattr(settings, 'ROOT_URLCONF', '?')})",
     ]
     return "\n".join(lines)
@@ -51,15 +54,17 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
     )
     dispatcher.asgi_application = load_application()
     dispatcher.start(loop)
+    statics = static_mounts()
     server = Server(
         site.table,
         dispatcher.bridge,
         config.server_settings(
             asgi_websockets=dispatcher.asgi_application is not None, batch_scheduling=batch
         ),
+        static_files=statics,
     )
     if not quiet:
-        print(banner(config, site, server.port), flush=True)
+        print(banner(config, site, server.port, statics), flush=True)
     if ready is not None:
         ready(server.port)
 

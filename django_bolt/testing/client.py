@@ -17,6 +17,7 @@ import httpx
 
 from .._core import TestApp
 from ..conf import load_config
+from ..contrib.static.serving import static_mounts
 from ..routing.router import Router
 from ..server.django_app import DjangoApplication
 from ..server.runner import Dispatcher
@@ -55,7 +56,12 @@ class _Runtime:
         self.thread = threading.Thread(target=run, name="bolt-test-loop", daemon=True)
         self.thread.start()
         started.wait(10)
-        self.app = TestApp(site.table, self.dispatcher.bridge, config.server_settings())
+        self.app = TestApp(
+            site.table,
+            self.dispatcher.bridge,
+            config.server_settings(),
+            static_files=static_mounts(),
+        )
 
     def close(self) -> None:
         if self.loop.is_closed():

@@ -72,8 +72,9 @@ pub struct CompressionPolicy {
     pub gzip_fallback: bool,
 }
 
-/// The encodings a client accepts (q > 0), from its Accept-Encoding headers.
-fn accepted(headers: &HeaderMap) -> Vec<(String, bool)> {
+/// Each coding a client lists in its Accept-Encoding headers, with its q-value (1 when
+/// not given), in the order listed.
+pub fn accept_encodings(headers: &HeaderMap) -> Vec<(String, f32)> {
     let mut out = Vec::new();
     for value in headers.get_all(actix_web::http::header::ACCEPT_ENCODING) {
         let Ok(text) = value.to_str() else { continue };
@@ -87,11 +88,20 @@ fn accepted(headers: &HeaderMap) -> Vec<(String, bool)> {
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .filter_map(|q| q.trim().parse::<f32>().ok())
                 .next()
-                .unwrap_or(1.0);
-            out.push((name, q > 0.0));
+                .unwrap_or(1.0)
+                .clamp(0.0, 1.0);
+            out.push((name, q));
         }
     }
     out
+}
+
+/// The encodings a client accepts (q > 0).
+fn accepted(headers: &HeaderMap) -> Vec<(String, bool)> {
+    accept_encodings(headers)
+        .into_iter()
+        .map(|(name, q)| (name, q > 0.0))
+        .collect()
 }
 
 fn accepts(list: &[(String, bool)], token: &str) -> bool {

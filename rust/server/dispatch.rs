@@ -21,6 +21,7 @@ use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
+use crate::staticfiles::static_files::serve_static;
 
 pub async fn dispatch(
     req: HttpRequest,
@@ -62,7 +63,13 @@ pub async fn dispatch(
                 }
                 return resp;
             }
-            Lookup::NotFound => (DJANGO_FALLBACK, true, Vec::new(), None),
+            Lookup::NotFound => {
+                // Collected static files answer where Django would (API routes win).
+                if let Some(resp) = serve_static(&state.statics, &req).await {
+                    return resp;
+                }
+                (DJANGO_FALLBACK, true, Vec::new(), None)
+            }
         };
     let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
         Ok(pass) => pass,

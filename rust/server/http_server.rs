@@ -20,6 +20,7 @@ use super::routes::build_routes;
 use super::scheduling::set_batch_scheduling;
 use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
+use crate::staticfiles::static_files::StaticFiles;
 
 fn bind(
     host: &str,
@@ -57,11 +58,13 @@ pub struct Server {
 #[pymethods]
 impl Server {
     #[new]
+    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new()))]
     fn new(
         py: Python<'_>,
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
         settings: &ServerSettings,
+        static_files: Vec<PyRef<'_, StaticFiles>>,
     ) -> PyResult<Self> {
         let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
         let ws_active = Arc::new(AtomicUsize::new(0));
@@ -70,6 +73,7 @@ impl Server {
             Arc::clone(&bridge.core),
             Arc::clone(&ws_active),
             ws_shutdown,
+            &static_files,
         ));
         let ServerSettings {
             ref host,

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::state::AppState;
 use crate::bridge::queue::BridgeCore;
 use crate::router::RouteTable;
+use crate::staticfiles::static_files::StaticFiles;
 use crate::ws::frames::Limits as WsLimits;
 
 #[pyclass(frozen, get_all, module = "django_bolt._core")]
@@ -119,6 +120,7 @@ impl ServerSettings {
         bridge: Arc<BridgeCore>,
         ws_active: Arc<AtomicUsize>,
         ws_shutdown: watch::Receiver<u16>,
+        statics: &[PyRef<'_, StaticFiles>],
     ) -> AppState {
         AppState {
             routes,
@@ -135,6 +137,10 @@ impl ServerSettings {
             ws_max_connections: self.ws_max_connections,
             ws_shutdown,
             asgi_websockets: self.asgi_websockets,
+            statics: statics
+                .iter()
+                .map(|s| (s.prefix.clone(), Arc::clone(&s.index)))
+                .collect(),
         }
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use crate::bridge::queue::BridgeCore;
 use crate::http::form::FormLimits;
 use crate::router::RouteTable;
+use crate::staticfiles::index::StaticIndex;
 use crate::ws::frames::Limits;
 
 pub struct AppState {
@@ -28,6 +29,8 @@ pub struct AppState {
     pub ws_shutdown: watch::Receiver<u16>,
     /// WebSockets to paths without a route go to the project's ASGI application.
     pub asgi_websockets: bool,
+    /// Static directories served from Rust: (URL prefix, index).
+    pub statics: Vec<(String, Arc<StaticIndex>)>,
 }
 
 impl AppState {

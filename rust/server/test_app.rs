@@ -4,6 +4,8 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::test::{init_service, read_body, TestRequest};
 use actix_web::{web, App};
 use pyo3::exceptions::PyRuntimeError;
@@ -15,6 +17,7 @@ use super::dispatch::dispatch;
 use super::routes::build_routes;
 use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
+use crate::staticfiles::static_files::StaticFiles;
 
 type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
 type PyAnswer<'py> = (u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>);
@@ -36,16 +39,19 @@ pub struct TestApp {
 #[pymethods]
 impl TestApp {
     #[new]
+    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new()))]
     fn new(
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
         settings: &ServerSettings,
+        static_files: Vec<PyRef<'_, StaticFiles>>,
     ) -> PyResult<Self> {
         let state = web::Data::new(settings.app_state(
             build_routes(routes)?,
             Arc::clone(&bridge.core),
             Default::default(),
             tokio::sync::watch::channel(0).1,
+            &static_files,
         ));
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()
@@ -82,13 +88,25 @@ impl TestApp {
                             let answer = match resp {
                                 Ok(resp) => {
                                     let status = resp.status().as_u16();
-                                    let headers = resp
+                                    let mut headers: Vec<(String, Vec<u8>)> = resp
                                         .headers()
                                         .iter()
                                         .map(|(k, v)| {
                                             (k.as_str().to_owned(), v.as_bytes().to_vec())
                                         })
                                         .collect();
+                                    // On the wire a HEAD answer states the length it
+                                    // would have had.
+                                    if let (true, BodySize::Sized(n)) =
+                                        (is_head, resp.response().body().size())
+                                    {
+                                        if !resp.headers().contains_key(CONTENT_LENGTH) {
+                                            headers.push((
+                                                "content-length".to_owned(),
+                                                n.to_string().into_bytes(),
+                                            ));
+                                        }
+                                    }
                                     // On the wire a HEAD answer carries no body.
                                     let body = read_body(resp).await.to_vec();
                                     let body = if is_head { Vec::new() } else { body };

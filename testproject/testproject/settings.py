@@ -1,6 +1,7 @@
 """Settings of the demo project used by the tests, the demo and the benchmark."""
 
 import os
+import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -85,6 +86,19 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# `make run` collects the static files here; runbolt then serves them from Rust.
+STATIC_ROOT = os.environ.get("BOLT_STATIC_ROOT") or str(BASE_DIR / "staticfiles")
+# The manifest storage names files by content hash, so it needs them collected first:
+# until then (a fresh clone's test run) templates use the plain storage.
+_COLLECTED = os.path.exists(os.path.join(STATIC_ROOT, "staticfiles.json"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django_bolt.contrib.static.storage.CompressedManifestStaticFilesStorage"
+        if _COLLECTED or "collectstatic" in sys.argv
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
