@@ -31,6 +31,7 @@ ROOT = HERE.parent
 OUR_PY = Path(os.environ.get("BENCH_OUR_PYTHON", ROOT / ".venv" / "bin" / "python"))
 REF_PY = HERE / ".venv-ref" / "bin" / "python"
 NINJA_BIN = HERE / ".venv-ninja" / "bin"
+WHITENOISE_BIN = HERE / ".venv-whitenoise" / "bin"
 REFERENCE = "django-bolt 0.13.0"
 
 POST_BODY = '{"name":"pen","price":1.5,"tags":["a","b"]}'
@@ -77,6 +78,25 @@ ENDPOINTS = {
 }
 # Only the two django_bolt packages have these (Rust auth, CORS, rate limits).
 SECURITY = ["JWT-protected GET", "JWT missing (401)", "CORS preflight", "rate limited (429)"]
+
+
+def _hashed(name: str) -> str:
+    """The hashed name run.sh's collectstatic gave a static file (its manifest)."""
+    try:
+        manifest = json.loads((OUT / "static" / "staticfiles.json").read_text())
+        return "/static/" + manifest["paths"][name]
+    except (OSError, ValueError, KeyError):
+        return "/static/" + name
+
+
+# Static files: ours (Rust), nginx serving the same directory, WhiteNoise under gunicorn.
+STATIC = {
+    "static CSS 10 KB": ("GET", _hashed("bench/site.css"), None, None),
+    "static JS 200 KB": ("GET", _hashed("bench/app.js"), None, None),
+    "static JS 200 KB, gzip": ("GET", _hashed("bench/app.js"), None, None),
+    "static JS 200 KB, br": ("GET", _hashed("bench/app.js"), None, None),
+}
+ENDPOINTS.update(STATIC)
 BENCH_SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
@@ -97,6 +117,8 @@ def hs256(claims: dict, secret: str) -> str:
 TOKEN = hs256({"sub": "7", "exp": int(time.time()) + 86400 * 30}, BENCH_SECRET)
 HEADERS = {
     "JWT-protected GET": {"Authorization": f"Bearer {TOKEN}"},
+    "static JS 200 KB, gzip": {"Accept-Encoding": "gzip"},
+    "static JS 200 KB, br": {"Accept-Encoding": "br"},
     "CORS preflight": {
         "Origin": "https://app.example.com",
         "Access-Control-Request-Method": "GET",
@@ -114,7 +136,7 @@ def free_port() -> int:
 
 def contenders(port: int) -> dict[str, dict]:
     manage = str(PROJECT / "manage.py")
-    nginx_conf = OUT / "nginx.conf"
+    nginx_conf = OUT / f"nginx-{port}.conf"  # one per port: contenders() runs once per server
     nginx_conf.write_text(
         (HERE / "nginx.conf")
         .read_text()
@@ -161,7 +183,7 @@ def contenders(port: int) -> dict[str, dict]:
         REFERENCE: {
             "cmd": runbolt(REF_PY),
             "env": {},
-            "endpoints": list(ENDPOINTS),
+            "endpoints": [e for e in ENDPOINTS if e not in STATIC],
         },
         "django-ninja on granian (WSGI)": {
             "cmd": [
@@ -179,12 +201,26 @@ def contenders(port: int) -> dict[str, dict]:
             ],
             "env": {"BENCH_BOLT": "0", "BENCH_URLCONF": "benchsite.ninja_urls"},
             "cwd": str(PROJECT),
-            "endpoints": [e for e in ENDPOINTS if e not in SECURITY],
+            "endpoints": [e for e in ENDPOINTS if e not in SECURITY and e not in STATIC],
         },
         "nginx (fixed body)": {
             "cmd": ["nginx", "-c", str(nginx_conf), "-p", str(OUT)],
             "env": {},
-            "endpoints": ["hello"],
+            # nginx-light has gzip_static but no Brotli: the br row gets the plain file.
+            "endpoints": ["hello", *STATIC],
+        },
+        "WhiteNoise on gunicorn (sync)": {
+            "cmd": [
+                str(WHITENOISE_BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "benchsite.wsgi:application",
+            ],
+            "env": {"BENCH_BOLT": "0", "BENCH_WHITENOISE": "1"},
+            "cwd": str(PROJECT),
+            "endpoints": list(STATIC),
         },
     }
 
@@ -376,6 +412,9 @@ def render(results: dict, args: argparse.Namespace, command: str) -> str:
             "|---|---:|---:|---:|---:|",
         ]
         ref = median_of(results.get(REFERENCE, []), endpoint, "rps")
+        if ref != ref:  # the reference does not serve it (static files): nginx is the base
+            ref = median_of(results.get("nginx (fixed body)", []), endpoint, "rps")
+            lines.insert(-2, "`x ref` here is relative to nginx serving the same files.\n")
         for name, runs in results.items():
             rps = median_of(runs, endpoint, "rps")
             if rps != rps:  # nan: not measured for this server

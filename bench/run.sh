@@ -28,8 +28,25 @@ if [ ! -x .venv-ninja/bin/granian ]; then
   "$py" -m venv .venv-ninja
   .venv-ninja/bin/pip install -q granian django-ninja "django>=5.2,<7"
 fi
-mkdir -p out
+if [ ! -x .venv-whitenoise/bin/gunicorn ]; then
+  "$py" -m venv .venv-whitenoise
+  .venv-whitenoise/bin/pip install -q gunicorn whitenoise "django>=5.2,<7"
+fi
+mkdir -p out/static-src/bench
 ../.venv/bin/python project/manage.py migrate --noinput -v0
+# Two static files of the sizes a site serves most (a 10 KB stylesheet, a 200 KB script),
+# collected with hashed names and precompressed siblings.
+../.venv/bin/python - <<'PY'
+import random
+rng = random.Random(7)
+words = ["margin", "padding", "color", "border", "display", "flex", "grid", "width", "auto"]
+css = "".join(f".c{i} {{ {rng.choice(words)}: {rng.randint(0, 99)}px; {rng.choice(words)}: 0; }}\n" for i in range(400))
+open("out/static-src/bench/site.css", "w").write(css[:10 * 1024])
+js = "".join(f"function f{i}(a, b) {{ return a * {rng.randint(1, 999)} + b - {rng.choice(words)}.length; }}\n" for i in range(4000))
+open("out/static-src/bench/app.js", "w").write(js[:200 * 1024])
+PY
+BENCH_STATIC_STORAGE=django_bolt.contrib.static.storage.CompressedManifestStaticFilesStorage \
+  ../.venv/bin/python project/manage.py collectstatic --noinput -v0
 # 200 users for the model ViewSet endpoints.
 ../.venv/bin/python project/manage.py shell -v0 -c "
 from django.contrib.auth import get_user_model

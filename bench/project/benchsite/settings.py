@@ -29,6 +29,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if os.environ.get("BENCH_WHITENOISE") == "1":
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = os.environ.get("BENCH_URLCONF", "benchsite.urls")
 TEMPLATES = [
     {
@@ -51,6 +54,19 @@ DATABASES = {
 }
 USE_TZ = True
 STATIC_URL = "static/"
+# Collected by bench/run.sh with django_bolt's compressed manifest storage (hashed names,
+# .br/.gz siblings); every contender reads the same manifest through Django's storage.
+OUT = BASE_DIR.parent / "out"
+STATIC_ROOT = OUT / "static"
+STATICFILES_DIRS = [OUT / "static-src"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": os.environ.get(
+            "BENCH_STATIC_STORAGE", "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        )
+    },
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # No per-request log line on any server.
