@@ -99,7 +99,7 @@ _KEYS = {
     "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
 }
-_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS", "STATIC_MAX_AGE"}
+_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS", "STATIC_MAX_AGE", "SERVE_MEDIA", "MEDIA_MAX_AGE"}
 
 
 def load_config(**overrides: Any) -> ServerConfig:
@@ -208,4 +208,17 @@ def static_max_age() -> int:
     value = int(bolt_option("STATIC_MAX_AGE", 60))
     if value < 0:
         raise ValueError("STATIC_MAX_AGE cannot be negative")
+    return value
+
+
+def serve_media() -> bool:
+    """``BOLT["SERVE_MEDIA"]``: runbolt serves ``MEDIA_URL`` from ``MEDIA_ROOT`` itself."""
+    return bool(bolt_option("SERVE_MEDIA", False))
+
+
+def media_max_age() -> int:
+    """``BOLT["MEDIA_MAX_AGE"]``: seconds an uploaded file may be cached (0: revalidate)."""
+    value = int(bolt_option("MEDIA_MAX_AGE", 0))
+    if value < 0:
+        raise ValueError("MEDIA_MAX_AGE cannot be negative")
     return value

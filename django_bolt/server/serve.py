@@ -26,7 +26,12 @@ logger = logging.getLogger("django_bolt")
 def banner(config: ServerConfig, site: Site, port: int, statics: list[StaticFiles]) -> str:
     from django.conf import settings
 
-    served = [f"Static files (Rust): {s.prefix} ({len(s)} files)" for s in statics]
+    served = [
+        f"Media files (Rust, per request): {s.prefix}"
+        if s.live
+        else f"Static files (Rust): {s.prefix} ({len(s)} files)"
+        for s in statics
+    ]
     lines = [
         f"django_bolt {VERSION} serving http://{config.host}:{port}/ "
         f"({config.processes} process{'es' if config.processes > 1 else ''} x "

@@ -46,6 +46,7 @@ pub struct Entry {
     pub attachment: bool,
 }
 
+#[derive(Clone)]
 pub struct IndexOptions {
     /// Names (relative to the root) that carry a content hash: cached for a year.
     pub immutable: HashSet<String>,
@@ -56,7 +57,11 @@ pub struct IndexOptions {
 }
 
 pub struct StaticIndex {
+    /// Files indexed at start (collected static files).
     pub files: HashMap<String, Entry>,
+    /// A root looked up per request instead (uploaded media, which change while the
+    /// server runs), with the options its entries are made with.
+    pub live: Option<(PathBuf, IndexOptions)>,
 }
 
 fn mime_for(name: &str) -> HeaderValue {
@@ -89,7 +94,77 @@ fn executes_in_browser(content_type: &HeaderValue) -> bool {
     .any(|t| ct.starts_with(t))
 }
 
+impl Entry {
+    /// The entry of one file (without siblings).
+    pub fn new(
+        key: &str,
+        identity: Representation,
+        meta: &fs::Metadata,
+        options: &IndexOptions,
+    ) -> Self {
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let modified_secs = modified
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        let content_type = mime_for(key);
+        let cache_control = if options.immutable.contains(key) {
+            HeaderValue::from_static("public, max-age=31536000, immutable")
+        } else {
+            HeaderValue::from_str(&format!("public, max-age={}", options.max_age))
+                .unwrap_or(HeaderValue::from_static("no-cache"))
+        };
+        let last_modified = HeaderValue::from_str(
+            &HttpDate::from(UNIX_EPOCH + Duration::from_secs(modified_secs)).to_string(),
+        )
+        .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+        let attachment = options.attachments && executes_in_browser(&content_type);
+        Self {
+            identity,
+            gzip: None,
+            brotli: None,
+            content_type,
+            etag: format!("{:x}-{:x}", meta.len(), modified_secs),
+            modified_secs,
+            last_modified,
+            cache_control,
+            attachment,
+        }
+    }
+}
+
 impl StaticIndex {
+    /// A root whose files are looked up when requested (nothing indexed at start).
+    pub fn live(root: &Path, options: IndexOptions) -> io::Result<Self> {
+        let root = root.canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
+        }
+        Ok(Self {
+            files: HashMap::new(),
+            live: Some((root, options)),
+        })
+    }
+
+    /// The live root's entry for `key` (a name `key_of` accepted): a regular file whose
+    /// real path, symlinks resolved, is still below the root. Runs file-system calls, so
+    /// it is called on the blocking pool.
+    pub fn lookup_live(root: &Path, options: &IndexOptions, key: &str) -> Option<Entry> {
+        let real = root.join(key).canonicalize().ok()?;
+        if !real.starts_with(root) {
+            return None;
+        }
+        let meta = fs::metadata(&real).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let identity = Representation::new(real, meta.len());
+        Some(Entry::new(key, identity, &meta, options))
+    }
+
     /// Indexes every file below `root`. Entries that cannot be read, are not UTF-8, or are
     /// symlinks leading out of the root are left out.
     pub fn build(root: &Path, options: &IndexOptions) -> io::Result<Self> {
@@ -148,39 +223,22 @@ impl StaticIndex {
         };
         let mut files = HashMap::with_capacity(found.len());
         for (key, path, meta) in &found {
-            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-            let modified_secs = modified
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_secs();
-            let content_type = mime_for(key);
-            let cache_control = if options.immutable.contains(key) {
-                HeaderValue::from_static("public, max-age=31536000, immutable")
-            } else {
-                HeaderValue::from_str(&format!("public, max-age={}", options.max_age))
-                    .unwrap_or(HeaderValue::from_static("no-cache"))
-            };
-            let last_modified = HeaderValue::from_str(
-                &HttpDate::from(UNIX_EPOCH + Duration::from_secs(modified_secs)).to_string(),
-            )
-            .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-            let attachment = options.attachments && executes_in_browser(&content_type);
+            let entry = Entry::new(
+                key,
+                Representation::new(path.clone(), meta.len()),
+                meta,
+                options,
+            );
             files.insert(
                 key.clone(),
                 Entry {
-                    identity: Representation::new(path.clone(), meta.len()),
                     gzip: sibling(key, "gz"),
                     brotli: sibling(key, "br"),
-                    content_type,
-                    etag: format!("{:x}-{:x}", meta.len(), modified_secs),
-                    modified_secs,
-                    last_modified,
-                    cache_control,
-                    attachment,
+                    ..entry
                 },
             );
         }
-        Ok(Self { files })
+        Ok(Self { files, live: None })
     }
 
     pub fn modified(entry: &Entry) -> SystemTime {

@@ -213,71 +213,88 @@ impl StaticIndex {
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
         }
-        let Some(entry) = key_of(raw_key).and_then(|key| self.files.get(&key)) else {
+        let Some(key) = key_of(raw_key) else {
             return not_found();
         };
-        let headers = req.headers();
-        let wants_range = headers.contains_key(RANGE);
-        let stored = if wants_range {
-            Some(Stored::Identity)
-        } else {
-            choose(headers, entry.brotli.is_some(), entry.gzip.is_some())
-        };
-        let Some(stored) = stored else {
-            return plain(StatusCode::NOT_ACCEPTABLE, "Not Acceptable");
-        };
-        let rep = match stored {
-            Stored::Identity => &entry.identity,
-            Stored::Gzip => entry.gzip.as_ref().unwrap_or(&entry.identity),
-            Stored::Brotli => entry.brotli.as_ref().unwrap_or(&entry.identity),
-        };
-        let etag = etag_of(entry, stored);
-        let mut builder = HttpResponse::build(StatusCode::OK);
-        builder
-            .insert_header((ETAG, etag.as_str()))
-            .insert_header((LAST_MODIFIED, entry.last_modified.clone()))
-            .insert_header((CACHE_CONTROL, entry.cache_control.clone()))
-            .insert_header((NOSNIFF, "nosniff"));
-        if entry.gzip.is_some() || entry.brotli.is_some() {
-            builder.insert_header((VARY, "Accept-Encoding"));
+        if let Some((root, options)) = &self.live {
+            // Options and root are shared with the blocking pool through the index.
+            let (root, options) = (root.clone(), options.clone());
+            let found = web::block(move || StaticIndex::lookup_live(&root, &options, &key)).await;
+            return match found {
+                Ok(Some(entry)) => respond(req, &entry, head).await,
+                _ => not_found(),
+            };
         }
-        let fresh = match none_match(headers, &etag) {
-            Some(matched) => matched,
-            None => not_modified_since(headers, entry),
-        };
-        if fresh {
-            builder.status(StatusCode::NOT_MODIFIED);
-            return builder.finish();
+        match self.files.get(&key) {
+            Some(entry) => respond(req, entry, head).await,
+            None => not_found(),
         }
-        builder
-            .insert_header((CONTENT_TYPE, entry.content_type.clone()))
-            .insert_header((ACCEPT_RANGES, "bytes"));
-        if let Some(token) = stored.token() {
-            builder.insert_header((CONTENT_ENCODING, token));
+    }
+}
+
+/// The answer for one file: 304, 206 / 416, or the whole file in the chosen encoding.
+async fn respond(req: &HttpRequest, entry: &Entry, head: bool) -> HttpResponse {
+    let headers = req.headers();
+    let wants_range = headers.contains_key(RANGE);
+    let stored = if wants_range {
+        Some(Stored::Identity)
+    } else {
+        choose(headers, entry.brotli.is_some(), entry.gzip.is_some())
+    };
+    let Some(stored) = stored else {
+        return plain(StatusCode::NOT_ACCEPTABLE, "Not Acceptable");
+    };
+    let rep = match stored {
+        Stored::Identity => &entry.identity,
+        Stored::Gzip => entry.gzip.as_ref().unwrap_or(&entry.identity),
+        Stored::Brotli => entry.brotli.as_ref().unwrap_or(&entry.identity),
+    };
+    let etag = etag_of(entry, stored);
+    let mut builder = HttpResponse::build(StatusCode::OK);
+    builder
+        .insert_header((ETAG, etag.as_str()))
+        .insert_header((LAST_MODIFIED, entry.last_modified.clone()))
+        .insert_header((CACHE_CONTROL, entry.cache_control.clone()))
+        .insert_header((NOSNIFF, "nosniff"));
+    if entry.gzip.is_some() || entry.brotli.is_some() {
+        builder.insert_header((VARY, "Accept-Encoding"));
+    }
+    let fresh = match none_match(headers, &etag) {
+        Some(matched) => matched,
+        None => not_modified_since(headers, entry),
+    };
+    if fresh {
+        builder.status(StatusCode::NOT_MODIFIED);
+        return builder.finish();
+    }
+    builder
+        .insert_header((CONTENT_TYPE, entry.content_type.clone()))
+        .insert_header((ACCEPT_RANGES, "bytes"));
+    if let Some(token) = stored.token() {
+        builder.insert_header((CONTENT_ENCODING, token));
+    }
+    if entry.attachment {
+        builder.insert_header((CONTENT_DISPOSITION, "attachment"));
+    }
+    let len = rep.len;
+    let range = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) if range_still_valid(headers, entry, &etag) => parse_range(value, len),
+        _ => Ranged::Whole,
+    };
+    match range {
+        Ranged::Whole if len == 0 => builder.body(Bytes::new()),
+        Ranged::Whole => body(&mut builder, rep, 0, len - 1, head).await,
+        Ranged::Part(first, last) => {
+            builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((CONTENT_RANGE, format!("bytes {first}-{last}/{len}")));
+            body(&mut builder, rep, first, last, head).await
         }
-        if entry.attachment {
-            builder.insert_header((CONTENT_DISPOSITION, "attachment"));
-        }
-        let len = rep.len;
-        let range = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
-            Some(value) if range_still_valid(headers, entry, &etag) => parse_range(value, len),
-            _ => Ranged::Whole,
-        };
-        match range {
-            Ranged::Whole if len == 0 => builder.body(Bytes::new()),
-            Ranged::Whole => body(&mut builder, rep, 0, len - 1, head).await,
-            Ranged::Part(first, last) => {
-                builder
-                    .status(StatusCode::PARTIAL_CONTENT)
-                    .insert_header((CONTENT_RANGE, format!("bytes {first}-{last}/{len}")));
-                body(&mut builder, rep, first, last, head).await
-            }
-            Ranged::Unsatisfiable => {
-                builder
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .insert_header((CONTENT_RANGE, format!("bytes */{len}")));
-                builder.finish()
-            }
+        Ranged::Unsatisfiable => {
+            builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .insert_header((CONTENT_RANGE, format!("bytes */{len}")));
+            builder.finish()
         }
     }
 }

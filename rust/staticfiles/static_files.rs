@@ -20,9 +20,10 @@ pub struct StaticFiles {
 impl StaticFiles {
     /// Indexes `root` for serving at `prefix` (`/static/`). `immutable` lists the names
     /// that carry a content hash; `max_age` is every other file's; `attachments` sends
-    /// HTML, SVG and XML as downloads (for uploaded media).
+    /// HTML, SVG and XML as downloads; `live` looks files up when requested instead of
+    /// indexing them at start (both for uploaded media).
     #[new]
-    #[pyo3(signature = (prefix, root, immutable=Vec::new(), max_age=60, attachments=false))]
+    #[pyo3(signature = (prefix, root, immutable=Vec::new(), max_age=60, attachments=false, live=false))]
     fn new(
         py: Python<'_>,
         prefix: String,
@@ -30,6 +31,7 @@ impl StaticFiles {
         immutable: Vec<String>,
         max_age: u32,
         attachments: bool,
+        live: bool,
     ) -> PyResult<Self> {
         if !prefix.starts_with('/') || !prefix.ends_with('/') {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -42,7 +44,13 @@ impl StaticFiles {
             attachments,
         };
         let index = py
-            .detach(|| StaticIndex::build(Path::new(&root), &options))
+            .detach(|| {
+                if live {
+                    StaticIndex::live(Path::new(&root), options)
+                } else {
+                    StaticIndex::build(Path::new(&root), &options)
+                }
+            })
             .map_err(|e| PyOSError::new_err(format!("cannot index {root}: {e}")))?;
         Ok(Self {
             prefix,
@@ -55,9 +63,15 @@ impl StaticFiles {
         &self.prefix
     }
 
-    /// How many files are indexed.
+    /// How many files are indexed (0 for a live root).
     fn __len__(&self) -> usize {
         self.index.files.len()
+    }
+
+    /// Whether files are looked up when requested rather than indexed at start.
+    #[getter]
+    fn live(&self) -> bool {
+        self.index.live.is_some()
     }
 }
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..._core import StaticFiles
-from ...conf import static_max_age
+from ...conf import media_max_age, serve_media, static_max_age
 
 MANIFEST = "staticfiles.json"
 
@@ -58,7 +58,20 @@ def static_files() -> StaticFiles | None:
     return StaticFiles(prefix, str(root), hashed_names(root), static_max_age())
 
 
+def media_files() -> StaticFiles | None:
+    """``MEDIA_ROOT`` at ``MEDIA_URL`` with ``BOLT = {"SERVE_MEDIA": True}``: looked up per
+    request (uploads arrive while the server runs), with the static files' protections,
+    and HTML, SVG and XML sent as downloads so an upload cannot run script on the site."""
+    from django.conf import settings
+
+    root = getattr(settings, "MEDIA_ROOT", None)
+    prefix = url_prefix(getattr(settings, "MEDIA_URL", None))
+    if not serve_media() or not root or prefix is None:
+        return None
+    os.makedirs(root, exist_ok=True)
+    return StaticFiles(prefix, str(root), [], media_max_age(), attachments=True, live=True)
+
+
 def static_mounts() -> list[StaticFiles]:
     """What runbolt (and the test client) serve from Rust."""
-    found = static_files()
-    return [found] if found is not None else []
+    return [found for found in (static_files(), media_files()) if found is not None]
