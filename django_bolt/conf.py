@@ -205,10 +205,7 @@ def websocket_allowed_origins() -> Any:
 
 def static_max_age() -> int:
     """``BOLT["STATIC_MAX_AGE"]``: seconds a static file without a content hash is cached."""
-    value = int(bolt_option("STATIC_MAX_AGE", 60))
-    if value < 0:
-        raise ValueError("STATIC_MAX_AGE cannot be negative")
-    return value
+    return _max_age("STATIC_MAX_AGE", 60)
 
 
 def serve_media() -> bool:
@@ -218,7 +215,20 @@ def serve_media() -> bool:
 
 def media_max_age() -> int:
     """``BOLT["MEDIA_MAX_AGE"]``: seconds an uploaded file may be cached (0: revalidate)."""
-    value = int(bolt_option("MEDIA_MAX_AGE", 0))
-    if value < 0:
-        raise ValueError("MEDIA_MAX_AGE cannot be negative")
+    return _max_age("MEDIA_MAX_AGE", 0)
+
+
+def _max_age(key: str, default: int) -> int:
+    """A Cache-Control max-age from ``BOLT``: whole seconds, up to a year."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = bolt_option(key, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = -1
+    if isinstance(raw, bool) or not 0 <= value <= 31_536_000:
+        raise ImproperlyConfigured(
+            f"BOLT[{key!r}] must be a number of seconds from 0 to 31536000 (got {raw!r})"
+        )
     return value

@@ -39,6 +39,7 @@ class _Runtime:
         self.client_address = client_address
         # The limits runbolt would apply (BOLT settings), with the test's own body limit.
         config = load_config(max_body_size=max_body_size)
+        statics = static_mounts()  # before any thread starts: settings errors raise cleanly
         self.loop = asyncio.new_event_loop()
         self.dispatcher = Dispatcher(
             site.plans,
@@ -60,7 +61,7 @@ class _Runtime:
             site.table,
             self.dispatcher.bridge,
             config.server_settings(),
-            static_files=static_mounts(),
+            static_files=statics,
         )
 
     def close(self) -> None:

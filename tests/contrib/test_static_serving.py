@@ -241,3 +241,12 @@ def test_api_routes_under_static_url_win(root):
     with TestClient(shadow, django_fallback=False) as c:
         assert c.get("/static/api/x/y").json() == {"rest": "x/y"}
         assert c.get("/static/css/app.css", headers={"Accept-Encoding": "identity"}).content == CSS
+
+
+@pytest.mark.parametrize("value", ["soon", -1, True, 10**12])
+def test_a_bad_max_age_is_a_clear_configuration_error(root, settings, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.BOLT = {"STATIC_MAX_AGE": value}
+    with pytest.raises(ImproperlyConfigured, match="STATIC_MAX_AGE"):
+        TestClient(api, django_fallback=False)
