@@ -12,6 +12,7 @@ __all__ = [
     "FastPlan",
     "GroupHub",
     "Job",
+    "RequestInput",
     "RoutePolicy",
     "Server",
     "ServerSettings",
@@ -65,6 +66,7 @@ class Job:
     def websocket(self) -> WebSocketChannel | None: ...
     def ws_accept(self, subprotocol: str | None = None, headers: Any = None) -> bool: ...
     def ws_close(self, code: int = 1000, reason: str = "") -> bool: ...
+    def input(self) -> RequestInput | None: ...
     def params(self) -> dict[str, str]: ...
     def query(self) -> dict[str, str]: ...
     def query_pairs(self) -> list[tuple[str, str]]: ...
@@ -106,6 +108,12 @@ class StreamWriter:
     def close(self) -> None: ...
 
 @final
+class RequestInput:
+    """A request body still arriving; ``read_chunk`` returns None at its end."""
+
+    def read_chunk(self) -> bytes | None: ...
+
+@final
 class FastPlan:
     def __new__(
         cls,
@@ -129,6 +137,7 @@ class ServerSettings:
         backlog: int = 1024,
         keep_alive: float = 5.0,
         max_body_size: int = ...,
+        django_max_body_size: int = ...,
         body_timeout: float = 30.0,
         spool_threshold: int = ...,
         shutdown_timeout: int = 30,
@@ -152,6 +161,8 @@ class ServerSettings:
     def keep_alive(self) -> float: ...
     @property
     def max_body_size(self) -> int: ...
+    @property
+    def django_max_body_size(self) -> int: ...
     @property
     def body_timeout(self) -> float: ...
     @property

@@ -39,6 +39,7 @@ class BoltAPI(Router):
         info: Any = None,
         openapi_url: str | None = "/openapi.json",
         docs: bool = True,
+        security_headers: bool = True,
     ) -> None:
         super().__init__(
             prefix=prefix,
@@ -48,6 +49,7 @@ class BoltAPI(Router):
             middleware=middleware,
             middleware_config=middleware_config,
             django_middleware=django_middleware,
+            security_headers=security_headers,
         )
         self.title = title
         self.version = version

@@ -11,6 +11,7 @@ from ._core import ServerSettings
 
 VERSION = "0.1.0"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+DEFAULT_DJANGO_MAX_BODY = 100 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -22,7 +23,8 @@ class ServerConfig:
     threads: int = 2  # Python threads for sync handlers and Django views, per process
     backlog: int = 1024
     keep_alive: float = 5.0
-    max_body_size: int = DEFAULT_MAX_BODY
+    max_body_size: int = DEFAULT_MAX_BODY  # API routes
+    django_max_body_size: int = DEFAULT_DJANGO_MAX_BODY  # paths Django answers
     body_timeout: float = 30.0
     spool_threshold: int = 1024 * 1024
     shutdown_timeout: int = 30
@@ -45,6 +47,7 @@ class ServerConfig:
             backlog=self.backlog,
             keep_alive=self.keep_alive,
             max_body_size=self.max_body_size,
+            django_max_body_size=self.django_max_body_size,
             body_timeout=self.body_timeout,
             spool_threshold=self.spool_threshold,
             shutdown_timeout=self.shutdown_timeout,
@@ -63,8 +66,8 @@ class ServerConfig:
                 raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
-        if self.max_body_size < 1:
-            raise ValueError("MAX_BODY_SIZE must be positive")
+        if self.max_body_size < 1 or self.django_max_body_size < 1:
+            raise ValueError("MAX_BODY_SIZE and DJANGO_MAX_BODY_SIZE must be positive")
         if self.spool_threshold < 0:
             raise ValueError("MEMORY_SPOOL_THRESHOLD cannot be negative")
         if self.body_timeout <= 0:
@@ -90,6 +93,7 @@ _KEYS = {
     "BACKLOG": "backlog",
     "KEEP_ALIVE": "keep_alive",
     "MAX_BODY_SIZE": "max_body_size",
+    "DJANGO_MAX_BODY_SIZE": "django_max_body_size",
     "BODY_TIMEOUT": "body_timeout",
     "MEMORY_SPOOL_THRESHOLD": "spool_threshold",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",

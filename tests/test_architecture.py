@@ -20,7 +20,7 @@ PY_LAYERS: list[set[str]] = [
     {CORE},
     {"django_bolt.conf", "django_bolt.boundary", "django_bolt.models", "django_bolt.apps"},
     {"django_bolt.contrib"},
-    {"django_bolt.contrib.sessions", "django_bolt.contrib.static"},
+    {"django_bolt.contrib.sessions", "django_bolt.contrib.static", "django_bolt.contrib.security"},
     {"django_bolt.http"},
     {"django_bolt.middleware"},
     {"django_bolt.auth", "django_bolt.contrib.admin"},

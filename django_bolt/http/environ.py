@@ -28,9 +28,44 @@ class FileWrapper:
             yield data
 
 
+class StreamedInput(io.RawIOBase):
+    """The raw side of ``wsgi.input`` for a body still arriving: each read takes the
+    next chunk the connection forwarded (waiting with the GIL released)."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._next_chunk = source.read_chunk
+        self._left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._left:
+            chunk = self._next_chunk()
+            if chunk is None:
+                return 0
+            self._left = memoryview(chunk)
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def request_input(job: Any) -> tuple[Any, int]:
+    """``wsgi.input`` and CONTENT_LENGTH: the body in memory, or read from the connection
+    as Django asks for it (a large body of known length)."""
+    source = job.input()
+    if source is None:
+        body = job.body
+        return io.BytesIO(body), len(body)
+    length = int(dict(job.headers()).get("content-length", "0"))
+    return io.BufferedReader(StreamedInput(source), STREAM_BLOCK), length
+
+
 def wsgi_environ(job: Any, *, multiprocess: bool = False) -> dict[str, Any]:
     """The WSGI environ of a job, for Django's request classes."""
-    body = job.body
+    stream, length = request_input(job)
     server_name, server_port = job.server
     client = job.client
     environ: dict[str, Any] = {
@@ -43,10 +78,10 @@ def wsgi_environ(job: Any, *, multiprocess: bool = False) -> dict[str, Any]:
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": client[0] if client else "",
         "REMOTE_PORT": str(client[1]) if client else "",
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": str(length),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": stream,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": multiprocess,

@@ -69,13 +69,27 @@ def generic_exception_handler(
     return 500, _json_headers(), INTERNAL_ERROR
 
 
+def as_django_request(request: Any) -> Any:
+    """The request as a Django ``HttpRequest`` (the one Django built, or one built from
+    the request: method, path, headers, body), with its user when known without a
+    query (already loaded, or a token's)."""
+    if request is None:
+        return None
+    django_request = getattr(request, "django_request", request)
+    user = getattr(request, "_user", None)
+    if user is None and (getattr(request, "context", None) or {}).get("auth_backend") == "jwt":
+        user = request.user  # the token's user, known without a query
+    if user is not None and not hasattr(django_request, "user"):
+        django_request.user = user
+    return django_request
+
+
 def _technical_500(exc: BaseException, request: Any) -> bytes | None:
     try:
         from django.test import RequestFactory
         from django.views.debug import technical_500_response
 
-        path = getattr(request, "path", "/") if request is not None else "/"
-        django_request = RequestFactory().get(path)
+        django_request = as_django_request(request) or RequestFactory().get("/")
         response = technical_500_response(django_request, type(exc), exc, exc.__traceback__)
         return response.content
     except Exception:
@@ -112,6 +126,27 @@ def handle_exception(
     return generic_exception_handler(exc, debug=debug, request=request)
 
 
+def report_server_error(exc: BaseException, request: Any, route: str) -> None:
+    """Tells the project of an unhandled exception as Django's own handler does: the
+    ``got_request_exception`` signal (Sentry's Django integration) and an error on the
+    ``django.request`` logger with the request attached (``mail_admins``)."""
+    from django.core.signals import got_request_exception
+
+    exc_info = (type(exc), exc, exc.__traceback__)
+    logger.error("handler %s failed: %s", route, exc, exc_info=exc_info)
+    try:
+        django_request = as_django_request(request)
+        got_request_exception.send(sender=None, request=django_request)
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s",
+            getattr(django_request, "path", route),
+            extra={"status_code": 500, "request": django_request},
+            exc_info=exc_info,
+        )
+    except Exception:
+        logger.exception("reporting the failure of %s failed", route)
+
+
 def error_response(
     exc: BaseException,
     request: Any,
@@ -122,7 +157,7 @@ def error_response(
 ) -> tuple[int, bytes, str | None, list[tuple[str, str]] | None]:
     """The answer to ``exc`` raised while serving ``route``: the API's custom exception
     ``handler`` first (its result rendered like a handler's), else ``handle_exception``.
-    Server errors are logged with their traceback."""
+    Server errors are reported as Django reports them (``report_server_error``)."""
     if handler is not None and isinstance(exc, Exception):
         try:
             result = handler(exc, request)
@@ -136,9 +171,7 @@ def error_response(
                     exc = inner
     status, headers, body = handle_exception(exc, debug=debug, request=request)
     if status >= 500:
-        logger.error(
-            "handler %s failed: %s", route, exc, exc_info=(type(exc), exc, exc.__traceback__)
-        )
+        report_server_error(exc, request, route)
     content_type = headers[0][1]
     return status, body, content_type, headers[1:] or None
 
@@ -156,12 +189,7 @@ def exception_handler(exc: BaseException, request: Any = None) -> Any:
 
     status, headers, body = handle_exception(exc, debug=settings.DEBUG, request=request)
     if status >= 500:
-        logger.error(
-            "unhandled %s: %s",
-            type(exc).__name__,
-            exc,
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
+        report_server_error(exc, request, type(exc).__name__)
     media = headers[0][1] if headers and headers[0][0] == "content-type" else None
     return Response(body, status, dict(headers[1:]), media_type=media)
 

@@ -17,6 +17,7 @@ from .builtin import CORSMiddleware, RateLimitMiddleware, middleware_kind
 F = TypeVar("F", bound=Callable[..., Any])
 
 ATTRIBUTE = "__bolt_middleware__"
+SECURITY_HEADERS = "security_headers"
 
 
 def route_middleware(handler: Any) -> dict[str, Any]:
@@ -75,8 +76,9 @@ def rate_limit(
 
 def skip_middleware(*names: Any) -> Callable[[F], F]:
     """Turns the API's global middleware off for this route:
-    ``@skip_middleware("cors", "rate_limit", "compression")`` (or the classes)."""
-    kinds = {middleware_kind(n) for n in names}
+    ``@skip_middleware("cors", "rate_limit", "compression")`` (or the classes), and
+    ``"security_headers"`` for the headers of Django's security middleware."""
+    kinds = {SECURITY_HEADERS if n == SECURITY_HEADERS else middleware_kind(n) for n in names}
     if not kinds:
         raise ValueError("skip_middleware needs at least one middleware name")
     return lambda handler: _mark(handler, "skip", kinds)

@@ -66,9 +66,14 @@ def _page(
     )
 
 
+def is_docs_route(route: Any) -> bool:
+    """True for the routes ``add_docs_routes`` registers."""
+    return getattr(route.handler, "bolt_docs", False)
+
+
 def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
     """Registers ``openapi_url`` and, with ``docs``, the four UI pages and their assets."""
-    cache: dict[str, bytes] = {}
+    cache: dict[tuple[Any, ...], bytes] = {}
     lock = threading.Lock()
     schema_path = join_paths(api.prefix, openapi_url) if api.prefix else openapi_url
 
@@ -81,14 +86,16 @@ def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
         import msgspec
 
         mount = mount_of(request, schema_path)
-        body = cache.get(mount)
+        key = (mount, *map(id, api.docs_with))
+        body = cache.get(key)
         if body is None:
             with lock:
-                body = cache.get(mount)
+                body = cache.get(key)
                 if body is None:
-                    body = cache[mount] = msgspec.json.encode(build_document(api, mount))
+                    body = cache[key] = msgspec.json.encode(build_document(api, mount))
         return Response(body, media_type="application/json")
 
+    openapi_json.bolt_docs = True  # type: ignore[attr-defined]
     if not docs:
         return
 
@@ -112,6 +119,7 @@ def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
             return HTML(text, headers={"Content-Security-Policy": CSP})
 
         page.__name__ = f"{slug}_page"
+        page.bolt_docs = True  # type: ignore[attr-defined]
         api.get(f"/{slug}", include_in_schema=False, auth=[], guards=[], name=f"docs.{slug}")(page)
 
     for slug in PAGES:
@@ -127,3 +135,5 @@ def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
             root=folder,
             headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
         )
+
+    docs_asset.bolt_docs = True  # type: ignore[attr-defined]

@@ -210,18 +210,21 @@ def _summary(route: Route) -> str:
 
 
 def build_document(api: Router, mount_prefix: str = "") -> dict[str, Any]:
+    """The OpenAPI document of ``api`` mounted at ``mount_prefix``, covering also the APIs
+    served with it under the same documentation (``api.docs_with``)."""
     types = _Types()
     paths: dict[str, dict[str, Any]] = {}
     schemes: dict[str, dict[str, Any]] = {}
     tags: list[str] = []
     seen_ids: set[str] = set()
-    for route in api.routes:
+    routes = [route for router in (api, *api.docs_with) for route in router.routes]
+    for route in routes:
         if WEBSOCKET in route.methods or not route.options.get("include_in_schema", True):
             continue
         plan = route.plan
         path = _openapi_path(join_paths(mount_prefix, route.path))
         item = paths.setdefault(path, {})
-        auth, guards = route_auth(api, route)
+        auth, guards = route_auth(route.router, route)
         route_schemes = _security_schemes(auth)
         for name, scheme in route_schemes:
             schemes[name] = scheme

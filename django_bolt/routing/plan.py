@@ -271,12 +271,17 @@ class RoutePlan:
         django_chain: Any,
         exception_handler: Callable[[Exception, Any], Any] | None,
         debug: bool,
+        atomic: bool = False,
     ) -> None:
-        """What the route needs from its API and the site to run."""
+        """What the route needs from its API and the site to run. ``atomic`` applies the
+        databases' ATOMIC_REQUESTS to a sync handler, as Django does to its views (under
+        Django's own handler, Django wraps the view of ``api.urls`` itself)."""
         self.gate = gate
         self.django_chain = django_chain
         self.exception_handler = exception_handler
         self.debug = debug
+        if atomic and not self.is_async:
+            self.handler = atomic_requests(self.handler)
 
     def _fast(self, arg: FastArg) -> None:
         if self.fast_args is not None:
@@ -404,6 +409,18 @@ class RoutePlan:
             return self.answer(request, result)
         except Exception as exc:
             return self.error(exc, request)
+
+
+def atomic_requests(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` inside a transaction on each database with ATOMIC_REQUESTS, except
+    those it opts out of with ``transaction.non_atomic_requests``."""
+    from django.db import connections, transaction
+
+    skipped = getattr(handler, "_non_atomic_requests", set())
+    for alias, database in connections.settings.items():
+        if database.get("ATOMIC_REQUESTS") and alias not in skipped:
+            handler = transaction.atomic(using=alias)(handler)
+    return handler
 
 
 async def _awaited(awaitable: Any) -> Any:

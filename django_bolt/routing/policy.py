@@ -4,7 +4,9 @@
 Precedence, most specific first: the route's ``auth=`` / ``guards=`` replace the API's;
 ``@cors`` / ``@rate_limit`` on the handler replace the API's middleware of that kind;
 the API's ``middleware=[...]`` and ``middleware_config={...}`` replace the project's
-``BOLT_CORS`` / ``BOLT_COMPRESSION`` settings; ``@skip_middleware`` removes the API's.
+``BOLT_CORS`` / ``BOLT_COMPRESSION`` settings; ``@skip_middleware`` removes the API's
+(and ``"security_headers"``, Django's security headers, which ``BoltAPI(security_headers=
+False)`` turns off for a whole API).
 """
 
 from __future__ import annotations
@@ -108,9 +110,17 @@ def websocket_origins(allowed: Any) -> dict[str, list[str]]:
     return {"origins": [], "hosts": hosts}
 
 
-def compile_route(router: Router, route: Route, mount_prefix: str = "") -> Compiled:
+def compile_route(
+    router: Router,
+    route: Route,
+    mount_prefix: str = "",
+    security_headers: dict[str, Any] | None = None,
+) -> Compiled:
+    """The route's policy. ``security_headers`` (from ``security_headers_spec()``) is what
+    the Rust server adds to answers in place of Django's security middleware; the Django
+    view of ``api.urls`` leaves it out, as Django's own middleware runs there."""
     try:
-        return _compile(router, route, mount_prefix)
+        return _compile(router, route, mount_prefix, security_headers)
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(f"{route.name} ({route.path}): {exc}") from exc
 
@@ -129,7 +139,9 @@ def route_auth(router: Router, route: Route) -> tuple[list[BaseAuth], list[BaseG
     return auth, guards
 
 
-def _compile(router: Router, route: Route, mount_prefix: str) -> Compiled:
+def _compile(
+    router: Router, route: Route, mount_prefix: str, security: dict[str, Any] | None
+) -> Compiled:
     auth, guards = route_auth(router, route)
 
     spec: dict[str, Any] = {}
@@ -154,6 +166,8 @@ def _compile(router: Router, route: Route, mount_prefix: str) -> Compiled:
         spec["compression"] = compression.to_spec()
     if WEBSOCKET in route.methods:
         spec["websocket_origins"] = websocket_origins(route.options.get("allowed_origins"))
+    elif security and router.security_headers and "security_headers" not in skipped:
+        spec["security_headers"] = security
     if not spec:
         return Compiled(None, None)
     spec["trusted_proxies"] = conf.trusted_proxies()

@@ -53,7 +53,8 @@ class Router:
     ``middleware`` (CORSMiddleware, RateLimitMiddleware, CompressionMiddleware instances)
     or the equivalent ``middleware_config={"cors": {...}, ...}`` apply to every route.
     ``django_middleware=True`` (the project's MIDDLEWARE) or a list of middleware runs
-    Django middleware around every route.
+    Django middleware around every route. ``security_headers=False`` leaves out the
+    headers of Django's security middleware that runbolt otherwise adds to API answers.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Router:
         middleware: list[Any] | None = None,
         middleware_config: dict[str, Any] | None = None,
         django_middleware: bool | list[Any] | None = None,
+        security_headers: bool = True,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
@@ -76,7 +78,11 @@ class Router:
         self.middleware = list(middleware or [])
         self.middleware_config = dict(middleware_config or {})
         self.django_middleware = django_middleware
+        self.security_headers = security_headers
         self.routes: list[Route] = []
+        #: Other APIs served at the same place whose routes this API's OpenAPI document
+        #: also covers (set by the site that serves them together).
+        self.docs_with: list[Router] = []
 
     # -- declaring routes --------------------------------------------------------------
     def api_route(

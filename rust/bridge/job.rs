@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
 
+use super::input::RequestInput;
 use super::parts::{Reply, RequestParts};
 use super::response_args::{
     body_bytes, content_disposition, content_type_value, extract_headers, open_file, ResponseError,
@@ -172,6 +173,14 @@ impl Job {
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.parts.body)
+    }
+
+    /// The body still arriving from the connection (`body` is then its first part,
+    /// which `read_chunk` returns first), or None when `body` is the whole body.
+    fn input(&self) -> Option<RequestInput> {
+        self.parts.input.as_ref().map(|state| RequestInput {
+            state: Arc::clone(state),
+        })
     }
 
     /// Path parameters as {name: decoded value}.

@@ -3,6 +3,7 @@
 
 pub mod fastpath;
 pub mod handle;
+pub mod input;
 pub mod job;
 pub mod parts;
 pub mod queue;
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Bridge>()?;
     m.add_class::<job::Job>()?;
+    m.add_class::<input::RequestInput>()?;
     m.add_class::<fastpath::FastPlan>()?;
     m.add_class::<stream::StreamWriter>()?;
     m.add("DJANGO_FALLBACK", parts::DJANGO_FALLBACK)?;

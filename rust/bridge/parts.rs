@@ -1,13 +1,14 @@
 //! One request as Rust hands it to Python, and the answers Python can give.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_http::header::HeaderMap;
 use actix_http::{Method, Uri};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::input::InputState;
 use super::response_args::HeaderList;
 use super::stream::StreamWaker;
 use crate::auth::identity::Identity;
@@ -24,6 +25,8 @@ pub struct RequestParts {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// For a Django request whose body is still arriving: the rest, after `body`.
+    pub input: Option<Arc<Mutex<InputState>>>,
     /// multipart/form-data already parsed (API routes only).
     pub form: Option<ParsedForm>,
     pub params: Vec<(String, String)>,
@@ -39,6 +42,25 @@ pub struct RequestParts {
 }
 
 impl RequestParts {
+    /// A request's parts with no body, identity or WebSocket yet.
+    pub fn new(req: &actix_web::HttpRequest, route_id: i64, params: Vec<(String, String)>) -> Self {
+        Self {
+            route_id,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+            body: Bytes::new(),
+            input: None,
+            form: None,
+            params,
+            peer: req.peer_addr(),
+            server: req.app_config().local_addr(),
+            identity: None,
+            python_gate: false,
+            websocket: None,
+        }
+    }
+
     pub fn path(&self) -> &str {
         self.uri.path()
     }

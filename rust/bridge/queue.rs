@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use tokio::sync::oneshot;
 
 use super::job::Job;
+use super::parts::{Reply, RequestParts};
 use crate::wake::Wakeup;
 
 pub struct BridgeCore {
@@ -37,6 +39,23 @@ impl BridgeCore {
             closed: AtomicBool::new(false),
             handed_over: AtomicU64::new(0),
         })
+    }
+
+    /// Queues a request for Python (the worker threads when `blocking`, else the event
+    /// loop); the receiver of its answer, or None once closed.
+    pub fn hand_over(
+        &self,
+        parts: RequestParts,
+        blocking: bool,
+    ) -> Option<oneshot::Receiver<Reply>> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job::new(parts, tx, Arc::clone(&self.wake));
+        let submitted = if blocking {
+            self.submit_blocking(job)
+        } else {
+            self.submit_async(job)
+        };
+        submitted.then_some(rx)
     }
 
     /// Queues a job for the event loop; false (and the job dropped) once closed.

@@ -1,13 +1,58 @@
-//! Reading a request body under the size limit, or parsing it as a multipart form.
+//! Reading a request body under its size limit: whole, as a parsed multipart form (API
+//! routes), or as a head followed by a stream Python reads from (Django's paths).
+
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::http::StatusCode;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
-use super::errors::json_error;
+use super::errors::error_for;
 use super::form::{self, FormError, FormLimits, ParsedForm};
+
+/// Why a body could not be taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge(usize),
+    Malformed(String),
+    Unreadable(String),
+    TimedOut,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge(limit) => {
+                write!(f, "Request body is larger than the limit of {limit} bytes")
+            }
+            Self::Malformed(msg) => f.write_str(msg),
+            Self::Unreadable(e) => write!(f, "Could not read the request body: {e}"),
+            Self::TimedOut => f.write_str("The request body was not received in time"),
+        }
+    }
+}
+
+impl BodyError {
+    /// The refusal: JSON, or an HTML page for a browser (`html`). A timed-out body
+    /// leaves the connection in an unknown state, so that answer closes it.
+    pub fn response(&self, html: bool) -> HttpResponse {
+        let status = match self {
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Malformed(_) | Self::Unreadable(_) => StatusCode::BAD_REQUEST,
+            Self::TimedOut => StatusCode::REQUEST_TIMEOUT,
+        };
+        let mut resp = error_for(status, &self.to_string(), html);
+        if *self == Self::TimedOut {
+            resp.head_mut().set_connection_type(ConnectionType::Close);
+        }
+        resp
+    }
+}
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
     let ct = req.headers().get(CONTENT_TYPE)?.to_str().ok()?;
@@ -17,28 +62,26 @@ fn is_multipart(req: &HttpRequest) -> Option<&str> {
         .map(|_| ct)
 }
 
-fn declared_length(req: &HttpRequest) -> Option<u64> {
+pub fn declared_length(req: &HttpRequest) -> Option<u64> {
     req.headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
-/// Reads the body, or for an API route receiving multipart/form-data, parses it.
+/// Reads the body of an API route, or for multipart/form-data, parses it.
 pub async fn read_input(
     req: &HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     limits: FormLimits,
-    api_route: bool,
-) -> Result<(Bytes, Option<ParsedForm>), HttpResponse> {
-    let content_type = if api_route { is_multipart(req) } else { None };
-    let Some(content_type) = content_type else {
-        return read_body(req, payload, limits.max_body)
+) -> Result<(Bytes, Option<ParsedForm>), BodyError> {
+    let Some(content_type) = is_multipart(req) else {
+        return read_body(req, &mut payload, limits.max_body, usize::MAX)
             .await
             .map(|b| (b, None));
     };
     if declared_length(req).is_some_and(|len| len > limits.max_body as u64) {
-        return Err(too_large(limits.max_body));
+        return Err(BodyError::TooLarge(limits.max_body));
     }
     let parsed = match form::boundary(content_type) {
         Ok(boundary) => form::parse_multipart(payload, boundary, &limits).await,
@@ -46,41 +89,116 @@ pub async fn read_input(
     };
     match parsed {
         Ok(form) => Ok((Bytes::new(), Some(form))),
-        Err(FormError::TooLarge(limit)) => Err(too_large(limit)),
-        Err(FormError::Malformed(msg)) => Err(json_error(StatusCode::BAD_REQUEST, &msg)),
+        Err(FormError::TooLarge(limit)) => Err(BodyError::TooLarge(limit)),
+        Err(FormError::Malformed(msg)) => Err(BodyError::Malformed(msg)),
     }
 }
 
-fn too_large(limit: usize) -> HttpResponse {
-    json_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("Request body is larger than the limit of {limit} bytes"),
-    )
+/// What has arrived of a body Django will read: all of it, or its first part with the
+/// rest still on the connection.
+pub enum Arrival {
+    Whole(Bytes),
+    Head {
+        head: Bytes,
+        rest: web::Payload,
+        /// Bytes still to come (from Content-Length).
+        remaining: u64,
+    },
 }
 
-/// Reads the body up to `limit` bytes, refusing early when Content-Length already says
-/// it is too large. A single-chunk body is passed on without copying.
-async fn read_body(
+/// Reads a body for Django under `limit`. A body of known length over `head` bytes is
+/// handed on once `head` bytes are in, the rest to be forwarded as Django reads; a
+/// chunked body (length unknown) is read whole, as Django reads only CONTENT_LENGTH bytes.
+pub async fn read_for_django(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<Bytes, HttpResponse> {
+    head: usize,
+) -> Result<Arrival, BodyError> {
+    let declared = declared_length(req);
+    let stop = match declared {
+        Some(len) if len > head as u64 => head,
+        _ => usize::MAX,
+    };
+    let read = read_body(req, &mut payload, limit, stop).await?;
+    match declared {
+        Some(len) if (read.len() as u64) < len => Ok(Arrival::Head {
+            remaining: len - read.len() as u64,
+            head: read,
+            rest: payload,
+        }),
+        _ => Ok(Arrival::Whole(read)),
+    }
+}
+
+/// Forwards the rest of a body into `tx` as the reader makes room, each chunk due
+/// within `idle`. A failure is also sent to the reader (when it has room to see it).
+pub async fn forward(
+    mut rest: web::Payload,
+    tx: mpsc::Sender<Result<Bytes, BodyError>>,
+    idle: Duration,
+) -> Result<(), BodyError> {
+    loop {
+        let next = match actix_rt::time::timeout(idle, rest.next()).await {
+            Err(_) => Err(BodyError::TimedOut),
+            Ok(None) => return Ok(()),
+            Ok(Some(Ok(chunk))) => Ok(chunk),
+            Ok(Some(Err(e))) => Err(BodyError::Unreadable(e.to_string())),
+        };
+        match next {
+            // A reader that is gone no longer wants the body: stop reading it.
+            Ok(chunk) => {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = tx.try_send(Err(e.clone()));
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Runs a body read under `limit`. Most bodies are already buffered: only a body still
+/// on its way arms the timer.
+pub async fn within<T>(
+    reading: impl Future<Output = Result<T, BodyError>>,
+    limit: Duration,
+) -> Result<T, BodyError> {
+    let mut reading = Box::pin(reading);
+    let first = std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => actix_rt::time::timeout(limit, reading)
+            .await
+            .unwrap_or(Err(BodyError::TimedOut)),
+    }
+}
+
+/// Reads the body up to `limit` bytes, refusing early when Content-Length already says
+/// it is too large, and stopping once at least `stop` bytes are in. A single-chunk body
+/// is passed on without copying.
+async fn read_body(
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+    limit: usize,
+    stop: usize,
+) -> Result<Bytes, BodyError> {
     if declared_length(req).is_some_and(|len| len > limit as u64) {
-        return Err(too_large(limit));
+        return Err(BodyError::TooLarge(limit));
     }
     let mut first: Option<Bytes> = None;
     let mut buf: Option<BytesMut> = None;
     let mut total = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("Could not read the request body: {e}"),
-            )
-        })?;
+    while total < stop {
+        let Some(chunk) = payload.next().await else {
+            break;
+        };
+        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
         total += chunk.len();
         if total > limit {
-            return Err(too_large(limit));
+            return Err(BodyError::TooLarge(limit));
         }
         match (&mut first, &mut buf) {
             (None, None) => first = Some(chunk),

@@ -1,5 +1,5 @@
 //! The HTTP floor: JSON error answers, request bodies and forms, path parameters,
-//! compression, CORS and origin checks. Nothing here knows about policies, Python or
+//! compression, CORS, origin checks and Django's security headers. Nothing here knows about policies, Python or
 //! the server.
 
 pub mod body;
@@ -9,3 +9,4 @@ pub mod errors;
 pub mod form;
 pub mod origins;
 pub mod params;
+pub mod security;

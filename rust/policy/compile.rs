@@ -17,6 +17,7 @@ use crate::auth::source::CredentialSource;
 use crate::http::compress::{CompressionPolicy, Encoding};
 use crate::http::cors::{CorsPolicy, CorsSettings};
 use crate::http::origins::OriginCheck;
+use crate::http::security::SecurityHeaders;
 use crate::store::backend::{Backend, Revocation, Store};
 
 /// A policy declaration Rust cannot compile (ValueError).
@@ -31,7 +32,7 @@ pub enum SpecError {
     RateLimit,
     RateKey(String),
     NoBackend,
-    Challenge(InvalidHeaderValue),
+    HeaderValue(InvalidHeaderValue),
 }
 
 impl fmt::Display for SpecError {
@@ -49,7 +50,7 @@ impl fmt::Display for SpecError {
                 "rate limit key {key:?}: use ip, user, api_key or header:<name>"
             ),
             Self::NoBackend => f.write_str("rate limit spec needs a backend"),
-            Self::Challenge(e) => write!(f, "{e}"),
+            Self::HeaderValue(e) => write!(f, "invalid header value: {e}"),
         }
     }
 }
@@ -188,6 +189,26 @@ fn sub_dict<'py>(spec: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<
     }
 }
 
+fn header_value(value: &str) -> PyResult<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|e| SpecError::HeaderValue(e).into())
+}
+
+fn compile_security(spec: &Bound<'_, PyDict>) -> PyResult<SecurityHeaders> {
+    let always: Vec<(String, String)> = get(spec, "always")?.unwrap_or_default();
+    let hsts: Option<String> = get(spec, "hsts")?;
+    let secure_proxy: Option<(String, String)> = get(spec, "secure_proxy_header")?;
+    Ok(SecurityHeaders {
+        always: always
+            .iter()
+            .map(|(k, v)| Ok((header_name(k)?, header_value(v)?)))
+            .collect::<PyResult<_>>()?,
+        hsts: hsts.as_deref().map(header_value).transpose()?,
+        secure_proxy: secure_proxy
+            .map(|(k, v)| Ok::<_, PyErr>((header_name(&k)?, v)))
+            .transpose()?,
+    })
+}
+
 impl PolicyCore {
     pub fn compile(spec: &Bound<'_, PyDict>) -> PyResult<Self> {
         let auth = list_of_dicts(spec, "auth")?
@@ -259,6 +280,10 @@ impl PolicyCore {
             )?),
             None => None,
         };
+        let security = match sub_dict(spec, "security_headers")? {
+            Some(s) => Some(compile_security(&s)?),
+            None => None,
+        };
         let trusted_proxies = get::<Vec<String>>(spec, "trusted_proxies")?
             .unwrap_or_default()
             .iter()
@@ -277,8 +302,9 @@ impl PolicyCore {
             rate_limit,
             compression,
             ws_origins,
+            security,
             trusted_proxies,
-            challenge: HeaderValue::from_str(&challenge).map_err(SpecError::Challenge)?,
+            challenge: HeaderValue::from_str(&challenge).map_err(SpecError::HeaderValue)?,
         })
     }
 }

@@ -19,6 +19,7 @@ use crate::http::compress::CompressionPolicy;
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::{json_error, static_error};
 use crate::http::origins::OriginCheck;
+use crate::http::security::SecurityHeaders;
 use crate::store::backend::{Revocation, Store};
 
 pub enum Authenticator {
@@ -37,6 +38,8 @@ pub struct PolicyCore {
     pub compression: Option<CompressionPolicy>,
     /// WebSocket routes: which origins may open a connection.
     pub ws_origins: Option<OriginCheck>,
+    /// The headers Django's security middleware would add (None: the route opted out).
+    pub(super) security: Option<SecurityHeaders>,
     pub(super) trusted_proxies: Vec<Net>,
     pub(crate) challenge: HeaderValue,
 }
@@ -225,6 +228,9 @@ impl PolicyCore {
     pub fn finish(&self, request: &HeaderMap, response: &mut HeaderMap) {
         if let Some(cors) = &self.cors {
             cors.apply(request.get(ORIGIN), response);
+        }
+        if let Some(security) = &self.security {
+            security.apply(request, response);
         }
     }
 }

@@ -1,21 +1,16 @@
 //! The single Actix service: route in Rust, enforce limits, then hand over to Python.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::task::Poll;
-
 use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use tokio::sync::oneshot;
 
+use super::django::to_django;
 use super::gate::run_gate;
 use super::reply::into_response;
 use super::state::AppState;
 use super::upgrade::serve_websocket;
-use crate::bridge::job::Job;
 use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
-use crate::http::body::read_input;
+use crate::http::body::{read_input, within};
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
@@ -42,6 +37,15 @@ pub async fn dispatch(
             // No route of ours: the project's ASGI application (Channels) takes it.
             return serve_websocket(req, payload, state, DJANGO_FALLBACK, None, Vec::new()).await;
         }
+        // Nothing here takes a WebSocket: refuse at once (a handshake left to Django's
+        // HTTP handler would keep the client waiting for an upgrade that never comes).
+        eprintln!(
+            "django_bolt: WebSocket handshake refused (404): no WebSocket route at {}",
+            req.path()
+        );
+        let mut resp = json_error(StatusCode::NOT_FOUND, "No WebSocket route at this path");
+        resp.head_mut().set_connection_type(ConnectionType::Close);
+        return resp;
     }
     let (route_id, blocking, params, policy) =
         match state.routes.lookup(req.method().as_str(), req.path()) {
@@ -68,64 +72,31 @@ pub async fn dispatch(
                 if let Some(resp) = serve_static(&state.statics, &req).await {
                     return resp;
                 }
-                (DJANGO_FALLBACK, true, Vec::new(), None)
+                return to_django(req, payload, state).await;
             }
         };
     let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
         Ok(pass) => pass,
         Err(refusal) => return refusal,
     };
-    let mut reading = Box::pin(read_input(
-        &req,
-        payload,
-        state.form_limits(),
-        route_id != DJANGO_FALLBACK,
-    ));
-    // Most bodies are already buffered: only a body still on its way arms the timer.
-    let first = std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await;
-    let outcome = match first {
-        Poll::Ready(result) => Ok(result),
-        Poll::Pending => actix_rt::time::timeout(state.body_timeout, reading).await,
-    };
-    let (body, form) = match outcome {
-        Ok(Ok(input)) => input,
-        Ok(Err(resp)) => return resp,
-        Err(_) => {
-            let mut resp = json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "The request body was not received in time",
-            );
-            resp.head_mut().set_connection_type(ConnectionType::Close);
-            return resp;
-        }
+    let input = read_input(&req, payload, state.form_limits());
+    let (body, form) = match within(input, state.body_timeout).await {
+        Ok(input) => input,
+        Err(e) => return e.response(false),
     };
     let parts = RequestParts {
-        route_id,
-        method: req.method().clone(),
-        uri: req.uri().clone(),
-        headers: req.headers().clone(),
         body,
         form,
-        params,
-        peer: req.peer_addr(),
-        server: req.app_config().local_addr(),
         identity,
         python_gate,
-        websocket: None,
+        ..RequestParts::new(&req, route_id, params)
     };
-    let (tx, rx) = oneshot::channel();
-    let job = Job::new(parts, tx, Arc::clone(&state.bridge.wake));
-    let submitted = if blocking {
-        state.bridge.submit_blocking(job)
-    } else {
-        state.bridge.submit_async(job)
-    };
-    if !submitted {
+    let Some(rx) = state.bridge.hand_over(parts, blocking) else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is shutting down",
         );
-    }
+    };
     let resp = match rx.await {
         Ok(reply) => into_response(reply, &req, policy.as_deref()),
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),

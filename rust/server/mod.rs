@@ -2,6 +2,7 @@
 //! a socket, and the in-process test app that runs it without one.
 
 pub mod dispatch;
+pub mod django;
 pub mod gate;
 pub mod http_server;
 pub mod reply;

@@ -26,6 +26,8 @@ pub struct ServerSettings {
     /// Idle keep-alive in seconds; 0 turns keep-alive off.
     pub keep_alive: f64,
     pub max_body_size: usize,
+    /// The body limit of requests Django answers (not API routes).
+    pub django_max_body_size: usize,
     /// Seconds a client may take to send the body once the headers are in.
     pub body_timeout: f64,
     /// Uploaded files larger than this go to a temporary file.
@@ -47,7 +49,8 @@ pub struct ServerSettings {
 impl ServerSettings {
     #[new]
     #[pyo3(signature = (*, host="127.0.0.1".to_string(), port=8000, workers=1, backlog=1024,
-                        keep_alive=5.0, max_body_size=10*1024*1024, body_timeout=30.0,
+                        keep_alive=5.0, max_body_size=10*1024*1024,
+                        django_max_body_size=100*1024*1024, body_timeout=30.0,
                         spool_threshold=1024*1024, shutdown_timeout=30, reuse_port=true,
                         batch_scheduling=true, ws_max_message=1024*1024, ws_ping_interval=20.0,
                         ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false))]
@@ -59,6 +62,7 @@ impl ServerSettings {
         backlog: i32,
         keep_alive: f64,
         max_body_size: usize,
+        django_max_body_size: usize,
         body_timeout: f64,
         spool_threshold: usize,
         shutdown_timeout: u64,
@@ -76,9 +80,9 @@ impl ServerSettings {
         if backlog < 1 {
             return Err(PyValueError::new_err("backlog must be at least 1"));
         }
-        if max_body_size == 0 || ws_max_message == 0 {
+        if max_body_size == 0 || django_max_body_size == 0 || ws_max_message == 0 {
             return Err(PyValueError::new_err(
-                "max_body_size and ws_max_message must be positive",
+                "max_body_size, django_max_body_size and ws_max_message must be positive",
             ));
         }
         let seconds = [keep_alive, body_timeout, ws_ping_interval, ws_ping_timeout];
@@ -94,6 +98,7 @@ impl ServerSettings {
             backlog,
             keep_alive,
             max_body_size,
+            django_max_body_size,
             body_timeout,
             spool_threshold,
             shutdown_timeout,
@@ -126,6 +131,7 @@ impl ServerSettings {
             routes,
             bridge,
             max_body_size: self.max_body_size,
+            django_max_body_size: self.django_max_body_size,
             body_timeout: Duration::from_secs_f64(self.body_timeout),
             spool_threshold: self.spool_threshold,
             ws: WsLimits::new(

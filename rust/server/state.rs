@@ -16,6 +16,8 @@ pub struct AppState {
     pub routes: RouteTable,
     pub bridge: Arc<BridgeCore>,
     pub max_body_size: usize,
+    /// The body limit of Django's own paths (admin uploads, Django views).
+    pub django_max_body_size: usize,
     /// How long a client may take to send the body once the headers are in.
     pub body_timeout: Duration,
     /// Uploaded files larger than this go to a temporary file.

@@ -6,13 +6,10 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use super::gate::run_gate;
 use super::reply::build_response;
 use super::state::AppState;
-use crate::bridge::job::Job;
 use crate::bridge::parts::{Reply, RequestParts};
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
@@ -67,27 +64,17 @@ pub async fn serve_websocket(
     };
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge.wake));
     let parts = RequestParts {
-        route_id,
-        method: req.method().clone(),
-        uri: req.uri().clone(),
-        headers: req.headers().clone(),
-        body: Bytes::new(),
-        form: None,
-        params,
-        peer: req.peer_addr(),
-        server: req.app_config().local_addr(),
         identity,
         python_gate,
         websocket: Some(Arc::clone(&shared)),
+        ..RequestParts::new(&req, route_id, params)
     };
-    let (tx, rx) = oneshot::channel();
-    let job = Job::new(parts, tx, Arc::clone(&state.bridge.wake));
-    if !state.bridge.submit_async(job) {
+    let Some(rx) = state.bridge.hand_over(parts, false) else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is shutting down",
         );
-    }
+    };
     let limits = state.ws;
     match rx.await {
         Ok(Reply::WebSocket(decision)) => {

@@ -99,7 +99,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_ROOT = os.environ.get("BOLT_MEDIA_ROOT") or str(BASE_DIR / "media")
 MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,6 +1,9 @@
+import hashlib
+
 from django.contrib import admin
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from . import secure_api
 from .api import api
@@ -30,6 +33,18 @@ def slow_stream_view(request):
     return StreamingHttpResponse(produce(), content_type="text/plain")
 
 
+@csrf_exempt
+def upload_view(request):
+    """What Django received: each file's size and SHA-256, and the text fields."""
+    files = {}
+    for name, upload in request.FILES.items():
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        files[name] = {"size": upload.size, "sha256": digest.hexdigest()}
+    return JsonResponse({"files": files, "fields": request.POST.dict()})
+
+
 def boom_view(request):
     raise RuntimeError("django view failure")
 
@@ -43,4 +58,5 @@ urlpatterns = [
     path("django/file/", file_view),
     path("django/slow-stream/", slow_stream_view),
     path("django/boom/", boom_view),
+    path("django/upload/", upload_view),
 ]

@@ -38,7 +38,13 @@ class Command(BaseCommand):
             "--max-body-size",
             type=int,
             dest="max_body_size",
-            help="Largest request body in bytes (413 beyond).",
+            help="Largest request body of an API route in bytes (413 beyond).",
+        )
+        parser.add_argument(
+            "--django-max-body-size",
+            type=int,
+            dest="django_max_body_size",
+            help="Largest request body of a path Django answers, in bytes (413 beyond).",
         )
         parser.add_argument(
             "--body-timeout",
@@ -77,6 +83,7 @@ class Command(BaseCommand):
                 backlog=options["backlog"],
                 keep_alive=options["keep_alive"],
                 max_body_size=options["max_body_size"],
+                django_max_body_size=options["django_max_body_size"],
                 body_timeout=options["body_timeout"],
                 shutdown_timeout=options["shutdown_timeout"],
                 dev=options["dev"] or None,
