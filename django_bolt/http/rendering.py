@@ -17,6 +17,10 @@ INTERNAL_ERROR = b'{"detail":"Internal Server Error"}'
 Rendered = tuple[int, bytes, str | None, list[tuple[str, str]] | None]
 
 
+#: Statuses whose answers carry no body (RFC 9110): whatever the handler returned.
+NO_BODY = frozenset({204, 304})
+
+
 def render_result(
     result: Any, status: int = 200, validate: Callable[[Any], Any] | None = None
 ) -> Rendered:
@@ -25,7 +29,7 @@ def render_result(
     ``status`` is the route's default; ``validate`` (the route's declared response type)
     checks and converts a plain body before it is encoded."""
     cls = type(result)
-    if (cls is dict or cls is list) and validate is None:
+    if (cls is dict or cls is list) and validate is None and status not in NO_BODY:
         return status, json_encode(result), JSON_TYPE, None
     headers: list[tuple[str, str]] | None = None
     if cls is tuple:
@@ -45,6 +49,8 @@ def render_result(
         if media is None and not isinstance(result.content, (bytes, str)):
             media = JSON_TYPE
         code = result.status_code if cls is not tuple else status
+        if code in NO_BODY:
+            return code, b"", None, hdrs or None
         return code, result.render(), media, hdrs or None
     if isinstance(result, HttpResponseBase):
         hdrs = [(k, v) for k, v in result.items()]
@@ -52,6 +58,8 @@ def render_result(
         body = result.content if not result.streaming else b"".join(result.streaming_content)
         result.close()
         return result.status_code, body, None, hdrs
+    if status in NO_BODY:
+        return status, b"", None, headers
     if validate is not None:
         result = validate(result)
     if isinstance(result, str):

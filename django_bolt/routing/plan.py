@@ -17,7 +17,7 @@ from ..contrib.sessions import middleware as sessions
 from ..http.encoding import json_encode
 from ..http.error_response import error_response
 from ..http.errors import RequestValidationError, ResponseValidationError
-from ..http.rendering import Rendered, render_result
+from ..http.rendering import NO_BODY, Rendered, render_result
 from ..http.request import Request
 from ..http.responses import FileResponse, Response, StreamingResponse
 from ..websocket.connection import WebSocket
@@ -40,6 +40,7 @@ from .extractors import (
     split_annotation,
     websocket_extractor,
 )
+from .orm import evaluated
 from .pagination import Page
 from .paths import path_param_names
 from .serializers import ModelSerializer
@@ -291,6 +292,8 @@ class RoutePlan:
         """The Rust FastPlan for this route, or None when only Python can run it."""
         if self.fast_args is None or not self.is_async or self.django_chain is not None:
             return None
+        if self.status_code in NO_BODY:
+            return None
         return FastPlan(
             self.handler,
             list(self.fast_args),
@@ -370,6 +373,7 @@ class RoutePlan:
             return result
         if isinstance(tp, type) and isinstance(result, tp):
             return result
+        result = evaluated(result)
         try:
             return msgspec.convert(result, tp, from_attributes=True)
         except msgspec.ValidationError as exc:

@@ -20,11 +20,14 @@ import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from .._core import DJANGO_FALLBACK, Bridge, Job
 from ..contrib.sessions import middleware as sessions
-from ..http.rendering import INTERNAL_ERROR, JSON_TYPE, as_django_response
+from ..http.rendering import INTERNAL_ERROR, JSON_TYPE, Rendered, as_django_response
 from ..http.request import Request
 from ..http.responses import FileResponse, StreamingResponse
+from ..routing.orm import is_lazy_orm
 from ..routing.plan import RoutePlan
 from ..websocket.asgi import ASGIWebSocket
 from ..websocket.connection import WebSocket, WebSocketDisconnect, WebSocketState
@@ -34,6 +37,17 @@ from .streams import StreamPump, close_old_connections_async
 logger = logging.getLogger("django_bolt")
 
 _SPECIAL = (StreamingResponse, FileResponse)
+
+
+def _render_then_close(plan: RoutePlan, result: Any) -> Rendered:
+    """Renders in the ORM's thread, then closes connections past their CONN_MAX_AGE as
+    Django does at the end of a request."""
+    from django.db import close_old_connections
+
+    try:
+        return plan.render(result)
+    finally:
+        close_old_connections()
 
 
 class _Started:
@@ -184,11 +198,31 @@ class Dispatcher:
         if isinstance(result, _SPECIAL):
             self.streams.send(job, request, result, self._fail, plan.name)
             return
+        if is_lazy_orm(result):
+            assert self.loop is not None
+            self.loop.create_task(self._finish_in_thread(job, request, plan, result))
+            return
         try:
-            status, body, content_type, headers = plan.render(result)
+            rendered = plan.render(result)
         except BaseException as exc:
             self._fail(job, request, exc)
             return
+        self._deliver(job, request, rendered)
+
+    async def _finish_in_thread(
+        self, job: Job, request: Request, plan: RoutePlan, result: Any
+    ) -> None:
+        """Renders a result that reads the database when rendered (a QuerySet, model
+        instances) in the thread async handlers use for the ORM, off the event loop."""
+        try:
+            rendered = await sync_to_async(_render_then_close, thread_sensitive=True)(plan, result)
+        except BaseException as exc:
+            self._fail(job, request, exc)
+            return
+        self._deliver(job, request, rendered)
+
+    def _deliver(self, job: Job, request: Request, rendered: Rendered) -> None:
+        status, body, content_type, headers = rendered
         if request.loaded_session is not None:
             assert self.loop is not None
             self.loop.create_task(
