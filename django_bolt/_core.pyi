@@ -20,8 +20,11 @@ __all__ = [
     "StreamWriter",
     "TestApp",
     "WebSocketChannel",
+    "attach_logging",
+    "detach_logging",
     "jwt_encode",
     "precompress",
+    "take_log_records",
     "use_batch_scheduling",
 ]
 
@@ -148,6 +151,10 @@ class ServerSettings:
         ws_ping_timeout: float = 20.0,
         ws_max_connections: int = 0,
         asgi_websockets: bool = False,
+        access_log: bool = False,
+        access_log_format: str = ...,
+        access_log_python: bool = False,
+        trusted_proxies: list[str] = ...,
     ) -> ServerSettings: ...
     @property
     def host(self) -> str: ...
@@ -183,6 +190,14 @@ class ServerSettings:
     def ws_max_connections(self) -> int: ...
     @property
     def asgi_websockets(self) -> bool: ...
+    @property
+    def access_log(self) -> bool: ...
+    @property
+    def access_log_format(self) -> str: ...
+    @property
+    def access_log_python(self) -> bool: ...
+    @property
+    def trusted_proxies(self) -> list[str]: ...
 
 @final
 class Server:
@@ -302,3 +317,6 @@ class StaticFiles:
     def __len__(self) -> int: ...
 
 def precompress(path: str, min_saving: float = 0.05) -> list[str]: ...
+def attach_logging() -> None: ...
+def detach_logging() -> None: ...
+def take_log_records(timeout: float = 1.0) -> list[tuple[str, int, str]]: ...

@@ -34,6 +34,9 @@ class ServerConfig:
     ws_max_connections: int = 20_000  # per process; 0 means no limit
     debug: bool = False
     dev: bool = False
+    access_log: bool = False
+    access_log_format: str = ""  # gunicorn's atoms, "json", or "" for the default line
+    log_level: str | None = None  # the django_bolt loggers' level, when given
 
     def server_settings(
         self, *, asgi_websockets: bool = False, batch_scheduling: bool = True
@@ -58,6 +61,10 @@ class ServerConfig:
             ws_ping_timeout=self.ws_ping_timeout,
             ws_max_connections=self.ws_max_connections,
             asgi_websockets=asgi_websockets,
+            access_log=self.access_log,
+            access_log_format=self.access_log_format,
+            access_log_python=access_log_through_python(),
+            trusted_proxies=trusted_proxies(),
         )
 
     def validate(self) -> None:
@@ -78,6 +85,18 @@ class ServerConfig:
             raise ValueError("WS_MAX_MESSAGE must be positive")
         if self.ws_max_connections < 0:
             raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
+        if self.access_log_format:
+            # The format is compiled by Rust: refuse a bad one now, not at the first request.
+            ServerSettings(access_log=True, access_log_format=self.access_log_format)
+        if self.log_level is not None:
+            import logging
+
+            level = logging.getLevelName(str(self.log_level).upper())
+            if not isinstance(level, int):
+                raise ValueError(
+                    f"LOG_LEVEL {self.log_level!r} is not one of "
+                    "debug, info, warning, error, critical"
+                )
         if self.ws_ping_interval < 0 or self.ws_ping_timeout <= 0:
             raise ValueError(
                 "WS_PING_INTERVAL cannot be negative and WS_PING_TIMEOUT must be positive"
@@ -102,6 +121,9 @@ _KEYS = {
     "WS_PING_TIMEOUT": "ws_ping_timeout",
     "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
+    "ACCESS_LOG": "access_log",
+    "ACCESS_LOG_FORMAT": "access_log_format",
+    "LOG_LEVEL": "log_level",
 }
 _ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS", "STATIC_MAX_AGE", "SERVE_MEDIA", "MEDIA_MAX_AGE"}
 
@@ -123,7 +145,8 @@ def load_config(**overrides: Any) -> ServerConfig:
             if str(key).upper() not in _ACCEPTED_ELSEWHERE:
                 warnings.warn(f"unknown BOLT setting {key!r} is ignored", stacklevel=2)
             continue
-        setattr(config, field, type(getattr(config, field))(value))
+        current = getattr(config, field)
+        setattr(config, field, value if current is None else type(current)(value))
     for field, value in overrides.items():
         if value is not None:
             setattr(config, field, value)
@@ -200,6 +223,15 @@ def compression() -> Any:
 def trusted_proxies() -> list[str]:
     """``BOLT_TRUSTED_PROXIES``: peers whose X-Forwarded-For is believed."""
     return [str(p) for p in setting("BOLT_TRUSTED_PROXIES") or []]
+
+
+def access_log_through_python() -> bool:
+    """Access lines go through Python logging when the project's LOGGING gives the
+    ``django_bolt.access`` logger handlers of its own; otherwise Rust writes them to
+    stderr."""
+    import logging
+
+    return bool(logging.getLogger("django_bolt.access").handlers)
 
 
 def websocket_allowed_origins() -> Any:

@@ -1,13 +1,14 @@
 //! django_bolt._core: wires the modules; each module owns one concern and registers its
 //! own Python classes and functions.
 //!
-//! Imports point one way, bottom to top: `http` and `wake` are the floor; `store`, then
+//! Imports point one way, bottom to top: `http`, `logs` and `wake` are the floor; `store`, then
 //! `auth`, then `policy` and `router` above them; `ws`, then `bridge`; `staticfiles`;
 //! `server` on top.
 
 mod auth;
 mod bridge;
 mod http;
+mod logs;
 mod policy;
 mod router;
 mod server;
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ws::register(m)?;
     auth::register(m)?;
     staticfiles::register(m)?;
+    logs::register(m)?;
     Ok(())
 }

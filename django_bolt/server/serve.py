@@ -17,6 +17,7 @@ from ..conf import VERSION, ServerConfig
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
+from .logs import LogDrain, set_log_level
 from .runner import Dispatcher
 from .site import Site
 
@@ -50,6 +51,14 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
     batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
     if batch:
         use_batch_scheduling()
+    logs = LogDrain().start()
+    try:
+        return _serve(config, site, quiet=quiet, ready=ready, batch=batch)
+    finally:
+        logs.stop()
+
+
+def _serve(config: ServerConfig, site: Site, *, quiet: bool, ready: Any, batch: bool) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     dispatcher = Dispatcher(
@@ -58,6 +67,8 @@ def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any =
         django_app=DjangoApplication(multiprocess=config.processes > 1),
     )
     dispatcher.asgi_application = load_application()
+    if config.log_level is not None:
+        set_log_level(config.log_level)
     dispatcher.start(loop)
     statics = static_mounts()
     server = Server(

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_http::header::HeaderMap;
 use actix_http::{Method, Uri};
+use actix_web::HttpMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -13,6 +14,7 @@ use super::response_args::HeaderList;
 use super::stream::StreamWaker;
 use crate::auth::identity::Identity;
 use crate::http::form::ParsedForm;
+use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::ws::channel::Shared as WsShared;
 use crate::ws::handshake::Decision;
 
@@ -43,12 +45,17 @@ pub struct RequestParts {
 
 impl RequestParts {
     /// A request's parts with no body, identity or WebSocket yet.
+    /// The request id the access log gave the request, if any, replaces the incoming one.
     pub fn new(req: &actix_web::HttpRequest, route_id: i64, params: Vec<(String, String)>) -> Self {
+        let mut headers = req.headers().clone();
+        if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
+            headers.insert(X_REQUEST_ID.clone(), id.clone());
+        }
         Self {
             route_id,
             method: req.method().clone(),
             uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            headers,
             body: Bytes::new(),
             input: None,
             form: None,

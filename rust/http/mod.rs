@@ -9,4 +9,5 @@ pub mod errors;
 pub mod form;
 pub mod origins;
 pub mod params;
+pub mod request_id;
 pub mod security;

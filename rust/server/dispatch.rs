@@ -23,6 +23,21 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    match state.access_log.clone() {
+        None => serve(req, payload, state).await,
+        Some(log) => {
+            let started = log.start(&req);
+            let resp = serve(req.clone(), payload, state).await;
+            log.finish(started, req, resp)
+        }
+    }
+}
+
+async fn serve(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     if CorsPolicy::is_preflight(req.method(), req.headers()) {
         if let Some(resp) = preflight(&req, &state) {
             return resp;
@@ -39,9 +54,13 @@ pub async fn dispatch(
         }
         // Nothing here takes a WebSocket: refuse at once (a handshake left to Django's
         // HTTP handler would keep the client waiting for an upgrade that never comes).
-        eprintln!(
-            "django_bolt: WebSocket handshake refused (404): no WebSocket route at {}",
-            req.path()
+        crate::logs::log(
+            "django_bolt.server",
+            crate::logs::WARNING,
+            format!(
+                "WebSocket handshake refused (404): no WebSocket route at {}",
+                req.path()
+            ),
         );
         let mut resp = json_error(StatusCode::NOT_FOUND, "No WebSocket route at this path");
         resp.head_mut().set_connection_type(ConnectionType::Close);

@@ -74,7 +74,7 @@ impl Server {
             Arc::clone(&ws_active),
             ws_shutdown,
             &static_files,
-        ));
+        )?);
         let ServerSettings {
             ref host,
             port,

@@ -1,6 +1,7 @@
 //! The top: the Actix service that dispatches every request, the server that runs it on
 //! a socket, and the in-process test app that runs it without one.
 
+pub mod access_log;
 pub mod dispatch;
 pub mod django;
 pub mod gate;

@@ -9,8 +9,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tokio::sync::watch;
 
+use super::access_log::AccessLog;
 use super::state::AppState;
 use crate::bridge::queue::BridgeCore;
+use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::static_files::StaticFiles;
 use crate::ws::frames::Limits as WsLimits;
@@ -43,6 +45,14 @@ pub struct ServerSettings {
     pub ws_max_connections: usize,
     /// WebSockets to paths without a route go to the project's ASGI application.
     pub asgi_websockets: bool,
+    /// One line per request (see `access_log_format`).
+    pub access_log: bool,
+    /// gunicorn's atoms, "json", or "" for the default line.
+    pub access_log_format: String,
+    /// Access lines through Python logging (`django_bolt.access`) instead of stderr.
+    pub access_log_python: bool,
+    /// Peers (addresses or networks) whose X-Forwarded-For and X-Request-ID are believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[pymethods]
@@ -53,7 +63,9 @@ impl ServerSettings {
                         django_max_body_size=100*1024*1024, body_timeout=30.0,
                         spool_threshold=1024*1024, shutdown_timeout=30, reuse_port=true,
                         batch_scheduling=true, ws_max_message=1024*1024, ws_ping_interval=20.0,
-                        ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false))]
+                        ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false,
+                        access_log=false, access_log_format=String::new(),
+                        access_log_python=false, trusted_proxies=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -73,6 +85,10 @@ impl ServerSettings {
         ws_ping_timeout: f64,
         ws_max_connections: usize,
         asgi_websockets: bool,
+        access_log: bool,
+        access_log_format: String,
+        access_log_python: bool,
+        trusted_proxies: Vec<String>,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -90,6 +106,11 @@ impl ServerSettings {
             return Err(PyValueError::new_err(
                 "timeouts must be finite and not negative (body_timeout positive)",
             ));
+        }
+        // Refused here, at start, rather than when the first request is logged.
+        AccessLog::new(&access_log_format, access_log_python, Vec::new())?;
+        for net in &trusted_proxies {
+            Net::parse(net)?;
         }
         Ok(Self {
             host,
@@ -109,6 +130,10 @@ impl ServerSettings {
             ws_ping_timeout,
             ws_max_connections,
             asgi_websockets,
+            access_log,
+            access_log_format,
+            access_log_python,
+            trusted_proxies,
         })
     }
 
@@ -126,8 +151,22 @@ impl ServerSettings {
         ws_active: Arc<AtomicUsize>,
         ws_shutdown: watch::Receiver<u16>,
         statics: &[PyRef<'_, StaticFiles>],
-    ) -> AppState {
-        AppState {
+    ) -> PyResult<AppState> {
+        let access_log = if self.access_log {
+            let trusted = self
+                .trusted_proxies
+                .iter()
+                .map(|t| Net::parse(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(Arc::new(AccessLog::new(
+                &self.access_log_format,
+                self.access_log_python,
+                trusted,
+            )?))
+        } else {
+            None
+        };
+        Ok(AppState {
             routes,
             bridge,
             max_body_size: self.max_body_size,
@@ -147,6 +186,7 @@ impl ServerSettings {
                 .iter()
                 .map(|s| (s.prefix.clone(), Arc::clone(&s.index)))
                 .collect(),
-        }
+            access_log,
+        })
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::access_log::AccessLog;
 use crate::bridge::queue::BridgeCore;
 use crate::http::form::FormLimits;
 use crate::router::RouteTable;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub asgi_websockets: bool,
     /// Static directories served from Rust: (URL prefix, index).
     pub statics: Vec<(String, Arc<StaticIndex>)>,
+    /// The access log, when on.
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 impl AppState {

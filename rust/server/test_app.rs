@@ -52,7 +52,7 @@ impl TestApp {
             Default::default(),
             tokio::sync::watch::channel(0).1,
             &static_files,
-        ));
+        )?);
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()
             .name("bolt-test-app".into())

@@ -29,7 +29,7 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
-    /// Reports the error on stderr, at most once every ten seconds.
+    /// Reports the error (`django_bolt.store`), at most once every ten seconds.
     pub fn log(&self) {
         use std::sync::atomic::{AtomicU64, Ordering};
         static LAST: AtomicU64 = AtomicU64::new(0);
@@ -38,7 +38,11 @@ impl StoreError {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         if LAST.swap(now, Ordering::Relaxed) + 10 <= now {
-            eprintln!("django_bolt: shared store error: {self}");
+            crate::logs::log(
+                "django_bolt.store",
+                crate::logs::ERROR,
+                format!("shared store error: {self}"),
+            );
         }
     }
 }

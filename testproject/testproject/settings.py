@@ -115,6 +115,20 @@ LOGGING = {
     },
 }
 
+# Tests that read logs through Python logging: access lines and the Rust side's reports
+# to a file, each line prefixed with its logger's name.
+if os.environ.get("BOLT_LOG_FILE"):
+    LOGGING["formatters"] = {"named": {"format": "%(name)s %(levelname)s %(message)s"}}
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.FileHandler",
+        "filename": os.environ["BOLT_LOG_FILE"],
+        "formatter": "named",
+    }
+    LOGGING["loggers"]["django_bolt.access"] = {"handlers": ["file"], "propagate": False}
+    LOGGING["loggers"]["django_bolt.server"] = {"handlers": ["file"], "propagate": False}
+
+BOLT_TRUSTED_PROXIES = [p for p in os.environ.get("BOLT_TRUSTED_PROXIES", "").split(",") if p]
+
 # Shared rate limits and revocations across processes (set by tests that need Redis).
 BOLT_REDIS_URL = os.environ.get("BOLT_REDIS_URL") or None
 BOLT_REDIS_PREFIX = os.environ.get("BOLT_REDIS_PREFIX", "bolt:")

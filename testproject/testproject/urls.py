@@ -45,6 +45,10 @@ def upload_view(request):
     return JsonResponse({"files": files, "fields": request.POST.dict()})
 
 
+def request_id_view(request):
+    return HttpResponse(request.headers.get("X-Request-ID", ""), content_type="text/plain")
+
+
 def boom_view(request):
     raise RuntimeError("django view failure")
 
@@ -59,4 +63,5 @@ urlpatterns = [
     path("django/slow-stream/", slow_stream_view),
     path("django/boom/", boom_view),
     path("django/upload/", upload_view),
+    path("django/request-id/", request_id_view),
 ]

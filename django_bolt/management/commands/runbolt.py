@@ -59,6 +59,24 @@ class Command(BaseCommand):
             help="Seconds in-flight requests get after SIGTERM.",
         )
         parser.add_argument(
+            "--access-log",
+            action="store_true",
+            default=None,
+            dest="access_log",
+            help="Log one line per request (stderr, or the django_bolt.access logger).",
+        )
+        parser.add_argument(
+            "--access-log-format",
+            dest="access_log_format",
+            help="gunicorn's atoms, e.g. '%%(h)s \"%%(r)s\" %%(s)s %%(M)sms', or 'json'.",
+        )
+        parser.add_argument(
+            "--log-level",
+            dest="log_level",
+            choices=["debug", "info", "warning", "error", "critical"],
+            help="Level of the django_bolt loggers (default: as the project's LOGGING says).",
+        )
+        parser.add_argument(
             "--dev", action="store_true", help="Reload when code changes (single process)."
         )
         parser.add_argument("--noreload", action="store_true", help=argparse_suppress())
@@ -87,10 +105,16 @@ class Command(BaseCommand):
                 body_timeout=options["body_timeout"],
                 shutdown_timeout=options["shutdown_timeout"],
                 dev=options["dev"] or None,
+                access_log=options["access_log"],
+                access_log_format=options["access_log_format"],
+                log_level=options["log_level"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        logging.getLogger("django_bolt").setLevel(logging.INFO)
+        if config.log_level is not None:
+            from django_bolt.server.logs import set_log_level
+
+            set_log_level(config.log_level)
         if config.dev:
             from django.utils import autoreload
 

@@ -1,0 +1,181 @@
+//! What the Rust side reports, and the access log: records go to Python logging through a
+//! bounded queue a Python thread drains (once `attach_logging()` was called), else to
+//! stderr. Access lines bound for stderr are written by one thread in batches, so a
+//! request costs a queue push, not a write.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use pyo3::prelude::*;
+
+pub const INFO: u8 = 20;
+pub const WARNING: u8 = 30;
+pub const ERROR: u8 = 40;
+
+/// Records waiting for Python; past this many, new ones are counted and dropped.
+const QUEUE: usize = 65_536;
+/// Records handed to Python per call.
+const BATCH: usize = 1024;
+
+pub struct Record {
+    pub logger: &'static str,
+    pub level: u8,
+    pub message: String,
+}
+
+struct Pipe {
+    tx: Sender<Record>,
+    rx: Receiver<Record>,
+    attached: AtomicBool,
+    dropped: AtomicU64,
+}
+
+static PIPE: LazyLock<Pipe> = LazyLock::new(|| {
+    let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+    Pipe {
+        tx,
+        rx,
+        attached: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
+    }
+});
+
+/// Reports through Python logging (`logger` at `level`), or on stderr when no Python
+/// thread drains the queue.
+pub fn log(logger: &'static str, level: u8, message: String) {
+    let pipe = &*PIPE;
+    if !pipe.attached.load(Ordering::Acquire) {
+        eprintln!("{logger}: {message}");
+        return;
+    }
+    push(
+        pipe,
+        Record {
+            logger,
+            level,
+            message,
+        },
+    );
+}
+
+fn push(pipe: &Pipe, record: Record) {
+    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = pipe.tx.try_send(record) {
+        pipe.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// True once Python drains the queue (the access log may then go through it).
+pub fn attached() -> bool {
+    PIPE.attached.load(Ordering::Acquire)
+}
+
+/// An access-log line: through Python logging (`django_bolt.access`) when `python`,
+/// else to stderr by the writer thread.
+pub fn access(line: String, python: bool) {
+    if python && attached() {
+        push(
+            &PIPE,
+            Record {
+                logger: "django_bolt.access",
+                level: INFO,
+                message: line,
+            },
+        );
+        return;
+    }
+    if STDERR.try_send(line).is_err() {
+        PIPE.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+static STDERR: LazyLock<Sender<String>> = LazyLock::new(|| {
+    let (tx, rx) = crossbeam_channel::bounded::<String>(QUEUE);
+    let spawned = std::thread::Builder::new()
+        .name("bolt-access-log".into())
+        .spawn(move || write_batches(&rx));
+    if let Err(e) = spawned {
+        eprintln!("django_bolt: cannot start the access log writer: {e}");
+    }
+    tx
+});
+
+/// Writes what arrived every few milliseconds. Polling, not a blocking receive: a sender
+/// then never has to wake this thread (a futex call and a context switch per request).
+fn write_batches(rx: &Receiver<String>) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        for line in rx.try_iter() {
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            if buf.len() >= 60 * 1024 {
+                let _ = std::io::stderr().lock().write_all(&buf);
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            let _ = std::io::stderr().lock().write_all(&buf);
+            buf.clear();
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How often queued lines are written (and records looked for).
+const POLL: Duration = Duration::from_millis(10);
+
+/// From now on records go to Python: a thread calls `take_log_records` in a loop.
+#[pyfunction]
+pub fn attach_logging() {
+    PIPE.attached.store(true, Ordering::Release);
+}
+
+/// Records go to stderr again (the draining thread is stopping).
+#[pyfunction]
+pub fn detach_logging() {
+    PIPE.attached.store(false, Ordering::Release);
+}
+
+/// Waits up to `timeout` seconds (GIL released) for records, then returns those queued as
+/// (logger, level, message) tuples; a note on records dropped while the queue was full
+/// comes first.
+#[pyfunction]
+#[pyo3(signature = (timeout=1.0))]
+pub fn take_log_records(py: Python<'_>, timeout: f64) -> Vec<(&'static str, u8, String)> {
+    let pipe = &*PIPE;
+    let wait = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    py.detach(|| {
+        let mut out = Vec::new();
+        let dropped = pipe.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            out.push((
+                "django_bolt",
+                WARNING,
+                format!("{dropped} log records were dropped (the log queue was full)"),
+            ));
+        }
+        // Polled like the stderr writer, so that senders never wake this thread.
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            out.extend(
+                pipe.rx
+                    .try_iter()
+                    .take(BATCH)
+                    .map(|r| (r.logger, r.level, r.message)),
+            );
+            if !out.is_empty() || std::time::Instant::now() >= deadline {
+                return out;
+            }
+            std::thread::sleep(POLL.min(deadline - std::time::Instant::now()));
+        }
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(attach_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(detach_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(take_log_records, m)?)?;
+    Ok(())
+}

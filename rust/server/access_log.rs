@@ -1,0 +1,545 @@
+//! The access log: one line per request, timed in Rust from the moment its head was read
+//! to the last byte of the answer (or the client leaving), formatted with gunicorn's atoms
+//! or as JSON, written without the GIL (or through Python logging when the project
+//! configures `django_bolt.access`).
+
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::http::header::{HeaderName, HeaderValue, REFERER, USER_AGENT};
+use actix_web::http::{StatusCode, Version};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use bytes::Bytes;
+
+use crate::http::errors::json_string;
+use crate::http::request_id::{acceptable, new_request_id, RequestId, X_REQUEST_ID};
+use crate::logs;
+use crate::policy::proxies::{client_ip, Net};
+
+/// gunicorn's default, plus the duration in seconds and the request id.
+pub const DEFAULT_FORMAT: &str =
+    r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s %({x-request-id}o)s"#;
+
+#[derive(Debug)]
+pub struct FormatError(String);
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "access log format: {}", self.0)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+impl From<FormatError> for pyo3::PyErr {
+    fn from(e: FormatError) -> Self {
+        pyo3::exceptions::PyValueError::new_err(e.to_string())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Atom {
+    Remote,
+    Ident,
+    User,
+    Time,
+    RequestLine,
+    Method,
+    Path,
+    Query,
+    Protocol,
+    Status,
+    Bytes,
+    BytesOrDash,
+    Referer,
+    Agent,
+    Seconds,
+    Millis,
+    Micros,
+    Decimal,
+    Pid,
+}
+
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    Atom(Atom),
+    RequestHeader(HeaderName),
+    ResponseHeader(usize),
+}
+
+enum Format {
+    Pieces(Vec<Piece>),
+    Json,
+}
+
+fn atom(key: &str) -> Option<Atom> {
+    Some(match key {
+        "h" => Atom::Remote,
+        "l" => Atom::Ident,
+        "u" => Atom::User,
+        "t" => Atom::Time,
+        "r" => Atom::RequestLine,
+        "m" => Atom::Method,
+        "U" => Atom::Path,
+        "q" => Atom::Query,
+        "H" => Atom::Protocol,
+        "s" => Atom::Status,
+        "B" => Atom::Bytes,
+        "b" => Atom::BytesOrDash,
+        "f" => Atom::Referer,
+        "a" => Atom::Agent,
+        "T" => Atom::Seconds,
+        "M" => Atom::Millis,
+        "D" => Atom::Micros,
+        "L" => Atom::Decimal,
+        "p" => Atom::Pid,
+        _ => return None,
+    })
+}
+
+fn header_name(name: &str) -> Result<HeaderName, FormatError> {
+    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+        .map_err(|_| FormatError(format!("invalid header name {name:?}")))
+}
+
+/// Parses gunicorn's `%(x)s` atoms (`%({name}i)s` / `%({name}o)s` for request and
+/// response headers, `%%` for a percent sign); returns the pieces and the response
+/// headers the pieces read.
+fn parse(format: &str) -> Result<(Vec<Piece>, Vec<HeaderName>), FormatError> {
+    let mut pieces = Vec::new();
+    let mut outgoing: Vec<HeaderName> = Vec::new();
+    let mut text = String::new();
+    let mut rest = format;
+    while let Some(at) = rest.find('%') {
+        text.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("%%") {
+            text.push('%');
+            rest = after;
+            continue;
+        }
+        let Some(close) = tail
+            .strip_prefix("%(")
+            .and_then(|t| t.find(")s").map(|i| (t, i)))
+        else {
+            return Err(FormatError(format!("a '%' outside an atom in {format:?}")));
+        };
+        let (inner, end) = close;
+        let key = &inner[..end];
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        let piece = if let Some(name) = key.strip_prefix('{').and_then(|k| k.strip_suffix("}i")) {
+            Piece::RequestHeader(header_name(name)?)
+        } else if let Some(name) = key.strip_prefix('{').and_then(|k| k.strip_suffix("}o")) {
+            let name = header_name(name)?;
+            let index = match outgoing.iter().position(|n| *n == name) {
+                Some(i) => i,
+                None => {
+                    outgoing.push(name);
+                    outgoing.len() - 1
+                }
+            };
+            Piece::ResponseHeader(index)
+        } else {
+            Piece::Atom(atom(key).ok_or_else(|| FormatError(format!("unknown atom %({key})s")))?)
+        };
+        pieces.push(piece);
+        rest = &inner[end + 2..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok((pieces, outgoing))
+}
+
+pub struct AccessLog {
+    format: Format,
+    /// Response headers the format reads, captured when the answer is ready.
+    outgoing: Vec<HeaderName>,
+    /// Through Python logging (`django_bolt.access`) rather than stderr.
+    python: bool,
+    /// Peers whose X-Request-ID (and X-Forwarded-For) are believed.
+    trusted: Vec<Net>,
+}
+
+/// What the line needs that is only known once the answer exists.
+struct Entry {
+    log: Arc<AccessLog>,
+    req: HttpRequest,
+    started: Instant,
+    status: StatusCode,
+    id: HeaderValue,
+    outgoing: Vec<Option<HeaderValue>>,
+}
+
+impl AccessLog {
+    /// `format`: gunicorn atoms, "json", or "" for the default.
+    pub fn new(format: &str, python: bool, trusted: Vec<Net>) -> Result<Self, FormatError> {
+        let (format, outgoing) = match format.trim() {
+            "json" => (Format::Json, Vec::new()),
+            "" => {
+                let (pieces, outgoing) = parse(DEFAULT_FORMAT)?;
+                (Format::Pieces(pieces), outgoing)
+            }
+            other => {
+                let (pieces, outgoing) = parse(other)?;
+                (Format::Pieces(pieces), outgoing)
+            }
+        };
+        Ok(Self {
+            format,
+            outgoing,
+            python,
+            trusted,
+        })
+    }
+
+    /// Gives the request its id (a trusted proxy's, else a new one) before it is served.
+    pub fn start(&self, req: &HttpRequest) -> (Instant, HeaderValue) {
+        let trusted_peer = req
+            .peer_addr()
+            .is_some_and(|p| self.trusted.iter().any(|n| n.contains(&p.ip())));
+        let id = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .filter(|v| trusted_peer && acceptable(v))
+            .cloned()
+            .unwrap_or_else(new_request_id);
+        req.extensions_mut().insert(RequestId(id.clone()));
+        (Instant::now(), id)
+    }
+
+    /// Echoes the id in the answer and arranges for the line to be written when the
+    /// body has been sent (or dropped).
+    pub fn finish(
+        self: &Arc<Self>,
+        (started, id): (Instant, HeaderValue),
+        req: HttpRequest,
+        mut resp: HttpResponse,
+    ) -> HttpResponse {
+        if !resp.headers().contains_key(&X_REQUEST_ID) {
+            resp.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+        }
+        let outgoing = self
+            .outgoing
+            .iter()
+            .map(|name| resp.headers().get(name).cloned())
+            .collect();
+        let entry = Entry {
+            log: Arc::clone(self),
+            req,
+            started,
+            status: resp.status(),
+            id,
+            outgoing,
+        };
+        resp.map_body(|_, body| {
+            BoxBody::new(Logged {
+                body,
+                bytes: 0,
+                entry: Some(entry),
+            })
+        })
+    }
+}
+
+/// Writes `value` for a text line: quotes, backslashes and bytes outside printable ASCII
+/// escaped, so a header cannot forge log fields.
+fn push_escaped(out: &mut String, value: &[u8]) {
+    let plain = |b: &u8| (0x20..=0x7e).contains(b) && *b != b'"' && *b != b'\\';
+    if value.iter().all(plain) {
+        // Printable ASCII is valid UTF-8: the common case, copied whole.
+        out.push_str(std::str::from_utf8(value).unwrap_or_default());
+        return;
+    }
+    for &b in value {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+}
+
+fn push_or_dash(out: &mut String, value: Option<&HeaderValue>) {
+    match value {
+        Some(v) if !v.is_empty() => push_escaped(out, v.as_bytes()),
+        _ => out.push('-'),
+    }
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// (year, month, day, hour, minute, second) in UTC of a Unix time.
+fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days to a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+thread_local! {
+    /// The last second formatted for `%(t)s`: lines of the same second reuse it.
+    static CLF_TIME: std::cell::RefCell<(u64, String)> = const {
+        std::cell::RefCell::new((u64::MAX, String::new()))
+    };
+}
+
+fn push_clf_time(out: &mut String, secs: u64) {
+    CLF_TIME.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            let (y, mo, d, h, mi, s) = civil(secs);
+            let month = MONTHS[(mo - 1) as usize];
+            text.clear();
+            let _ = write!(text, "[{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000]");
+            *at = secs;
+        }
+        out.push_str(text);
+    });
+}
+
+impl Entry {
+    fn line(&self, bytes: u64) -> String {
+        let elapsed = self.started.elapsed();
+        let began = SystemTime::now()
+            .checked_sub(elapsed)
+            .unwrap_or_else(SystemTime::now)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let mut out = String::with_capacity(192);
+        match &self.log.format {
+            Format::Json => self.json(&mut out, bytes, elapsed, began),
+            Format::Pieces(pieces) => {
+                for piece in pieces {
+                    self.piece(&mut out, piece, bytes, elapsed, began);
+                }
+            }
+        }
+        out
+    }
+
+    fn remote(&self) -> Option<std::net::IpAddr> {
+        client_ip(
+            self.req.peer_addr().map(|a| a.ip()),
+            self.req.headers(),
+            &self.log.trusted,
+        )
+    }
+
+    fn piece(
+        &self,
+        out: &mut String,
+        piece: &Piece,
+        bytes: u64,
+        elapsed: Duration,
+        began: Duration,
+    ) {
+        let req = &self.req;
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::RequestHeader(name) => push_or_dash(out, req.headers().get(name)),
+            Piece::ResponseHeader(i) => push_or_dash(out, self.outgoing[*i].as_ref()),
+            Piece::Atom(atom) => match atom {
+                Atom::Remote => match self.remote() {
+                    Some(ip) => {
+                        let _ = write!(out, "{ip}");
+                    }
+                    None => out.push('-'),
+                },
+                Atom::Ident | Atom::User => out.push('-'),
+                Atom::Time => push_clf_time(out, began.as_secs()),
+                Atom::RequestLine => {
+                    out.push_str(req.method().as_str());
+                    out.push(' ');
+                    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                    push_escaped(out, target.as_bytes());
+                    out.push(' ');
+                    out.push_str(protocol(req.version()));
+                }
+                Atom::Method => out.push_str(req.method().as_str()),
+                Atom::Path => push_escaped(out, req.path().as_bytes()),
+                Atom::Query => push_escaped(out, req.query_string().as_bytes()),
+                Atom::Protocol => out.push_str(protocol(req.version())),
+                Atom::Status => {
+                    let _ = write!(out, "{}", self.status.as_u16());
+                }
+                Atom::Bytes => {
+                    let _ = write!(out, "{bytes}");
+                }
+                Atom::BytesOrDash if bytes == 0 => out.push('-'),
+                Atom::BytesOrDash => {
+                    let _ = write!(out, "{bytes}");
+                }
+                Atom::Referer => push_or_dash(out, req.headers().get(REFERER)),
+                Atom::Agent => push_or_dash(out, req.headers().get(USER_AGENT)),
+                Atom::Seconds => {
+                    let _ = write!(out, "{}", elapsed.as_secs());
+                }
+                Atom::Millis => {
+                    let _ = write!(out, "{}", elapsed.as_millis());
+                }
+                Atom::Micros => {
+                    let _ = write!(out, "{}", elapsed.as_micros());
+                }
+                Atom::Decimal => {
+                    let _ = write!(out, "{}.{:06}", elapsed.as_secs(), elapsed.subsec_micros());
+                }
+                Atom::Pid => {
+                    let _ = write!(out, "{}", std::process::id());
+                }
+            },
+        }
+    }
+
+    fn json(&self, out: &mut String, bytes: u64, elapsed: Duration, began: Duration) {
+        let req = &self.req;
+        let text = |v: Option<&HeaderValue>| match v {
+            Some(v) => json_string(&String::from_utf8_lossy(v.as_bytes())),
+            None => "null".to_owned(),
+        };
+        let (y, mo, d, h, mi, s) = civil(began.as_secs());
+        let remote = self.remote().map(|ip| ip.to_string());
+        let _ = write!(
+            out,
+            "{{\"time\":\"{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z\",\
+             \"remote_addr\":{},\"method\":{},\"path\":{},\"query\":{},\"protocol\":\"{}\",\
+             \"status\":{},\"bytes\":{bytes},\"duration_ms\":{:.3},\"user_agent\":{},\
+             \"referer\":{},\"request_id\":{}}}",
+            began.subsec_millis(),
+            remote.map_or("null".to_owned(), |r| json_string(&r)),
+            json_string(req.method().as_str()),
+            json_string(req.path()),
+            json_string(req.query_string()),
+            protocol(req.version()),
+            self.status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0,
+            text(req.headers().get(USER_AGENT)),
+            text(req.headers().get(REFERER)),
+            text(Some(&self.id)),
+        );
+    }
+}
+
+/// The answer's body, counted as it is sent; the line is written when it is dropped
+/// (sent in full, or abandoned by a client that left).
+struct Logged {
+    body: BoxBody,
+    bytes: u64,
+    entry: Option<Entry>,
+}
+
+impl MessageBody for Logged {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        let next = Pin::new(&mut this.body).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &next {
+            this.bytes += chunk.len() as u64;
+        }
+        next
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            logs::access(entry.line(self.bytes), entry.log.python);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_gunicorn_atoms_and_headers() {
+        let (pieces, outgoing) =
+            parse("%(h)s \"%(r)s\" %({X-Trace}i)s %({x-request-id}o)s 100%%").unwrap();
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Atom(Atom::Remote),
+                Piece::Text(" \"".into()),
+                Piece::Atom(Atom::RequestLine),
+                Piece::Text("\" ".into()),
+                Piece::RequestHeader(HeaderName::from_static("x-trace")),
+                Piece::Text(" ".into()),
+                Piece::ResponseHeader(0),
+                Piece::Text(" 100%".into()),
+            ]
+        );
+        assert_eq!(outgoing, vec![HeaderName::from_static("x-request-id")]);
+        assert!(parse(DEFAULT_FORMAT).is_ok());
+    }
+
+    #[test]
+    fn refuses_unknown_atoms_and_stray_percents() {
+        assert!(parse("%(z)s")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown atom %(z)s"));
+        assert!(parse("50% off").is_err());
+        assert!(parse("%({bad header}i)s").is_err());
+    }
+
+    #[test]
+    fn dates_are_utc_civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
+        assert_eq!(civil(1_796_131_445), (2026, 12, 1, 13, 24, 5));
+    }
+
+    #[test]
+    fn escapes_what_could_forge_fields() {
+        let mut out = String::new();
+        push_escaped(&mut out, b"a\"b\\c\x01\xff");
+        assert_eq!(out, "a\\\"b\\\\c\\x01\\xff");
+    }
+}
