@@ -155,6 +155,11 @@ class ServerSettings:
         access_log_format: str = ...,
         access_log_python: bool = False,
         trusted_proxies: list[str] = ...,
+        timeout: float = 0.0,
+        max_pending: int = 0,
+        limit_request_line: int = 4094,
+        limit_request_field_size: int = 8190,
+        limit_request_fields: int = 100,
     ) -> ServerSettings: ...
     @property
     def host(self) -> str: ...
@@ -198,6 +203,16 @@ class ServerSettings:
     def access_log_python(self) -> bool: ...
     @property
     def trusted_proxies(self) -> list[str]: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_pending(self) -> int: ...
+    @property
+    def limit_request_line(self) -> int: ...
+    @property
+    def limit_request_field_size(self) -> int: ...
+    @property
+    def limit_request_fields(self) -> int: ...
 
 @final
 class Server:
@@ -207,7 +222,10 @@ class Server:
         bridge: Bridge,
         settings: ServerSettings,
         static_files: list[StaticFiles] = ...,
+        fd: int | None = None,
     ) -> Server: ...
+    @property
+    def requests(self) -> int: ...
     @property
     def websocket_connections(self) -> int: ...
     @property

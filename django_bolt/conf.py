@@ -34,6 +34,11 @@ class ServerConfig:
     ws_max_connections: int = 20_000  # per process; 0 means no limit
     debug: bool = False
     dev: bool = False
+    timeout: float = 30.0  # seconds to start an answer (504 beyond); 0: none
+    max_pending: int = 0  # requests in Python at once per process (503 beyond); 0: none
+    limit_request_line: int = 4094
+    limit_request_field_size: int = 8190
+    limit_request_fields: int = 100
     access_log: bool = False
     access_log_format: str = ""  # gunicorn's atoms, "json", or "" for the default line
     log_level: str | None = None  # the django_bolt loggers' level, when given
@@ -65,6 +70,11 @@ class ServerConfig:
             access_log_format=self.access_log_format,
             access_log_python=access_log_through_python(),
             trusted_proxies=trusted_proxies(),
+            timeout=self.timeout,
+            max_pending=self.max_pending,
+            limit_request_line=self.limit_request_line,
+            limit_request_field_size=self.limit_request_field_size,
+            limit_request_fields=self.limit_request_fields,
         )
 
     def validate(self) -> None:
@@ -79,8 +89,13 @@ class ServerConfig:
             raise ValueError("MEMORY_SPOOL_THRESHOLD cannot be negative")
         if self.body_timeout <= 0:
             raise ValueError("BODY_TIMEOUT must be positive")
-        if self.shutdown_timeout < 0 or self.keep_alive < 0:
+        if self.shutdown_timeout < 0 or self.keep_alive < 0 or self.timeout < 0:
             raise ValueError("timeouts cannot be negative")
+        if self.max_pending < 0:
+            raise ValueError("MAX_PENDING cannot be negative")
+        for name in ("limit_request_line", "limit_request_field_size", "limit_request_fields"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.upper()} must be positive")
         if self.ws_max_message < 1:
             raise ValueError("WS_MAX_MESSAGE must be positive")
         if self.ws_max_connections < 0:
@@ -121,6 +136,11 @@ _KEYS = {
     "WS_PING_TIMEOUT": "ws_ping_timeout",
     "WS_MAX_CONNECTIONS": "ws_max_connections",
     "DEBUG": "debug",
+    "TIMEOUT": "timeout",
+    "MAX_PENDING": "max_pending",
+    "LIMIT_REQUEST_LINE": "limit_request_line",
+    "LIMIT_REQUEST_FIELD_SIZE": "limit_request_field_size",
+    "LIMIT_REQUEST_FIELDS": "limit_request_fields",
     "ACCESS_LOG": "access_log",
     "ACCESS_LOG_FORMAT": "access_log_format",
     "LOG_LEVEL": "log_level",

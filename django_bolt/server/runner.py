@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -83,9 +84,23 @@ class _Started:
 class Dispatcher:
     """Runs the site's route plans (indexed by route id) and the Django application."""
 
-    def __init__(self, plans: list[RoutePlan], *, threads: int = 2, django_app: Any = None) -> None:
+    def __init__(
+        self,
+        plans: list[RoutePlan],
+        *,
+        threads: int = 2,
+        django_app: Any = None,
+        timeout: float = 0.0,
+    ) -> None:
         self.plans = plans
         self.threads = max(1, threads)
+        # Seconds a handler gets to answer: async ones are then cancelled, sync ones
+        # reported as stuck and their thread replaced (Rust has answered 504 by then).
+        self.timeout = timeout
+        self._pool_lock = threading.Lock()
+        self._alive = 0
+        self._stuck = 0
+        self._busy: dict[threading.Thread, list[Any]] = {}
         self.django_app = django_app  # the project's Django application, for paths no route owns
         self.bridge = Bridge()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -100,10 +115,19 @@ class Dispatcher:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = self.streams.loop = loop
         loop.add_reader(self.bridge.fileno(), self._on_ready)
-        for i in range(self.threads):
-            t = threading.Thread(target=self._worker, name=f"bolt-worker-{i}", daemon=True)
-            t.start()
+        for _ in range(self.threads):
+            self._add_worker()
+        if self.timeout > 0:
+            threading.Thread(target=self._watch_workers, name="bolt-watchdog", daemon=True).start()
+
+    def _add_worker(self) -> None:
+        with self._pool_lock:
+            self._alive += 1
+            t = threading.Thread(
+                target=self._worker, name=f"bolt-worker-{len(self._workers)}", daemon=True
+            )
             self._workers.append(t)
+        t.start()
 
     def close(self, timeout: float = 5.0) -> None:
         self.bridge.close()
@@ -181,7 +205,18 @@ class Dispatcher:
 
     async def _continue(self, job: Job, request: Request, coro: Any, yielded: Any) -> None:
         try:
-            result = await _Started(coro, yielded)
+            if self.timeout > 0:
+                deadline = asyncio.timeout(self.timeout)
+                try:
+                    async with deadline:
+                        result = await _Started(coro, yielded)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise  # the handler's own
+                    self._timed_out(job, request)
+                    return
+            else:
+                result = await _Started(coro, yielded)
         except BaseException as exc:
             self._fail(job, request, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -220,6 +255,20 @@ class Dispatcher:
             self._fail(job, request, exc)
             return
         self._deliver(job, request, rendered)
+
+    def _timed_out(self, job: Job, request: Request) -> None:
+        logger.warning(
+            "%s %s: %s cancelled after %s seconds without an answer",
+            job.method,
+            job.path,
+            self._name(job),
+            self.timeout,
+        )
+        if not job.answered:
+            body = b'{"detail":"No answer within %s seconds"}' % str(self.timeout).encode()
+            self._send(job, request, 504, body, JSON_TYPE, None)
+        else:
+            request.close()
 
     def _deliver(self, job: Job, request: Request, rendered: Rendered) -> None:
         status, body, content_type, headers = rendered
@@ -281,12 +330,14 @@ class Dispatcher:
     # -- sync handlers and Django on worker threads -----------------------------------
     def _worker(self) -> None:
         bridge = self.bridge
+        me = threading.current_thread()
         while True:
             job = bridge.next_blocking(0.5)
             if job is None:
                 if bridge.closed:
                     return
                 continue
+            self._busy[me] = [time.monotonic(), job, False]
             try:
                 if job.route_id == DJANGO_FALLBACK:
                     self._run_django(job)
@@ -296,6 +347,45 @@ class Dispatcher:
                 logger.exception("unhandled error while answering %s %s", job.method, job.path)
                 if not job.answered:
                     job.respond(500, INTERNAL_ERROR, JSON_TYPE, None)
+            finally:
+                was_stuck = self._busy.pop(me)[2]
+            with self._pool_lock:
+                if was_stuck:
+                    self._stuck -= 1
+                # More threads than wanted once the stuck ones are counted out: one of
+                # them (this one) leaves.
+                if self._alive - self._stuck > self.threads:
+                    self._alive -= 1
+                    return
+
+    def _watch_workers(self) -> None:
+        """Reports a sync handler or Django view still running past the timeout (its
+        client got 504 from Rust) and starts a thread in its place, so the pool keeps
+        serving; the pool shrinks back once the stuck one returns."""
+        period = min(1.0, self.timeout / 2)
+        while not self.bridge.closed:
+            time.sleep(period)
+            now = time.monotonic()
+            for entry in list(self._busy.values()):
+                started, job, reported = entry
+                if reported or now - started < self.timeout:
+                    continue
+                entry[2] = True
+                with self._pool_lock:
+                    self._stuck += 1
+                    room = self._alive < self.threads * 4
+                logger.warning(
+                    "%s %s: %s has run %.0f seconds and is stuck; %s",
+                    job.method,
+                    job.path,
+                    "Django" if job.route_id == DJANGO_FALLBACK else self._name(job),
+                    now - started,
+                    "another thread takes its place"
+                    if room
+                    else f"no thread added ({self.threads * 4} are running)",
+                )
+                if room:
+                    self._add_worker()
 
     def _run_django(self, job: Job) -> None:
         if self.django_app is None:

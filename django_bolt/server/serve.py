@@ -65,6 +65,7 @@ def _serve(config: ServerConfig, site: Site, *, quiet: bool, ready: Any, batch: 
         site.plans,
         threads=config.threads,
         django_app=DjangoApplication(multiprocess=config.processes > 1),
+        timeout=config.timeout,
     )
     dispatcher.asgi_application = load_application()
     if config.log_level is not None:

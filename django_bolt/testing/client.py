@@ -45,6 +45,7 @@ class _Runtime:
             site.plans,
             threads=threads,
             django_app=DjangoApplication() if django_fallback else None,
+            timeout=config.timeout,
         )
         started = threading.Event()
 

@@ -3,6 +3,7 @@
 //! The request data is owned by the job (no copies into Python until a getter asks),
 //! and the answer goes back through a one-shot channel the Actix task awaits.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_http::header::CONTENT_TYPE;
@@ -47,14 +48,34 @@ pub struct Job {
     reply: Mutex<Option<oneshot::Sender<Reply>>>,
     /// Wakes the event loop for this request's streamed body.
     wake: Arc<Wakeup>,
+    /// The process's count of requests in Python, given back once answered (or dropped).
+    in_python: Arc<AtomicUsize>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let unanswered = match self.reply.get_mut() {
+            Ok(reply) => reply.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        };
+        if unanswered {
+            self.in_python.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Job {
-    pub fn new(parts: RequestParts, reply: oneshot::Sender<Reply>, wake: Arc<Wakeup>) -> Self {
+    pub fn new(
+        parts: RequestParts,
+        reply: oneshot::Sender<Reply>,
+        wake: Arc<Wakeup>,
+        in_python: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             parts,
             reply: Mutex::new(Some(reply)),
             wake,
+            in_python,
         }
     }
 
@@ -70,6 +91,7 @@ impl Job {
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .ok_or(AlreadyAnswered)?;
+        self.in_python.fetch_sub(1, Ordering::AcqRel);
         // A closed receiver means the client went away; that is not an error for Python.
         Ok(sender.send(reply).is_ok())
     }

@@ -6,7 +6,7 @@
 //! channel read by Python worker threads that wait in Rust with the GIL released. Python
 //! answers through the job's one-shot reply channel.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,17 @@ pub struct BridgeCore {
     /// Requests handed to Python so far (tests and the bench use it to show that
     /// rejected requests never reach Python).
     handed_over: AtomicU64,
+    /// Requests in Python now (queued, running or awaiting) and not yet answered.
+    in_python: Arc<AtomicUsize>,
+}
+
+/// Why a request was not handed to Python.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotHandedOver {
+    /// `max_pending` requests are already in Python.
+    Busy,
+    /// The server is stopping.
+    Closed,
 }
 
 impl BridgeCore {
@@ -38,24 +49,47 @@ impl BridgeCore {
             blocking_rx: rx,
             closed: AtomicBool::new(false),
             handed_over: AtomicU64::new(0),
+            in_python: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     /// Queues a request for Python (the worker threads when `blocking`, else the event
-    /// loop); the receiver of its answer, or None once closed.
+    /// loop); the receiver of its answer. Refused when `max_pending` (0: no limit)
+    /// requests are already in Python, or once closed.
     pub fn hand_over(
         &self,
         parts: RequestParts,
         blocking: bool,
-    ) -> Option<oneshot::Receiver<Reply>> {
+        max_pending: usize,
+    ) -> Result<oneshot::Receiver<Reply>, NotHandedOver> {
+        let before = self.in_python.fetch_add(1, Ordering::AcqRel);
+        if max_pending > 0 && before >= max_pending {
+            self.in_python.fetch_sub(1, Ordering::AcqRel);
+            return Err(NotHandedOver::Busy);
+        }
         let (tx, rx) = oneshot::channel();
-        let job = Job::new(parts, tx, Arc::clone(&self.wake));
+        // From here the job gives its place back when it is answered or dropped.
+        let job = Job::new(
+            parts,
+            tx,
+            Arc::clone(&self.wake),
+            Arc::clone(&self.in_python),
+        );
         let submitted = if blocking {
             self.submit_blocking(job)
         } else {
             self.submit_async(job)
         };
-        submitted.then_some(rx)
+        if submitted {
+            Ok(rx)
+        } else {
+            Err(NotHandedOver::Closed)
+        }
+    }
+
+    /// Requests in Python now.
+    pub fn in_python(&self) -> usize {
+        self.in_python.load(Ordering::Acquire)
     }
 
     /// Queues a job for the event loop; false (and the job dropped) once closed.

@@ -1,19 +1,23 @@
 //! The single Actix service: route in Rust, enforce limits, then hand over to Python.
 
+use std::sync::atomic::Ordering;
+
 use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::django::to_django;
 use super::gate::run_gate;
+use super::limits::{check_head, not_handed_over, timed_out, within};
 use super::reply::into_response;
 use super::state::AppState;
 use super::upgrade::serve_websocket;
 use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
-use crate::http::body::{read_input, within};
+use crate::http::body::read_input;
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
+use crate::policy::gate::PolicyCore;
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
 use crate::staticfiles::static_files::serve_static;
@@ -23,6 +27,7 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    state.served.fetch_add(1, Ordering::Relaxed);
     match state.access_log.clone() {
         None => serve(req, payload, state).await,
         Some(log) => {
@@ -38,6 +43,9 @@ async fn serve(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    if let Some(refusal) = check_head(&req, state.head_limits) {
+        return refusal;
+    }
     if CorsPolicy::is_preflight(req.method(), req.headers()) {
         if let Some(resp) = preflight(&req, &state) {
             return resp;
@@ -99,7 +107,7 @@ async fn serve(
         Err(refusal) => return refusal,
     };
     let input = read_input(&req, payload, state.form_limits());
-    let (body, form) = match within(input, state.body_timeout).await {
+    let (body, form) = match crate::http::body::within(input, state.body_timeout).await {
         Ok(input) => input,
         Err(e) => return e.response(false),
     };
@@ -110,17 +118,21 @@ async fn serve(
         python_gate,
         ..RequestParts::new(&req, route_id, params)
     };
-    let Some(rx) = state.bridge.hand_over(parts, blocking) else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is shutting down",
-        );
+    let rx = match state.bridge.hand_over(parts, blocking, state.max_pending) {
+        Ok(rx) => rx,
+        Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
     };
-    let resp = match rx.await {
-        Ok(reply) => into_response(reply, &req, policy.as_deref()),
-        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    let resp = match within(rx, state.handler_timeout).await {
+        Some(Ok(reply)) => into_response(reply, &req, policy.as_deref()),
+        Some(Err(_)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        None => timed_out(state.handler_timeout, false),
     };
-    match policy.as_deref() {
+    finish(&req, policy.as_deref(), resp)
+}
+
+/// The route policy's last word on an answer (CORS and security headers).
+fn finish(req: &HttpRequest, policy: Option<&PolicyCore>, resp: HttpResponse) -> HttpResponse {
+    match policy {
         Some(policy) => {
             let mut resp = resp;
             policy.finish(req.headers(), resp.headers_mut());

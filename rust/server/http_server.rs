@@ -1,8 +1,10 @@
-//! The HTTP server: a listening socket (SO_REUSEPORT so processes share a port) served
-//! by Actix workers on their own threads, started and stopped from Python.
+//! The HTTP server: a listening socket served by Actix workers on their own threads,
+//! started and stopped from Python. The socket is opened here, or handed over by Python
+//! (`fd`): runbolt opens it once before forking its processes, so they all accept from
+//! it and a process that stops accepting leaves nothing behind in its queue.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -46,11 +48,33 @@ fn bind(
     Ok(socket.into())
 }
 
+/// A listening socket opened elsewhere (its descriptor is duplicated: the caller keeps
+/// its own).
+fn inherited(fd: i32) -> std::io::Result<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup returns a new descriptor this process owns, or -1.
+    let own = unsafe { libc::dup(fd) };
+    if own < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `own` is a descriptor nothing else owns.
+    let socket = unsafe { Socket::from_raw_fd(own) };
+    if !socket.is_listener()? {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a listening socket",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct Server {
     handle: ServerHandle,
     ws_stop: tokio::sync::watch::Sender<u16>,
     ws_active: Arc<AtomicUsize>,
+    served: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
     local_addr: SocketAddr,
 }
@@ -58,13 +82,14 @@ pub struct Server {
 #[pymethods]
 impl Server {
     #[new]
-    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new()))]
+    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new(), fd=None))]
     fn new(
         py: Python<'_>,
         routes: &Bound<'_, PyAny>,
         bridge: &Bridge,
         settings: &ServerSettings,
         static_files: Vec<PyRef<'_, StaticFiles>>,
+        fd: Option<i32>,
     ) -> PyResult<Self> {
         let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
         let ws_active = Arc::new(AtomicUsize::new(0));
@@ -75,6 +100,7 @@ impl Server {
             ws_shutdown,
             &static_files,
         )?);
+        let served = Arc::clone(&state.served);
         let ServerSettings {
             ref host,
             port,
@@ -86,8 +112,12 @@ impl Server {
             batch_scheduling,
             ..
         } = *settings;
-        let listener = bind(host, port, backlog, reuse_port)
-            .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
+        let listener = match fd {
+            Some(fd) => inherited(fd)
+                .map_err(|e| PyOSError::new_err(format!("cannot serve socket {fd}: {e}")))?,
+            None => bind(host, port, backlog, reuse_port)
+                .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?,
+        };
         let local_addr = listener.local_addr()?;
         let keep_alive = if keep_alive > 0.0 {
             KeepAlive::Timeout(Duration::from_secs_f64(keep_alive))
@@ -126,6 +156,7 @@ impl Server {
                 handle,
                 ws_stop,
                 ws_active,
+                served,
                 thread: Mutex::new(Some(thread)),
                 local_addr,
             }),
@@ -138,6 +169,12 @@ impl Server {
                 )))
             }
         }
+    }
+
+    /// Requests received so far.
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// Open WebSocket connections.

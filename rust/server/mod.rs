@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod django;
 pub mod gate;
 pub mod http_server;
+pub mod limits;
 pub mod reply;
 pub mod routes;
 pub mod scheduling;

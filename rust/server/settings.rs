@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use tokio::sync::watch;
 
 use super::access_log::AccessLog;
-use super::state::AppState;
+use super::state::{AppState, HeadLimits};
 use crate::bridge::queue::BridgeCore;
 use crate::policy::proxies::Net;
 use crate::router::RouteTable;
@@ -53,6 +53,16 @@ pub struct ServerSettings {
     pub access_log_python: bool,
     /// Peers (addresses or networks) whose X-Forwarded-For and X-Request-ID are believed.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a handler or Django view gets to start its answer (504 beyond; 0: none).
+    pub timeout: f64,
+    /// Requests in Python at once, per process (503 beyond; 0: no limit).
+    pub max_pending: usize,
+    /// Longest request line, in bytes (400 beyond).
+    pub limit_request_line: usize,
+    /// Longest header field (name and value), in bytes (431 beyond).
+    pub limit_request_field_size: usize,
+    /// Most header fields (431 beyond).
+    pub limit_request_fields: usize,
 }
 
 #[pymethods]
@@ -65,7 +75,9 @@ impl ServerSettings {
                         batch_scheduling=true, ws_max_message=1024*1024, ws_ping_interval=20.0,
                         ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false,
                         access_log=false, access_log_format=String::new(),
-                        access_log_python=false, trusted_proxies=Vec::new()))]
+                        access_log_python=false, trusted_proxies=Vec::new(), timeout=0.0,
+                        max_pending=0, limit_request_line=4094,
+                        limit_request_field_size=8190, limit_request_fields=100))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -89,6 +101,11 @@ impl ServerSettings {
         access_log_format: String,
         access_log_python: bool,
         trusted_proxies: Vec<String>,
+        timeout: f64,
+        max_pending: usize,
+        limit_request_line: usize,
+        limit_request_field_size: usize,
+        limit_request_fields: usize,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -101,10 +118,21 @@ impl ServerSettings {
                 "max_body_size, django_max_body_size and ws_max_message must be positive",
             ));
         }
-        let seconds = [keep_alive, body_timeout, ws_ping_interval, ws_ping_timeout];
+        let seconds = [
+            keep_alive,
+            body_timeout,
+            ws_ping_interval,
+            ws_ping_timeout,
+            timeout,
+        ];
         if seconds.iter().any(|s| !s.is_finite() || *s < 0.0) || body_timeout == 0.0 {
             return Err(PyValueError::new_err(
                 "timeouts must be finite and not negative (body_timeout positive)",
+            ));
+        }
+        if limit_request_line == 0 || limit_request_field_size == 0 || limit_request_fields == 0 {
+            return Err(PyValueError::new_err(
+                "limit_request_line, limit_request_field_size and limit_request_fields must be positive",
             ));
         }
         // Refused here, at start, rather than when the first request is logged.
@@ -134,6 +162,11 @@ impl ServerSettings {
             access_log_format,
             access_log_python,
             trusted_proxies,
+            timeout,
+            max_pending,
+            limit_request_line,
+            limit_request_field_size,
+            limit_request_fields,
         })
     }
 
@@ -187,6 +220,14 @@ impl ServerSettings {
                 .map(|s| (s.prefix.clone(), Arc::clone(&s.index)))
                 .collect(),
             access_log,
+            handler_timeout: (self.timeout > 0.0).then(|| Duration::from_secs_f64(self.timeout)),
+            max_pending: self.max_pending,
+            head_limits: HeadLimits {
+                line: self.limit_request_line,
+                field_size: self.limit_request_field_size,
+                fields: self.limit_request_fields,
+            },
+            served: Arc::default(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! What every request of one server (or test app) shares.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,21 @@ pub struct AppState {
     pub statics: Vec<(String, Arc<StaticIndex>)>,
     /// The access log, when on.
     pub access_log: Option<Arc<AccessLog>>,
+    /// How long Python gets to start an answer (504 beyond).
+    pub handler_timeout: Option<Duration>,
+    /// Requests in Python at once (503 beyond; 0: no limit).
+    pub max_pending: usize,
+    pub head_limits: HeadLimits,
+    /// Requests received so far (the process's recycling budget counts them).
+    pub served: Arc<AtomicU64>,
+}
+
+/// gunicorn's limits on a request's head.
+#[derive(Clone, Copy)]
+pub struct HeadLimits {
+    pub line: usize,
+    pub field_size: usize,
+    pub fields: usize,
 }
 
 impl AppState {

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::gate::run_gate;
+use super::limits::not_handed_over;
 use super::reply::build_response;
 use super::state::AppState;
 use crate::bridge::parts::{Reply, RequestParts};
@@ -69,11 +70,9 @@ pub async fn serve_websocket(
         websocket: Some(Arc::clone(&shared)),
         ..RequestParts::new(&req, route_id, params)
     };
-    let Some(rx) = state.bridge.hand_over(parts, false) else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is shutting down",
-        );
+    let rx = match state.bridge.hand_over(parts, false, state.max_pending) {
+        Ok(rx) => rx,
+        Err(why) => return not_handed_over(why, false),
     };
     let limits = state.ws;
     match rx.await {

@@ -249,6 +249,24 @@ async def stream_big(
     return StreamingResponse(produce(), media_type="application/octet-stream")
 
 
+@api.get("/hang", include_in_schema=False)  # slower than a timeout, for the limit tests
+async def hang(seconds: float = 5.0):
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        marker_dir = os.environ.get("BOLT_TEST_MARKER_DIR")
+        if marker_dir:
+            (Path(marker_dir) / "hang-cancelled").write_text("cancelled")
+        raise
+    return {"slept": seconds}
+
+
+@api.get("/hang-sync", include_in_schema=False)
+def hang_sync(seconds: float = 5.0):
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
 @api.get("/boom", include_in_schema=False)  # a deliberate failure, for the error tests
 async def boom():
     raise RuntimeError("handler failure")

@@ -85,8 +85,12 @@ BAD_TOKENS = {
 def test_bad_tokens_are_refused_without_python(client, name):
     before = client.handed_over
     r = client.get("/secret", headers={"Authorization": f"Bearer {BAD_TOKENS[name]}"})
-    assert r.status_code == 401, name
-    assert r.headers["www-authenticate"].startswith("Bearer")
+    if name == "oversized":  # over gunicorn's 8190-byte header field limit
+        assert r.status_code == 431
+        assert r.json() == {"detail": "The header field authorization is longer than 8190 bytes"}
+    else:
+        assert r.status_code == 401, name
+        assert r.headers["www-authenticate"].startswith("Bearer")
     assert client.handed_over == before
 
 

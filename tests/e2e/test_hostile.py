@@ -100,9 +100,13 @@ def server(e2e_db):
     from django_bolt.testing import run_bolt
     from tests.conftest import MANAGE_PY
 
+    # Long request lines reach the parameter machinery here: gunicorn's 4094-byte
+    # default would refuse them first (test_limits checks that default).
     with run_bolt(
         "--max-body-size",
         "2000000",
+        "--limit-request-line",
+        "1000000",
         manage_py=str(MANAGE_PY),
         env={"BOLT_SQLITE_PATH": str(e2e_db)},
     ) as s:

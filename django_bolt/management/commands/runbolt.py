@@ -59,6 +59,29 @@ class Command(BaseCommand):
             help="Seconds in-flight requests get after SIGTERM.",
         )
         parser.add_argument(
+            "--timeout",
+            type=float,
+            dest="timeout",
+            help="Seconds a handler or view gets to start its answer (504 beyond; 0: none).",
+        )
+        parser.add_argument(
+            "--max-pending",
+            type=int,
+            dest="max_pending",
+            help="Requests in Python at once per process (503 beyond; 0: no limit).",
+        )
+        for flag, default in (
+            ("--limit-request-line", 4094),
+            ("--limit-request-field-size", 8190),
+            ("--limit-request-fields", 100),
+        ):
+            parser.add_argument(
+                flag,
+                type=int,
+                dest=flag[2:].replace("-", "_"),
+                help=f"gunicorn's {flag} (default {default}).",
+            )
+        parser.add_argument(
             "--access-log",
             action="store_true",
             default=None,
@@ -105,6 +128,11 @@ class Command(BaseCommand):
                 body_timeout=options["body_timeout"],
                 shutdown_timeout=options["shutdown_timeout"],
                 dev=options["dev"] or None,
+                timeout=options["timeout"],
+                max_pending=options["max_pending"],
+                limit_request_line=options["limit_request_line"],
+                limit_request_field_size=options["limit_request_field_size"],
+                limit_request_fields=options["limit_request_fields"],
                 access_log=options["access_log"],
                 access_log_format=options["access_log_format"],
                 log_level=options["log_level"],

@@ -1,0 +1,142 @@
+"""runbolt's limits over a real socket: --timeout (504, async handlers cancelled, stuck
+sync threads replaced), --max-pending (503 at once), and gunicorn's head limits."""
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+BROWSER = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+    return value
+
+
+def test_a_slow_async_handler_gets_504_and_is_cancelled(bolt, tmp_path):
+    env = {"BOLT_TEST_MARKER_DIR": str(tmp_path)}
+    with bolt("--timeout", "0.5", env=env) as server, httpx.Client(base_url=server.url) as c:
+        started = time.monotonic()
+        response = c.get("/api/hang", params={"seconds": 30})
+        assert response.status_code == 504
+        assert response.json() == {"detail": "No answer within 0.5 seconds"}
+        assert time.monotonic() - started < 10
+        wait_for(lambda: (tmp_path / "hang-cancelled").exists())
+        wait_for(lambda: "cancelled after 0.5 seconds" in server.log)
+        # Quick handlers are untouched, and so is one that answers within the limit.
+        assert c.get("/api/hello").status_code == 200
+        assert c.get("/api/hang", params={"seconds": 0.05}).json() == {"slept": 0.05}
+
+
+def test_a_stuck_sync_handler_gets_504_and_its_thread_is_replaced(bolt):
+    with bolt("--timeout", "0.5", "--threads", "1") as server:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            assert c.get("/django/plain/").status_code == 200  # Django's first page is slow
+            response = c.get("/api/hang-sync", params={"seconds": 20})
+            assert response.status_code == 504
+            # The one thread is still asleep in the handler: a thread takes its place,
+            # so sync routes and Django pages keep being served.
+            wait_for(lambda: "is stuck; another thread takes its place" in server.log)
+            assert c.get("/api/hang-sync", params={"seconds": 0}).json() == {"slept": 0.0}
+            page = c.get("/django/plain/")
+            assert page.status_code == 200
+
+
+def test_a_slow_django_view_gets_an_html_504_for_a_browser(bolt):
+    with bolt("--timeout", "0.3") as server:
+        response = httpx.get(
+            f"{server.url}/django/slow-stream/", headers={"Accept": BROWSER}, timeout=30
+        )
+        # A stream starts its answer at once: the timeout is about starting, not finishing.
+        assert response.status_code == 200
+        assert response.text == "part 0\npart 1\npart 2\n"
+
+
+def test_max_pending_answers_503_at_once_beyond_the_limit(bolt):
+    with bolt("--max-pending", "2", "--timeout", "0") as server:
+        results = []
+
+        def slow():
+            with httpx.Client(base_url=server.url, timeout=30) as c:
+                results.append(c.get("/api/hang", params={"seconds": 1.5}).status_code)
+
+        holders = [threading.Thread(target=slow) for _ in range(2)]
+        for t in holders:
+            t.start()
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            # Both slow requests are in Python once a third is refused.
+            refused = wait_for(lambda: (r := c.get("/api/hello")).status_code == 503 and r)
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json() == {"detail": "The server is busy; try again shortly"}
+            page = c.get("/django/plain/", headers={"Accept": BROWSER})
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            for t in holders:
+                t.join()
+            assert results == [200, 200]
+            # Their places are given back.
+            assert c.get("/api/hello").status_code == 200
+
+
+def raw(port, head):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                header, _, body = data.partition(b"\r\n\r\n")
+                length = int(header.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    break
+        return data
+
+
+def test_head_limits_like_gunicorns(bolt):
+    with bolt(
+        "--limit-request-line", "100",
+        "--limit-request-field-size", "200",
+        "--limit-request-fields", "10",
+    ) as server:  # fmt: skip
+        long_line = raw(
+            server.port, b"GET /api/hello?q=" + b"x" * 100 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert long_line.startswith(b"HTTP/1.1 400")
+        assert b"The request line is longer than 100 bytes" in long_line
+
+        big_field = raw(
+            server.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 200 + b"\r\n\r\n"
+        )
+        assert big_field.startswith(b"HTTP/1.1 431")
+        assert b"The header field x-big is longer than 200 bytes" in big_field
+
+        fields = b"".join(b"X-F%d: v\r\n" % i for i in range(10))
+        many = raw(
+            server.port,
+            b"GET /django/plain/ HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n" + fields + b"\r\n",
+        )
+        assert many.startswith(b"HTTP/1.1 431")
+        assert b"<title>431 Request Header Fields Too Large</title>" in many
+
+        ok = raw(server.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200")
+
+
+def test_default_head_limits_admit_ordinary_requests(bolt):
+    with bolt() as server:
+        # A long but legal query string and a 4 KB cookie pass the defaults.
+        r = httpx.get(
+            f"{server.url}/api/hello",
+            params={"q": "x" * 3500},
+            headers={"Cookie": "a=" + "c" * 4000},
+        )
+        assert r.status_code == 200
+        too_long = httpx.get(f"{server.url}/api/hello", params={"q": "x" * 4100})
+        assert too_long.status_code == 400
