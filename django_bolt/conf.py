@@ -39,6 +39,9 @@ class ServerConfig:
     limit_request_line: int = 4094
     limit_request_field_size: int = 8190
     limit_request_fields: int = 100
+    max_requests: int = 0  # a worker is replaced after this many requests; 0: never
+    max_requests_jitter: int = 0
+    max_rss: int = 0  # MiB; a worker is replaced past it; 0: never
     access_log: bool = False
     access_log_format: str = ""  # gunicorn's atoms, "json", or "" for the default line
     log_level: str | None = None  # the django_bolt loggers' level, when given
@@ -59,7 +62,7 @@ class ServerConfig:
             body_timeout=self.body_timeout,
             spool_threshold=self.spool_threshold,
             shutdown_timeout=self.shutdown_timeout,
-            reuse_port=True,
+            reuse_port=False,
             batch_scheduling=batch_scheduling,
             ws_max_message=self.ws_max_message,
             ws_ping_interval=self.ws_ping_interval,
@@ -91,8 +94,9 @@ class ServerConfig:
             raise ValueError("BODY_TIMEOUT must be positive")
         if self.shutdown_timeout < 0 or self.keep_alive < 0 or self.timeout < 0:
             raise ValueError("timeouts cannot be negative")
-        if self.max_pending < 0:
-            raise ValueError("MAX_PENDING cannot be negative")
+        for name in ("max_pending", "max_requests", "max_requests_jitter", "max_rss"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.upper()} cannot be negative")
         for name in ("limit_request_line", "limit_request_field_size", "limit_request_fields"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.upper()} must be positive")
@@ -141,6 +145,9 @@ _KEYS = {
     "LIMIT_REQUEST_LINE": "limit_request_line",
     "LIMIT_REQUEST_FIELD_SIZE": "limit_request_field_size",
     "LIMIT_REQUEST_FIELDS": "limit_request_fields",
+    "MAX_REQUESTS": "max_requests",
+    "MAX_REQUESTS_JITTER": "max_requests_jitter",
+    "MAX_RSS": "max_rss",
     "ACCESS_LOG": "access_log",
     "ACCESS_LOG_FORMAT": "access_log_format",
     "LOG_LEVEL": "log_level",

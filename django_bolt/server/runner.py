@@ -40,6 +40,16 @@ logger = logging.getLogger("django_bolt")
 _SPECIAL = (StreamingResponse, FileResponse)
 
 
+def _close_connections() -> None:
+    """A worker thread that ends closes its database connections (they are its own)."""
+    from django.db import connections
+
+    try:
+        connections.close_all()
+    except Exception:
+        logger.exception("closing a worker thread's database connections failed")
+
+
 def _render_then_close(plan: RoutePlan, result: Any) -> Rendered:
     """Renders in the ORM's thread, then closes connections past their CONN_MAX_AGE as
     Django does at the end of a request."""
@@ -335,6 +345,7 @@ class Dispatcher:
             job = bridge.next_blocking(0.5)
             if job is None:
                 if bridge.closed:
+                    _close_connections()
                     return
                 continue
             self._busy[me] = [time.monotonic(), job, False]
@@ -354,9 +365,12 @@ class Dispatcher:
                     self._stuck -= 1
                 # More threads than wanted once the stuck ones are counted out: one of
                 # them (this one) leaves.
-                if self._alive - self._stuck > self.threads:
+                leaving = self._alive - self._stuck > self.threads
+                if leaving:
                     self._alive -= 1
-                    return
+            if leaving:
+                _close_connections()
+                return
 
     def _watch_workers(self) -> None:
         """Reports a sync handler or Django view still running past the timeout (its

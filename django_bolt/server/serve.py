@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from typing import Any
@@ -17,7 +18,9 @@ from ..conf import VERSION, ServerConfig
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
+from .listen import open_listener
 from .logs import LogDrain, set_log_level
+from .recycle import watch_budget
 from .runner import Dispatcher
 from .site import Site
 
@@ -46,19 +49,38 @@ def banner(config: ServerConfig, site: Site, port: int, statics: list[StaticFile
     return "\n".join(lines)
 
 
-def serve(config: ServerConfig, site: Site, *, quiet: bool = False, ready: Any = None) -> int:
+def serve(
+    config: ServerConfig,
+    site: Site,
+    *,
+    quiet: bool = False,
+    ready: Any = None,
+    listener: socket.socket | None = None,
+) -> int:
+    """Serves until SIGTERM/SIGINT (or a spent budget). ``listener`` is the socket to
+    accept from (runbolt opens it before forking); without one, this opens its own."""
     raise_open_file_limit()
+    if listener is None:
+        listener = open_listener(config.host, config.port, config.backlog)
     batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
     if batch:
         use_batch_scheduling()
     logs = LogDrain().start()
     try:
-        return _serve(config, site, quiet=quiet, ready=ready, batch=batch)
+        return _serve(config, site, quiet=quiet, ready=ready, batch=batch, listener=listener)
     finally:
         logs.stop()
 
 
-def _serve(config: ServerConfig, site: Site, *, quiet: bool, ready: Any, batch: bool) -> int:
+def _serve(
+    config: ServerConfig,
+    site: Site,
+    *,
+    quiet: bool,
+    ready: Any,
+    batch: bool,
+    listener: socket.socket,
+) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     dispatcher = Dispatcher(
@@ -79,6 +101,7 @@ def _serve(config: ServerConfig, site: Site, *, quiet: bool, ready: Any, batch: 
             asgi_websockets=dispatcher.asgi_application is not None, batch_scheduling=batch
         ),
         static_files=statics,
+        fd=listener.fileno(),
     )
     if not quiet:
         print(banner(config, site, server.port, statics), flush=True)
@@ -100,6 +123,13 @@ def _serve(config: ServerConfig, site: Site, *, quiet: bool, ready: Any, batch: 
         stopping.set()
         logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
         server.stop(graceful=True)
+
+    watch_budget(server, config, lambda: loop.call_soon_threadsafe(stop_for_budget), stopping)
+
+    def stop_for_budget() -> None:
+        if not stopping.is_set():
+            stopping.set()
+            server.stop(graceful=True)
 
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,7 @@
 //! The single Actix service: route in Rust, enforce limits, then hand over to Python.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
 use actix_web::http::{ConnectionType, StatusCode};
@@ -28,14 +29,21 @@ pub async fn dispatch(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     state.served.fetch_add(1, Ordering::Relaxed);
-    match state.access_log.clone() {
+    let draining = Arc::clone(&state.draining);
+    let mut resp = match state.access_log.clone() {
         None => serve(req, payload, state).await,
         Some(log) => {
             let started = log.start(&req);
             let resp = serve(req.clone(), payload, state).await;
             log.finish(started, req, resp)
         }
+    };
+    // A stopping server tells keep-alive clients to come back on a new connection (which
+    // another process accepts) instead of keeping this one busy until the deadline.
+    if draining.load(Ordering::Relaxed) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        resp.head_mut().set_connection_type(ConnectionType::Close);
     }
+    resp
 }
 
 async fn serve(

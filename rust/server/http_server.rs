@@ -4,7 +4,7 @@
 //! it and a process that stops accepting leaves nothing behind in its queue.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -75,6 +75,7 @@ pub struct Server {
     ws_stop: tokio::sync::watch::Sender<u16>,
     ws_active: Arc<AtomicUsize>,
     served: Arc<AtomicU64>,
+    draining: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
     local_addr: SocketAddr,
 }
@@ -101,6 +102,7 @@ impl Server {
             &static_files,
         )?);
         let served = Arc::clone(&state.served);
+        let draining = Arc::clone(&state.draining);
         let ServerSettings {
             ref host,
             port,
@@ -157,6 +159,7 @@ impl Server {
                 ws_stop,
                 ws_active,
                 served,
+                draining,
                 thread: Mutex::new(Some(thread)),
                 local_addr,
             }),
@@ -199,13 +202,27 @@ impl Server {
     /// once; `wait()` blocks until done.
     #[pyo3(signature = (graceful=true, websocket_code=1001))]
     fn stop(&self, graceful: bool, websocket_code: u16) -> PyResult<()> {
+        self.draining.store(true, Ordering::Relaxed);
         self.ws_stop.send_replace(websocket_code.max(1000));
         let handle = self.handle.clone();
         std::thread::Builder::new()
             .name("bolt-stop".into())
             .spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() {
-                    rt.block_on(handle.stop(graceful));
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    rt.block_on(async {
+                        if graceful {
+                            // Stop accepting first and let what was just accepted reach
+                            // a worker: a graceful stop drops connections still queued
+                            // for one, and those belong to the listening socket's other
+                            // processes.
+                            handle.pause().await;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        handle.stop(graceful).await;
+                    });
                 }
             })?;
         Ok(())

@@ -228,6 +228,7 @@ impl ServerSettings {
                 fields: self.limit_request_fields,
             },
             served: Arc::default(),
+            draining: Arc::default(),
         })
     }
 }

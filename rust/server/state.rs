@@ -1,6 +1,6 @@
 //! What every request of one server (or test app) shares.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct AppState {
     pub head_limits: HeadLimits,
     /// Requests received so far (the process's recycling budget counts them).
     pub served: Arc<AtomicU64>,
+    /// Set once the server stops: answers then close their connection.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// gunicorn's limits on a request's head.

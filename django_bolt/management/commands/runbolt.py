@@ -82,6 +82,25 @@ class Command(BaseCommand):
                 help=f"gunicorn's {flag} (default {default}).",
             )
         parser.add_argument(
+            "--max-requests",
+            type=int,
+            dest="max_requests",
+            help="Replace a worker process after this many requests (0: never).",
+        )
+        parser.add_argument(
+            "--max-requests-jitter",
+            type=int,
+            dest="max_requests_jitter",
+            help="Add up to this many to each worker's --max-requests, so they do not all "
+            "restart at once.",
+        )
+        parser.add_argument(
+            "--max-rss",
+            type=int,
+            dest="max_rss",
+            help="Replace a worker process once its resident memory passes this many MiB.",
+        )
+        parser.add_argument(
             "--access-log",
             action="store_true",
             default=None,
@@ -136,6 +155,9 @@ class Command(BaseCommand):
                 access_log=options["access_log"],
                 access_log_format=options["access_log_format"],
                 log_level=options["log_level"],
+                max_requests=options["max_requests"],
+                max_requests_jitter=options["max_requests_jitter"],
+                max_rss=options["max_rss"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -148,25 +170,35 @@ class Command(BaseCommand):
 
             autoreload.run_with_reloader(self._run_one, config)
             return
-        if config.processes > 1:
+        from django_bolt.server.listen import open_listener
+
+        # Opened once, before any worker: they all accept from it, and a second server
+        # on the same address is refused here.
+        try:
+            listener = open_listener(config.host, config.port, config.backlog)
+        except OSError as exc:
+            raise CommandError(str(exc)) from None
+        if config.processes > 1 or config.max_requests or config.max_rss:
             from django_bolt.server.supervisor import supervise
 
+            host, port = listener.getsockname()[:2]
             print(
-                f"django_bolt supervisor: starting {config.processes} processes on "
-                f"{config.host}:{config.port}",
+                f"django_bolt supervisor: starting {config.processes} "
+                f"process{'es' if config.processes > 1 else ''} on {host}:{port}",
                 flush=True,
             )
             # Compiled once here, so a configuration error stops the supervisor instead of
             # killing every worker it would respawn.
             site = self._compile(config)
-            warn_about_local_groups(site)
+            if config.processes > 1:
+                warn_about_local_groups(site)
             code = supervise(
                 config.processes,
-                lambda slot: self._run_one(config, quiet=slot > 0, site=site),
+                lambda slot: self._run_one(config, quiet=slot > 0, site=site, listener=listener),
                 config.shutdown_timeout,
             )
             sys.exit(code)
-        sys.exit(self._run_one(config))
+        sys.exit(self._run_one(config, listener=listener))
 
     def _compile(self, config: Any) -> Any:
         from django.core.exceptions import ImproperlyConfigured
@@ -178,7 +210,9 @@ class Command(BaseCommand):
         except (ValueError, TypeError, ImproperlyConfigured) as exc:
             raise CommandError(f"cannot compile the API routes: {exc}") from None
 
-    def _run_one(self, config: Any, quiet: bool = False, site: Any = None) -> int:
+    def _run_one(
+        self, config: Any, quiet: bool = False, site: Any = None, listener: Any = None
+    ) -> int:
         from django_bolt.server.serve import serve
 
         if site is None:
@@ -186,7 +220,7 @@ class Command(BaseCommand):
         from django.core.exceptions import ImproperlyConfigured
 
         try:
-            return serve(config, site, quiet=quiet)
+            return serve(config, site, quiet=quiet, listener=listener)
         except (OSError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
 

@@ -1,0 +1,127 @@
+"""runbolt's worker processes: one listening socket shared by all, recycling without a
+failed request, a second server on a served port refused, back-off on workers that keep
+failing at start, and SIGTTIN / SIGTTOU."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def children(pid):
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return sorted(int(p) for p in path.read_text().split()) if path.exists() else []
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return value
+
+
+def test_workers_are_recycled_after_their_budget_without_a_failed_request(bolt):
+    with bolt("--max-requests", "150", "--max-requests-jitter", "20") as server:
+        first = wait_for(lambda: children(server.proc.pid))
+        statuses = []
+        stop = threading.Event()
+
+        def hammer():
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                while not stop.is_set():
+                    statuses.append(client.get("/api/hello").status_code)
+
+        clients = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in clients:
+            t.start()
+        # Two replacements at least: each worker serves 150 to 170 requests.
+        wait_for(lambda: server.log.count("is replaced: ") >= 2 and len(statuses) > 400)
+        stop.set()
+        for t in clients:
+            t.join()
+        assert set(statuses) == {200}, {s for s in statuses if s != 200}
+        assert children(server.proc.pid) != first
+        assert "requests served (budget 1" in server.log
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(20) == 0
+
+
+def test_a_worker_past_its_memory_limit_is_replaced(bolt):
+    # Any Django process is well past 1 MiB: the first worker is replaced at once, and
+    # so is each new one, while requests keep being answered.
+    with bolt("--max-rss", "1") as server:
+        wait_for(lambda: server.log.count("MiB resident (limit 1)") >= 2)
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert all(client.get("/api/hello").status_code == 200 for _ in range(20))
+
+
+def test_a_second_server_on_a_served_port_refuses_to_start(bolt, e2e_db):
+    from tests.conftest import MANAGE_PY
+
+    with bolt() as server:
+        result = subprocess.run(
+            [sys.executable, str(MANAGE_PY), "runbolt", "--port", str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "BOLT_SQLITE_PATH": str(e2e_db)},
+        )
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"CommandError: cannot listen on 127.0.0.1:{server.port}: the address is already "
+            "in use (is another server running there?)"
+        )
+        # The first server keeps all the traffic.
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
+
+
+def test_a_worker_that_keeps_failing_at_start_stops_the_supervisor(e2e_db):
+    from tests.conftest import MANAGE_PY
+
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "runbolt", "--port", "0", "--processes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={
+            **os.environ,
+            "BOLT_SQLITE_PATH": str(e2e_db),
+            # The supervisor starts; every worker fails as it loads the ASGI application.
+            "BOLT_ASGI_APPLICATION": "testproject.nowhere.application",
+        },
+    )
+    assert result.returncode == 1
+    assert "failed to start 5 times in a row" in result.stderr
+    assert "testproject.nowhere" in result.stderr  # the worker's own error
+    # Backed off between attempts, doubling the pause each time.
+    pauses = [
+        line.rsplit(" ", 1)[1] for line in result.stderr.splitlines() if "a new one in" in line
+    ]
+    assert pauses == ["1s", "2s", "4s", "8s"], result.stderr
+    assert time.monotonic() - started >= 4
+
+
+def test_ttin_and_ttou_add_and_remove_a_worker(bolt):
+    with bolt("--processes", "2") as server:
+        wait_for(lambda: len(children(server.proc.pid)) == 2)
+        server.proc.send_signal(signal.SIGTTIN)
+        wait_for(lambda: len(children(server.proc.pid)) == 3)
+        # One at a time: signals of one kind sent together may arrive as one.
+        server.proc.send_signal(signal.SIGTTOU)
+        wait_for(lambda: len(children(server.proc.pid)) == 2)
+        server.proc.send_signal(signal.SIGTTOU)
+        wait_for(lambda: len(children(server.proc.pid)) == 1)
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(20) == 0
+    assert "SIGTTIN: 3 workers" in server.log and "SIGTTOU: 1 workers" in server.log
