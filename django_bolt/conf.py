@@ -152,7 +152,13 @@ _KEYS = {
     "ACCESS_LOG_FORMAT": "access_log_format",
     "LOG_LEVEL": "log_level",
 }
-_ACCEPTED_ELSEWHERE = {"WS_ALLOWED_ORIGINS", "STATIC_MAX_AGE", "SERVE_MEDIA", "MEDIA_MAX_AGE"}
+_ACCEPTED_ELSEWHERE = {
+    "WS_ALLOWED_ORIGINS",
+    "STATIC_MAX_AGE",
+    "SERVE_MEDIA",
+    "MEDIA_MAX_AGE",
+    "FORWARDED_ALLOW_IPS",
+}
 
 
 def load_config(**overrides: Any) -> ServerConfig:
@@ -247,9 +253,37 @@ def compression() -> Any:
     return setting("BOLT_COMPRESSION")
 
 
+#: runbolt's --forwarded-allow-ips, when given (it wins over the settings).
+_forwarded_allow_ips: list[str] | None = None
+LOCAL_PROXIES = ["127.0.0.1", "::1"]
+
+
+def use_forwarded_allow_ips(ips: list[str] | None) -> None:
+    global _forwarded_allow_ips
+    _forwarded_allow_ips = ips
+
+
 def trusted_proxies() -> list[str]:
-    """``BOLT_TRUSTED_PROXIES``: peers whose X-Forwarded-For is believed."""
-    return [str(p) for p in setting("BOLT_TRUSTED_PROXIES") or []]
+    """Peers whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` / ``Forwarded`` headers are
+    believed (client address and scheme, rate-limit keys, access log, request ids):
+    runbolt's ``--forwarded-allow-ips``, else ``BOLT["FORWARDED_ALLOW_IPS"]``, else
+    ``BOLT_TRUSTED_PROXIES``, else the local host, as gunicorn and uvicorn do. ``"*"``
+    trusts every peer."""
+    if _forwarded_allow_ips is not None:
+        return list(_forwarded_allow_ips)
+    configured = bolt_option("FORWARDED_ALLOW_IPS")
+    if configured is None:
+        configured = setting("BOLT_TRUSTED_PROXIES")
+    if configured is None:
+        return list(LOCAL_PROXIES)
+    return address_list(configured)
+
+
+def address_list(value: Any) -> list[str]:
+    """Addresses and networks from a list, or from one comma-separated string."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(v).strip() for v in value]
 
 
 def access_log_through_python() -> bool:

@@ -80,7 +80,7 @@ def wsgi_environ(job: Any, *, multiprocess: bool = False) -> dict[str, Any]:
         "REMOTE_PORT": str(client[1]) if client else "",
         "CONTENT_LENGTH": str(length),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
+        "wsgi.url_scheme": job.scheme,
         "wsgi.input": stream,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,

@@ -186,7 +186,14 @@ class Request:
 
     @property
     def client(self) -> tuple[str, int] | None:
+        """(address, port) of the client: the peer, or the address a trusted proxy
+        forwards (port 0 then)."""
         return self._job.client
+
+    @property
+    def scheme(self) -> str:
+        """ "https" when a trusted proxy says the client used it, else "http"."""
+        return self._job.scheme
 
     @property
     def state(self) -> State:

@@ -47,6 +47,10 @@ class DjangoJob:
         return self._request.body
 
     @property
+    def scheme(self) -> str:
+        return self._request.scheme
+
+    @property
     def client(self) -> tuple[str, int] | None:
         addr = self._request.META.get("REMOTE_ADDR")
         return (addr, int(self._request.META.get("REMOTE_PORT") or 0)) if addr else None

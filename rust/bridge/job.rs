@@ -133,6 +133,12 @@ impl Job {
         (self.parts.server.ip().to_string(), self.parts.server.port())
     }
 
+    /// "https" when a trusted proxy forwarded an https request, else "http".
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.parts.scheme
+    }
+
     #[getter]
     fn client(&self) -> Option<(String, u16)> {
         self.parts.peer.map(|a| (a.ip().to_string(), a.port()))

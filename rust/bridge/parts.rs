@@ -15,6 +15,7 @@ use super::stream::StreamWaker;
 use crate::auth::identity::Identity;
 use crate::http::form::ParsedForm;
 use crate::http::request_id::{RequestId, X_REQUEST_ID};
+use crate::policy::proxies::{client_ip, forwarded_scheme, Net};
 use crate::ws::channel::Shared as WsShared;
 use crate::ws::handshake::Decision;
 
@@ -33,6 +34,8 @@ pub struct RequestParts {
     pub form: Option<ParsedForm>,
     pub params: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
+    /// "https" when a trusted proxy says the client used it, else "http".
+    pub scheme: &'static str,
     /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
     pub server: SocketAddr,
     /// Who the request authenticated as in Rust.
@@ -46,10 +49,26 @@ pub struct RequestParts {
 impl RequestParts {
     /// A request's parts with no body, identity or WebSocket yet.
     /// The request id the access log gave the request, if any, replaces the incoming one.
-    pub fn new(req: &actix_web::HttpRequest, route_id: i64, params: Vec<(String, String)>) -> Self {
+    /// From a `trusted` proxy, the client's address and scheme are the ones it forwards.
+    pub fn new(
+        req: &actix_web::HttpRequest,
+        route_id: i64,
+        params: Vec<(String, String)>,
+        trusted: &[Net],
+    ) -> Self {
         let mut headers = req.headers().clone();
         if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
             headers.insert(X_REQUEST_ID.clone(), id.clone());
+        }
+        let mut peer = req.peer_addr();
+        let mut scheme = "http";
+        if let Some(addr) = peer.filter(|p| trusted.iter().any(|n| n.contains(&p.ip()))) {
+            if let Some(client) = client_ip(Some(addr.ip()), &headers, trusted) {
+                if client != addr.ip() {
+                    peer = Some(SocketAddr::new(client, 0));
+                }
+            }
+            scheme = forwarded_scheme(&headers).unwrap_or("http");
         }
         Self {
             route_id,
@@ -60,7 +79,8 @@ impl RequestParts {
             input: None,
             form: None,
             params,
-            peer: req.peer_addr(),
+            peer,
+            scheme,
             server: req.app_config().local_addr(),
             identity: None,
             python_gate: false,

@@ -40,7 +40,14 @@ pub struct Net {
 }
 
 impl Net {
+    /// An address, a network (`10.0.0.0/8`), or `*` for every address.
     pub fn parse(text: &str) -> Result<Self, NetError> {
+        if text.trim() == "*" {
+            return Ok(Self {
+                addr: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                prefix: 0,
+            });
+        }
         let (ip, prefix) = match text.split_once('/') {
             Some((ip, p)) => (ip, Some(p)),
             None => (text, None),
@@ -81,7 +88,8 @@ impl Net {
             (IpAddr::V4(_), IpAddr::V6(b)) => b
                 .to_ipv4_mapped()
                 .is_some_and(|v4| self.contains(&IpAddr::V4(v4))),
-            _ => false,
+            // `*` (the whole IPv6 space) takes IPv4 peers too.
+            (IpAddr::V6(_), IpAddr::V4(_)) => self.prefix == 0,
         }
     }
 }
@@ -94,12 +102,17 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Net]) -> 
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let mut forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    if forwarded.is_empty() {
+        forwarded = forwarded_params(headers, "for")
+            .filter_map(|v| parse_node(&v))
+            .collect();
+    }
     let mut candidate = peer;
     for ip in forwarded.iter().rev() {
         candidate = *ip;
@@ -108,6 +121,54 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Net]) -> 
         }
     }
     Some(candidate)
+}
+
+/// The values of one parameter of RFC 7239 `Forwarded` headers, nearest proxy last.
+fn forwarded_params<'a>(headers: &'a HeaderMap, key: &'a str) -> impl Iterator<Item = String> + 'a {
+    headers
+        .get_all("forwarded")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(move |element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case(key)
+                    .then(|| v.trim().trim_matches('"').to_owned())
+            })
+        })
+}
+
+/// An address of a `Forwarded: for=` node: `1.2.3.4`, `1.2.3.4:80`, `[::1]:80`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.split(':')
+        .next()?
+        .parse()
+        .ok()
+        .or_else(|| node.parse().ok())
+}
+
+/// The scheme the client used, as a trusted proxy reports it (`X-Forwarded-Proto`, else
+/// `Forwarded: proto=`): "https" or "http", None when it says nothing usable.
+pub fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
+    let reported = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .or_else(|| {
+            forwarded_params(headers, "proto")
+                .next()
+                .map(|v| v.to_ascii_lowercase())
+        })?;
+    match reported.as_str() {
+        "https" | "wss" => Some("https"),
+        "http" | "ws" => Some("http"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +202,29 @@ mod tests {
         assert!(Net::parse("0.0.0.0/0")
             .unwrap()
             .contains(&"9.9.9.9".parse().unwrap()));
+        let all = Net::parse("*").unwrap();
+        assert!(all.contains(&"9.9.9.9".parse().unwrap()) && all.contains(&"::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn rfc_7239_forwarded_and_schemes() {
+        let trusted = vec![Net::parse("127.0.0.1").unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("forwarded"),
+            HeaderValue::from_static("for=\"[2001:db8::1]:4711\";proto=https, for=127.0.0.1"),
+        );
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(peer), &h, &trusted),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(forwarded_scheme(&h), Some("https"));
+        h.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("http"),
+        );
+        assert_eq!(forwarded_scheme(&h), Some("http"));
+        assert_eq!(forwarded_scheme(&HeaderMap::new()), None);
     }
 }

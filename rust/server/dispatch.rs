@@ -124,7 +124,7 @@ async fn serve(
         form,
         identity,
         python_gate,
-        ..RequestParts::new(&req, route_id, params)
+        ..RequestParts::new(&req, route_id, params, &state.trusted_proxies)
     };
     let rx = match state.bridge.hand_over(parts, blocking, state.max_pending) {
         Ok(rx) => rx,

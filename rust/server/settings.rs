@@ -185,16 +185,16 @@ impl ServerSettings {
         ws_shutdown: watch::Receiver<u16>,
         statics: &[PyRef<'_, StaticFiles>],
     ) -> PyResult<AppState> {
+        let trusted = self
+            .trusted_proxies
+            .iter()
+            .map(|t| Net::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
         let access_log = if self.access_log {
-            let trusted = self
-                .trusted_proxies
-                .iter()
-                .map(|t| Net::parse(t))
-                .collect::<Result<Vec<_>, _>>()?;
             Some(Arc::new(AccessLog::new(
                 &self.access_log_format,
                 self.access_log_python,
-                trusted,
+                trusted.clone(),
             )?))
         } else {
             None
@@ -229,6 +229,7 @@ impl ServerSettings {
             },
             served: Arc::default(),
             draining: Arc::default(),
+            trusted_proxies: trusted,
         })
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::access_log::AccessLog;
 use crate::bridge::queue::BridgeCore;
 use crate::http::form::FormLimits;
+use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::index::StaticIndex;
 use crate::ws::frames::Limits;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub served: Arc<AtomicU64>,
     /// Set once the server stops: answers then close their connection.
     pub draining: Arc<AtomicBool>,
+    /// Proxies whose forwarded client address and scheme are believed.
+    pub trusted_proxies: Vec<Net>,
 }
 
 /// gunicorn's limits on a request's head.

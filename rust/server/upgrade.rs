@@ -68,7 +68,7 @@ pub async fn serve_websocket(
         identity,
         python_gate,
         websocket: Some(Arc::clone(&shared)),
-        ..RequestParts::new(&req, route_id, params)
+        ..RequestParts::new(&req, route_id, params, &state.trusted_proxies)
     };
     let rx = match state.bridge.hand_over(parts, false, state.max_pending) {
         Ok(rx) => rx,

@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 from django.contrib.auth import get_user_model
 
-from django_bolt import BoltAPI, File, FileSize, Form, Query, UploadFile
+from django_bolt import BoltAPI, File, FileSize, Form, Query, Request, UploadFile
 from django_bolt.auth import BaseGuard, IsAuthenticated, IsStaff, SessionAuthentication
 from django_bolt.exceptions import HTTPException
 from django_bolt.middleware import cors, rate_limit
@@ -247,6 +247,11 @@ async def stream_big(
             yield block
 
     return StreamingResponse(produce(), media_type="application/octet-stream")
+
+
+@api.get("/whoami", include_in_schema=False)
+async def whoami(request: Request):
+    return {"client": request.client[0] if request.client else None, "scheme": request.scheme}
 
 
 @api.get("/hang", include_in_schema=False)  # slower than a timeout, for the limit tests

@@ -127,7 +127,8 @@ if os.environ.get("BOLT_LOG_FILE"):
     LOGGING["loggers"]["django_bolt.access"] = {"handlers": ["file"], "propagate": False}
     LOGGING["loggers"]["django_bolt.server"] = {"handlers": ["file"], "propagate": False}
 
-BOLT_TRUSTED_PROXIES = [p for p in os.environ.get("BOLT_TRUSTED_PROXIES", "").split(",") if p]
+if os.environ.get("BOLT_TRUSTED_PROXIES"):
+    BOLT_TRUSTED_PROXIES = os.environ["BOLT_TRUSTED_PROXIES"].split(",")
 
 # Shared rate limits and revocations across processes (set by tests that need Redis).
 BOLT_REDIS_URL = os.environ.get("BOLT_REDIS_URL") or None

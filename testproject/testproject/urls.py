@@ -49,6 +49,17 @@ def request_id_view(request):
     return HttpResponse(request.headers.get("X-Request-ID", ""), content_type="text/plain")
 
 
+def whoami_view(request):
+    """What Django makes of the client: address, scheme and absolute URL."""
+    return JsonResponse(
+        {
+            "remote_addr": request.META["REMOTE_ADDR"],
+            "secure": request.is_secure(),
+            "uri": request.build_absolute_uri(),
+        }
+    )
+
+
 def boom_view(request):
     raise RuntimeError("django view failure")
 
@@ -64,4 +75,5 @@ urlpatterns = [
     path("django/boom/", boom_view),
     path("django/upload/", upload_view),
     path("django/request-id/", request_id_view),
+    path("django/whoami/", whoami_view),
 ]

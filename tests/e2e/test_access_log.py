@@ -62,10 +62,11 @@ def test_one_line_per_request_with_its_request_id(bolt):
 
 
 def test_django_sees_the_request_id_and_only_trusted_proxies_choose_it(bolt):
-    with bolt("--access-log") as server:
+    with bolt("--access-log", "--forwarded-allow-ips", "10.0.0.1") as server:
         response = httpx.get(f"{server.url}/django/request-id/", headers={"X-Request-ID": "abc"})
         assert response.text == response.headers["x-request-id"] != "abc"
-    with bolt("--access-log", env={"BOLT_TRUSTED_PROXIES": "127.0.0.1"}) as server:
+    # The local host is a trusted proxy by default.
+    with bolt("--access-log") as server:
         response = httpx.get(f"{server.url}/django/request-id/", headers={"X-Request-ID": "abc"})
         assert response.text == response.headers["x-request-id"] == "abc"
 

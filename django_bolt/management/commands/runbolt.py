@@ -101,6 +101,12 @@ class Command(BaseCommand):
             help="Replace a worker process once its resident memory passes this many MiB.",
         )
         parser.add_argument(
+            "--forwarded-allow-ips",
+            dest="forwarded_allow_ips",
+            help="Proxies whose X-Forwarded-For/-Proto and Forwarded headers are believed, "
+            "comma-separated ('*' for any; default 127.0.0.1,::1).",
+        )
+        parser.add_argument(
             "--access-log",
             action="store_true",
             default=None,
@@ -161,6 +167,10 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if options["forwarded_allow_ips"] is not None:
+            from django_bolt.conf import address_list, use_forwarded_allow_ips
+
+            use_forwarded_allow_ips(address_list(options["forwarded_allow_ips"]))
         if config.log_level is not None:
             from django_bolt.server.logs import set_log_level
 
