@@ -42,6 +42,9 @@ class ServerConfig:
     max_requests: int = 0  # a worker is replaced after this many requests; 0: never
     max_requests_jitter: int = 0
     max_rss: int = 0  # MiB; a worker is replaced past it; 0: never
+    uds: str | None = None  # a Unix socket path to listen on instead of host:port
+    uds_mode: int = 0o660
+    fd: int | None = None  # a listening socket a parent opened
     access_log: bool = False
     access_log_format: str = ""  # gunicorn's atoms, "json", or "" for the default line
     log_level: str | None = None  # the django_bolt loggers' level, when given
@@ -148,6 +151,9 @@ _KEYS = {
     "MAX_REQUESTS": "max_requests",
     "MAX_REQUESTS_JITTER": "max_requests_jitter",
     "MAX_RSS": "max_rss",
+    "UDS": "uds",
+    "UDS_MODE": "uds_mode",
+    "FD": "fd",
     "ACCESS_LOG": "access_log",
     "ACCESS_LOG_FORMAT": "access_log_format",
     "LOG_LEVEL": "log_level",

@@ -1,12 +1,17 @@
-"""The listening socket runbolt serves: opened once, before any worker process starts,
-so every worker accepts from the same queue. A worker that stops accepting (recycled,
-restarted) leaves nothing behind, and a second server on the same address is refused
-instead of splitting the traffic with the first."""
+"""The listening socket runbolt serves (TCP, a Unix socket with ``--uds``, or one a
+parent passed: ``--fd``, systemd socket activation): opened once, before any worker
+process starts, so every worker accepts from the same queue. A worker that stops
+accepting (recycled, restarted) leaves nothing behind, and a second server on the same
+address is refused instead of splitting the traffic with the first."""
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
+import stat
+
+from ..conf import ServerConfig
 
 
 class ListenError(OSError):
@@ -35,3 +40,88 @@ def open_listener(host: str, port: int, backlog: int) -> socket.socket:
             ) from None
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+def listener_from_fd(fd: int) -> socket.socket:
+    """A listening socket a parent process opened (``--fd N``, systemd socket
+    activation): TCP or Unix."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise ListenError(f"cannot serve file descriptor {fd}: {exc.strerror or exc}") from None
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+    ):
+        sock.detach()
+        raise ListenError(f"file descriptor {fd} is not a listening stream socket")
+    return sock
+
+
+SD_LISTEN_FDS_START = 3
+
+
+def activated_fd() -> int | None:
+    """The socket systemd passed (``LISTEN_FDS``, for this process), if any."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    count = int(os.environ.get("LISTEN_FDS", "0") or 0)
+    return SD_LISTEN_FDS_START if count >= 1 else None
+
+
+def open_unix_listener(path: str, backlog: int, mode: int = 0o660) -> socket.socket:
+    """A Unix socket at ``path`` (a stale socket file from an earlier run is replaced)."""
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise ListenError(f"cannot listen on {path}: it exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # nobody serves it
+        else:
+            probe.close()
+            raise ListenError(f"cannot listen on {path}: another server is serving it")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, mode)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    return sock
+
+
+def sd_notify(state: str) -> None:
+    """Tells systemd (``Type=notify``) how the service is: ``READY=1``, ``STOPPING=1``."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(state.encode(), address)
+        except OSError:
+            pass
+
+
+def open_configured(config: ServerConfig) -> socket.socket:
+    """The socket runbolt's settings ask for: ``--fd``, else one systemd passed, else
+    ``--uds``, else ``host:port``."""
+    fd = config.fd if config.fd is not None else activated_fd()
+    if fd is not None:
+        return listener_from_fd(fd)
+    if config.uds:
+        return open_unix_listener(config.uds, config.backlog, config.uds_mode)
+    return open_listener(config.host, config.port, config.backlog)
+
+
+def describe(sock: socket.socket) -> str:
+    """Where a listening socket is, for banners: its URL, or the Unix path."""
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"

@@ -18,7 +18,7 @@ from ..conf import VERSION, ServerConfig
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
-from .listen import open_listener
+from .listen import describe, open_configured, sd_notify
 from .logs import LogDrain, set_log_level
 from .recycle import watch_budget
 from .runner import Dispatcher
@@ -27,7 +27,7 @@ from .site import Site
 logger = logging.getLogger("django_bolt")
 
 
-def banner(config: ServerConfig, site: Site, port: int, statics: list[StaticFiles]) -> str:
+def banner(config: ServerConfig, site: Site, where: str, statics: list[StaticFiles]) -> str:
     from django.conf import settings
 
     served = [
@@ -37,7 +37,7 @@ def banner(config: ServerConfig, site: Site, port: int, statics: list[StaticFile
         for s in statics
     ]
     lines = [
-        f"django_bolt {VERSION} serving http://{config.host}:{port}/ "
+        f"django_bolt {VERSION} serving {where} "
         f"({config.processes} process{'es' if config.processes > 1 else ''} x "
         f"{config.workers} worker{'s' if config.workers > 1 else ''}, "
         f"{config.threads} threads, debug={'on' if config.debug else 'off'})",
@@ -61,7 +61,7 @@ def serve(
     accept from (runbolt opens it before forking); without one, this opens its own."""
     raise_open_file_limit()
     if listener is None:
-        listener = open_listener(config.host, config.port, config.backlog)
+        listener = open_configured(config)
     batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
     if batch:
         use_batch_scheduling()
@@ -104,7 +104,8 @@ def _serve(
         fd=listener.fileno(),
     )
     if not quiet:
-        print(banner(config, site, server.port, statics), flush=True)
+        print(banner(config, site, describe(listener), statics), flush=True)
+    sd_notify("READY=1")
     if ready is not None:
         ready(server.port)
 
@@ -122,6 +123,7 @@ def _serve(
             return
         stopping.set()
         logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
+        sd_notify("STOPPING=1")
         server.stop(graceful=True)
 
     watch_budget(server, config, lambda: loop.call_soon_threadsafe(stop_for_budget), stopping)

@@ -48,9 +48,15 @@ fn bind(
     Ok(socket.into())
 }
 
+/// A listening socket: TCP, or Unix (`--uds`, or one systemd passed).
+enum Listener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
 /// A listening socket opened elsewhere (its descriptor is duplicated: the caller keeps
 /// its own).
-fn inherited(fd: i32) -> std::io::Result<std::net::TcpListener> {
+fn inherited(fd: i32) -> std::io::Result<Listener> {
     use std::os::fd::FromRawFd;
     // SAFETY: dup returns a new descriptor this process owns, or -1.
     let own = unsafe { libc::dup(fd) };
@@ -66,7 +72,11 @@ fn inherited(fd: i32) -> std::io::Result<std::net::TcpListener> {
         ));
     }
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Ok(if socket.domain()? == Domain::UNIX {
+        Listener::Unix(socket.into())
+    } else {
+        Listener::Tcp(socket.into())
+    })
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -114,13 +124,19 @@ impl Server {
             batch_scheduling,
             ..
         } = *settings;
-        let listener = match fd {
-            Some(fd) => inherited(fd)
-                .map_err(|e| PyOSError::new_err(format!("cannot serve socket {fd}: {e}")))?,
-            None => bind(host, port, backlog, reuse_port)
-                .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?,
+        let listener =
+            match fd {
+                Some(fd) => inherited(fd)
+                    .map_err(|e| PyOSError::new_err(format!("cannot serve socket {fd}: {e}")))?,
+                None => Listener::Tcp(bind(host, port, backlog, reuse_port).map_err(|e| {
+                    PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}"))
+                })?),
+            };
+        // A Unix socket has no address of its own: SERVER_NAME/PORT come from settings.
+        let local_addr = match &listener {
+            Listener::Tcp(l) => l.local_addr()?,
+            Listener::Unix(_) => (std::net::Ipv4Addr::LOCALHOST, 0).into(),
         };
-        let local_addr = listener.local_addr()?;
         let keep_alive = if keep_alive > 0.0 {
             KeepAlive::Timeout(Duration::from_secs_f64(keep_alive))
         } else {
@@ -145,8 +161,11 @@ impl Server {
                     .backlog(backlog as u32)
                     .keep_alive(keep_alive)
                     .shutdown_timeout(shutdown_timeout)
-                    .disable_signals()
-                    .listen(listener)?
+                    .disable_signals();
+                    let server = match listener {
+                        Listener::Tcp(l) => server.listen(l)?,
+                        Listener::Unix(l) => server.listen_uds(l)?,
+                    }
                     .run();
                     let _ = handle_tx.send(server.handle());
                     server.await

@@ -100,6 +100,16 @@ class Command(BaseCommand):
             dest="max_rss",
             help="Replace a worker process once its resident memory passes this many MiB.",
         )
+        parser.add_argument("--uds", help="Listen on this Unix socket path instead of host:port.")
+        parser.add_argument(
+            "--uds-mode",
+            type=lambda v: int(v, 8),
+            dest="uds_mode",
+            help="Permissions of the --uds socket, in octal (default 660).",
+        )
+        parser.add_argument(
+            "--fd", type=int, help="Serve this already listening socket (inherited descriptor)."
+        )
         parser.add_argument(
             "--forwarded-allow-ips",
             dest="forwarded_allow_ips",
@@ -158,6 +168,9 @@ class Command(BaseCommand):
                 limit_request_line=options["limit_request_line"],
                 limit_request_field_size=options["limit_request_field_size"],
                 limit_request_fields=options["limit_request_fields"],
+                uds=options["uds"],
+                uds_mode=options["uds_mode"],
+                fd=options["fd"],
                 access_log=options["access_log"],
                 access_log_format=options["access_log_format"],
                 log_level=options["log_level"],
@@ -180,21 +193,20 @@ class Command(BaseCommand):
 
             autoreload.run_with_reloader(self._run_one, config)
             return
-        from django_bolt.server.listen import open_listener
+        from django_bolt.server.listen import describe, open_configured
 
         # Opened once, before any worker: they all accept from it, and a second server
         # on the same address is refused here.
         try:
-            listener = open_listener(config.host, config.port, config.backlog)
+            listener = open_configured(config)
         except OSError as exc:
             raise CommandError(str(exc)) from None
         if config.processes > 1 or config.max_requests or config.max_rss:
             from django_bolt.server.supervisor import supervise
 
-            host, port = listener.getsockname()[:2]
             print(
                 f"django_bolt supervisor: starting {config.processes} "
-                f"process{'es' if config.processes > 1 else ''} on {host}:{port}",
+                f"process{'es' if config.processes > 1 else ''} on {describe(listener)}",
                 flush=True,
             )
             # Compiled once here, so a configuration error stops the supervisor instead of

@@ -1,0 +1,118 @@
+"""runbolt on other sockets: a Unix socket (--uds), an inherited descriptor (--fd),
+systemd socket activation (LISTEN_FDS) and readiness notification (NOTIFY_SOCKET)."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def start(args, e2e_db, prefix=(), **kwargs):
+    from tests.conftest import MANAGE_PY
+
+    env = {**os.environ, "BOLT_SQLITE_PATH": str(e2e_db), **kwargs.pop("env", {})}
+    return subprocess.Popen(
+        [*prefix, sys.executable, str(MANAGE_PY), "runbolt", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def wait_serving(client, path="/api/hello", timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.get(path)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "not serving in time"
+            time.sleep(0.05)
+
+
+def wait_unix(path, timeout=30.0):
+    """Until something accepts on the Unix socket at ``path`` (each probe closed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "not serving in time"
+        time.sleep(0.05)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_a_unix_socket(e2e_db, tmp_path):
+    path = tmp_path / "bolt.sock"
+    proc = start(["--uds", str(path), "--uds-mode", "600"], e2e_db)
+    wait_unix(path)
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, base_url="http://bolt") as client:
+        assert client.get("/api/hello").json() == {"message": "Hello, World!"}
+        assert client.get("/django/plain/").text == "django view: GET /django/plain/"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    second = start(["--uds", str(path)], e2e_db)
+    out, _ = second.communicate(timeout=60)
+    assert second.returncode != 0
+    assert f"cannot listen on {path}: another server is serving it" in out
+    assert f"serving unix:{path}" in stop(proc)
+
+
+def test_an_inherited_descriptor(e2e_db):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    proc = start(["--fd", str(fd)], e2e_db, pass_fds=(fd,))
+    listener.close()  # runbolt holds its own copy
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        assert wait_serving(client).status_code == 200
+    assert f"serving http://127.0.0.1:{port}/" in stop(proc)
+
+
+def test_systemd_socket_activation_and_notification(e2e_db, tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    notify_path = str(tmp_path / "notify")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
+
+    def as_descriptor_3():
+        os.dup2(listener.fileno(), 3)
+
+    # As systemd does: the socket as descriptor 3, LISTEN_PID naming the process that
+    # execs runbolt (the shell's own pid, kept by exec).
+    proc = start(
+        [],
+        e2e_db,
+        prefix=("sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"'),
+        env={"LISTEN_FDS": "1", "NOTIFY_SOCKET": notify_path},
+        preexec_fn=as_descriptor_3,
+        close_fds=False,
+    )
+    listener.close()
+    assert notify.recv(100) == b"READY=1"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        assert client.get("/api/hello").status_code == 200
+    proc.send_signal(signal.SIGTERM)
+    assert notify.recv(100) == b"STOPPING=1"
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    notify.close()
