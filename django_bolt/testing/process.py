@@ -46,11 +46,15 @@ class BoltProcess:
             if self.proc.poll() is not None:
                 time.sleep(0.1)
                 raise RuntimeError(f"runbolt exited with {self.proc.returncode}:\n{self.log}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            # The socket is opened before the site is compiled: it accepts connections
+            # from then on, but the server serves once its banner is out.
+            if " serving " in self.log:
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=0.5):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
         raise TimeoutError(f"runbolt did not listen on {self.port} within {timeout}s:\n{self.log}")
 
     def stop(self, timeout: float = 15.0) -> int:
@@ -78,7 +82,7 @@ def run_bolt(
     cwd: str | None = None,
     timeout: float = 30.0,
 ) -> Iterator[BoltProcess]:
-    """Starts ``manage.py runbolt`` on a free port, waits until it listens, and stops it
+    """Starts ``manage.py runbolt`` on a free port, waits until it serves, and stops it
     with SIGTERM on exit."""
     port = port or free_port(host)
     manage_py = manage_py or os.environ.get("BOLT_MANAGE_PY") or "manage.py"
