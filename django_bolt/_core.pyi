@@ -162,6 +162,7 @@ class ServerSettings:
         limit_request_line: int = 4094,
         limit_request_field_size: int = 8190,
         limit_request_fields: int = 100,
+        header_timeout: float = 5.0,
     ) -> ServerSettings: ...
     @property
     def host(self) -> str: ...
@@ -215,6 +216,8 @@ class ServerSettings:
     def limit_request_field_size(self) -> int: ...
     @property
     def limit_request_fields(self) -> int: ...
+    @property
+    def header_timeout(self) -> float: ...
 
 @final
 class Server:

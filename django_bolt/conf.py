@@ -39,6 +39,7 @@ class ServerConfig:
     limit_request_line: int = 4094
     limit_request_field_size: int = 8190
     limit_request_fields: int = 100
+    header_timeout: float = 5.0  # a new connection's first request head (408 beyond)
     max_requests: int = 0  # a worker is replaced after this many requests; 0: never
     max_requests_jitter: int = 0
     max_rss: int = 0  # MiB; a worker is replaced past it; 0: never
@@ -81,6 +82,7 @@ class ServerConfig:
             limit_request_line=self.limit_request_line,
             limit_request_field_size=self.limit_request_field_size,
             limit_request_fields=self.limit_request_fields,
+            header_timeout=self.header_timeout,
         )
 
     def validate(self) -> None:
@@ -95,7 +97,7 @@ class ServerConfig:
             raise ValueError("MEMORY_SPOOL_THRESHOLD cannot be negative")
         if self.body_timeout <= 0:
             raise ValueError("BODY_TIMEOUT must be positive")
-        if self.shutdown_timeout < 0 or self.keep_alive < 0 or self.timeout < 0:
+        if min(self.shutdown_timeout, self.keep_alive, self.timeout, self.header_timeout) < 0:
             raise ValueError("timeouts cannot be negative")
         for name in ("max_pending", "max_requests", "max_requests_jitter", "max_rss"):
             if getattr(self, name) < 0:
@@ -148,6 +150,7 @@ _KEYS = {
     "LIMIT_REQUEST_LINE": "limit_request_line",
     "LIMIT_REQUEST_FIELD_SIZE": "limit_request_field_size",
     "LIMIT_REQUEST_FIELDS": "limit_request_fields",
+    "HEADER_TIMEOUT": "header_timeout",
     "MAX_REQUESTS": "max_requests",
     "MAX_REQUESTS_JITTER": "max_requests_jitter",
     "MAX_RSS": "max_rss",

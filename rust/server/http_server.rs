@@ -122,6 +122,7 @@ impl Server {
             shutdown_timeout,
             reuse_port,
             batch_scheduling,
+            header_timeout,
             ..
         } = *settings;
         let listener =
@@ -160,6 +161,7 @@ impl Server {
                     .workers(workers)
                     .backlog(backlog as u32)
                     .keep_alive(keep_alive)
+                    .client_request_timeout(Duration::from_secs_f64(header_timeout))
                     .shutdown_timeout(shutdown_timeout)
                     .disable_signals();
                     let server = match listener {

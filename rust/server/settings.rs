@@ -63,6 +63,9 @@ pub struct ServerSettings {
     pub limit_request_field_size: usize,
     /// Most header fields (431 beyond).
     pub limit_request_fields: usize,
+    /// Seconds a new connection's first request head may take to arrive (408 beyond;
+    /// 0: no limit).
+    pub header_timeout: f64,
 }
 
 #[pymethods]
@@ -77,7 +80,8 @@ impl ServerSettings {
                         access_log=false, access_log_format=String::new(),
                         access_log_python=false, trusted_proxies=Vec::new(), timeout=0.0,
                         max_pending=0, limit_request_line=4094,
-                        limit_request_field_size=8190, limit_request_fields=100))]
+                        limit_request_field_size=8190, limit_request_fields=100,
+                        header_timeout=5.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -106,6 +110,7 @@ impl ServerSettings {
         limit_request_line: usize,
         limit_request_field_size: usize,
         limit_request_fields: usize,
+        header_timeout: f64,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -167,6 +172,7 @@ impl ServerSettings {
             limit_request_line,
             limit_request_field_size,
             limit_request_fields,
+            header_timeout,
         })
     }
 

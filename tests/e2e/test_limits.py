@@ -140,3 +140,14 @@ def test_default_head_limits_admit_ordinary_requests(bolt):
         assert r.status_code == 200
         too_long = httpx.get(f"{server.url}/api/hello", params={"q": "x" * 4100})
         assert too_long.status_code == 400
+
+
+def test_a_head_that_does_not_arrive_in_time_gets_408(bolt):
+    with bolt("--header-timeout", "0.5") as server:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n")  # and no blank line
+            reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert time.monotonic() - started < 5
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200

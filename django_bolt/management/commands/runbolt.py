@@ -65,6 +65,13 @@ class Command(BaseCommand):
             help="Seconds a handler or view gets to start its answer (504 beyond; 0: none).",
         )
         parser.add_argument(
+            "--header-timeout",
+            type=float,
+            dest="header_timeout",
+            help="Seconds a new connection gets to send its first request head (408 beyond; "
+            "0: none).",
+        )
+        parser.add_argument(
             "--max-pending",
             type=int,
             dest="max_pending",
@@ -165,6 +172,7 @@ class Command(BaseCommand):
                 dev=options["dev"] or None,
                 timeout=options["timeout"],
                 max_pending=options["max_pending"],
+                header_timeout=options["header_timeout"],
                 limit_request_line=options["limit_request_line"],
                 limit_request_field_size=options["limit_request_field_size"],
                 limit_request_fields=options["limit_request_fields"],
