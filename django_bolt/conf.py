@@ -43,6 +43,8 @@ class ServerConfig:
     max_requests: int = 0  # a worker is replaced after this many requests; 0: never
     max_requests_jitter: int = 0
     max_rss: int = 0  # MiB; a worker is replaced past it; 0: never
+    # Proxies whose forwarded headers are believed (None: from the settings).
+    forwarded_allow_ips: list[str] | None = None
     uds: str | None = None  # a Unix socket path to listen on instead of host:port
     uds_mode: int = 0o660
     fd: int | None = None  # a listening socket a parent opened
@@ -109,9 +111,17 @@ class ServerConfig:
             raise ValueError("WS_MAX_MESSAGE must be positive")
         if self.ws_max_connections < 0:
             raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
-        if self.access_log_format:
-            # The format is compiled by Rust: refuse a bad one now, not at the first request.
-            ServerSettings(access_log=True, access_log_format=self.access_log_format)
+        # Rust compiles the log format and the proxy networks: refuse bad ones now, with
+        # their own message, rather than when the server starts.
+        ServerSettings(
+            access_log=True,
+            access_log_format=self.access_log_format,
+            trusted_proxies=(
+                self.forwarded_allow_ips
+                if self.forwarded_allow_ips is not None
+                else trusted_proxies()
+            ),
+        )
         if self.log_level is not None:
             import logging
 

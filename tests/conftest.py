@@ -2,12 +2,23 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = ROOT / "testproject" / "manage.py"
+
+
+def wait_for(predicate, timeout=20.0, interval=0.02):
+    """Polls ``predicate`` until it returns something true (returned), failing after
+    ``timeout`` seconds: tests wait on conditions, not on the clock."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(interval)
+    return value
 
 
 @pytest.fixture(scope="session")

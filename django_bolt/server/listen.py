@@ -73,16 +73,16 @@ def open_unix_listener(path: str, backlog: int, mode: int = 0o660) -> socket.soc
     if os.path.exists(path):
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise ListenError(f"cannot listen on {path}: it exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # nobody serves it
-        else:
-            probe.close()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except OSError:
+                served = False
+            else:
+                served = True
+        if served:
             raise ListenError(f"cannot listen on {path}: another server is serving it")
-        finally:
-            probe.close()
+        os.unlink(path)  # a stale socket file: nobody serves it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)

@@ -111,6 +111,10 @@ class Dispatcher:
         self._alive = 0
         self._stuck = 0
         self._busy: dict[threading.Thread, list[Any]] = {}
+        # Suspended async handlers and when their time is up; those the sweep cancelled.
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._sweep_every = min(1.0, timeout / 4) if timeout > 0 else 1.0
         self.django_app = django_app  # the project's Django application, for paths no route owns
         self.bridge = Bridge()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -129,6 +133,7 @@ class Dispatcher:
             self._add_worker()
         if self.timeout > 0:
             threading.Thread(target=self._watch_workers, name="bolt-watchdog", daemon=True).start()
+            loop.call_later(self._sweep_every, self._sweep)
 
     def _add_worker(self) -> None:
         with self._pool_lock:
@@ -214,30 +219,39 @@ class Dispatcher:
         self.loop.create_task(self._continue(job, request, coro, yielded))
 
     async def _continue(self, job: Job, request: Request, coro: Any, yielded: Any) -> None:
+        task = asyncio.current_task() if self.timeout > 0 else None
+        if task is not None:
+            self._deadlines[task] = time.monotonic() + self.timeout
         try:
-            if self.timeout > 0:
-                deadline = asyncio.timeout(self.timeout)
-                try:
-                    async with deadline:
-                        result = await _Started(coro, yielded)
-                except TimeoutError:
-                    if not deadline.expired():
-                        raise  # the handler's own
-                    self._timed_out(job, request)
-                    return
-            else:
-                result = await _Started(coro, yielded)
+            result = await _Started(coro, yielded)
         except BaseException as exc:
+            if task is not None and task in self._expired:  # cancelled by the sweep
+                self._timed_out(job, request)
+                return
             self._fail(job, request, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
         else:
             self._finish(job, request, self.plans[job.route_id], result)
         finally:
+            if task is not None:
+                self._deadlines.pop(task, None)
+                self._expired.discard(task)
             # The handler suspended, so it may have used the database through
             # sync_to_async: close connections past their CONN_MAX_AGE as Django does
             # at the end of a request.
             await close_old_connections_async()
+
+    def _sweep(self) -> None:
+        """Cancels the async handlers past the timeout (Rust has answered 504 by then).
+        One periodic sweep rather than a timer per request: a request costs a dict entry."""
+        now = time.monotonic()
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        if self.loop is not None and not self.bridge.closed:
+            self.loop.call_later(self._sweep_every, self._sweep)
 
     def _finish(self, job: Job, request: Request, plan: RoutePlan, result: Any) -> None:
         if isinstance(result, _SPECIAL):
@@ -268,14 +282,14 @@ class Dispatcher:
 
     def _timed_out(self, job: Job, request: Request) -> None:
         logger.warning(
-            "%s %s: %s cancelled after %s seconds without an answer",
+            "%s %s: %s cancelled after %g seconds without an answer",
             job.method,
             job.path,
             self._name(job),
             self.timeout,
         )
-        if not job.answered:
-            body = b'{"detail":"No answer within %s seconds"}' % str(self.timeout).encode()
+        if not job.answered:  # as Rust words it
+            body = b'{"detail":"No answer within %s seconds"}' % f"{self.timeout:g}".encode()
             self._send(job, request, 504, body, JSON_TYPE, None)
         else:
             request.close()
@@ -376,9 +390,8 @@ class Dispatcher:
         """Reports a sync handler or Django view still running past the timeout (its
         client got 504 from Rust) and starts a thread in its place, so the pool keeps
         serving; the pool shrinks back once the stuck one returns."""
-        period = min(1.0, self.timeout / 2)
         while not self.bridge.closed:
-            time.sleep(period)
+            time.sleep(self._sweep_every)
             now = time.monotonic()
             for entry in list(self._busy.values()):
                 started, job, reported = entry

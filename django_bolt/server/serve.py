@@ -126,12 +126,12 @@ def _serve(
         sd_notify("STOPPING=1")
         server.stop(graceful=True)
 
-    watch_budget(server, config, lambda: loop.call_soon_threadsafe(stop_for_budget), stopping)
-
     def stop_for_budget() -> None:
         if not stopping.is_set():
             stopping.set()
             server.stop(graceful=True)
+
+    watch_budget(server, config, lambda: loop.call_soon_threadsafe(stop_for_budget), stopping)
 
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -9,12 +9,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::django::to_django;
 use super::gate::run_gate;
-use super::limits::{check_head, not_handed_over, timed_out, within};
+use super::limits::{answer_within, check_head, not_handed_over, timed_out};
 use super::reply::into_response;
 use super::state::AppState;
 use super::upgrade::serve_websocket;
 use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
-use crate::http::body::read_input;
+use crate::http::body::{read_input, within};
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
@@ -115,7 +115,7 @@ async fn serve(
         Err(refusal) => return refusal,
     };
     let input = read_input(&req, payload, state.form_limits());
-    let (body, form) = match crate::http::body::within(input, state.body_timeout).await {
+    let (body, form) = match within(input, state.body_timeout).await {
         Ok(input) => input,
         Err(e) => return e.response(false),
     };
@@ -130,7 +130,7 @@ async fn serve(
         Ok(rx) => rx,
         Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
     };
-    let resp = match within(rx, state.handler_timeout).await {
+    let resp = match answer_within(rx, state.handler_timeout).await {
         Some(Ok(reply)) => into_response(reply, &req, policy.as_deref()),
         Some(Err(_)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         None => timed_out(state.handler_timeout, false),

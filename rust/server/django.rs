@@ -6,12 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tokio::sync::mpsc;
 
-use super::limits::{not_handed_over, timed_out, within};
+use super::limits::{answer_within, not_handed_over, timed_out};
 use super::reply::into_response;
 use super::state::AppState;
 use crate::bridge::input::{InputState, INPUT_CHUNKS};
 use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
-use crate::http::body::{forward, read_for_django, Arrival};
+use crate::http::body::{forward, read_for_django, within, Arrival};
 use crate::http::errors::{accepts_html, error_for};
 
 /// Bodies up to this size arrive whole before Django sees the request (no Python thread
@@ -26,7 +26,7 @@ pub async fn to_django(
 ) -> HttpResponse {
     let html = accepts_html(req.headers());
     let reading = read_for_django(&req, payload, state.django_max_body_size, DJANGO_BODY_HEAD);
-    let arrival = match crate::http::body::within(reading, state.body_timeout).await {
+    let arrival = match within(reading, state.body_timeout).await {
         Ok(arrival) => arrival,
         Err(e) => return e.response(html),
     };
@@ -51,33 +51,31 @@ pub async fn to_django(
         Ok(answer) => answer,
         Err(why) => return not_handed_over(why, html),
     };
-    let waiting = async {
-        match rest {
-            None => Ok(answer.await),
-            Some((rest, tx)) => {
-                // Forward the body while Django reads it; Django may answer before it
-                // has read it all (a redirect, a refusal), and then the rest is not
-                // waited for.
-                let forwarding = forward(rest, tx, state.body_timeout);
-                tokio::pin!(forwarding);
-                tokio::select! {
-                    reply = &mut answer => Ok(reply),
-                    forwarded = &mut forwarding => match forwarded {
-                        Ok(()) => Ok(answer.await),
-                        Err(e) => Err(e.response(html)),
-                    },
-                }
+    let reply = match rest {
+        None => answer_within(answer, state.handler_timeout).await,
+        Some((rest, tx)) => {
+            // Forward the body while Django reads it; Django may answer before it has read
+            // it all (a redirect, a refusal), and then the rest is not waited for. The
+            // timeout for the answer starts once the body is in: an upload's own pace is
+            // bounded by the body timeout, chunk by chunk.
+            let forwarding = forward(rest, tx, state.body_timeout);
+            tokio::pin!(forwarding);
+            tokio::select! {
+                reply = &mut answer => Some(reply),
+                forwarded = &mut forwarding => match forwarded {
+                    Ok(()) => answer_within(answer, state.handler_timeout).await,
+                    Err(e) => return e.response(html),
+                },
             }
         }
     };
-    match within(waiting, state.handler_timeout).await {
-        Some(Ok(Ok(reply))) => into_response(reply, &req, None),
-        Some(Ok(Err(_))) => error_for(
+    match reply {
+        Some(Ok(reply)) => into_response(reply, &req, None),
+        Some(Err(_)) => error_for(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal Server Error",
             html,
         ),
-        Some(Err(refusal)) => refusal,
         None => timed_out(state.handler_timeout, html),
     }
 }

@@ -71,7 +71,10 @@ pub fn not_handed_over(why: NotHandedOver, html: bool) -> HttpResponse {
 }
 
 /// Python's answer, or None when `limit` passed first.
-pub async fn within<T>(answer: impl Future<Output = T>, limit: Option<Duration>) -> Option<T> {
+pub async fn answer_within<T>(
+    answer: impl Future<Output = T>,
+    limit: Option<Duration>,
+) -> Option<T> {
     match limit {
         None => Some(answer.await),
         Some(limit) => actix_rt::time::timeout(limit, answer).await.ok(),

@@ -5,12 +5,13 @@ import json
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -19,16 +20,6 @@ DEFAULT_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/1\.1" (?P<status>\d{3}) (?P<bytes>\d+|-) '
     r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)" (?P<seconds>\d+\.\d{6}) (?P<id>\S+)$'
 )
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def lines_for(server, target):
@@ -128,6 +119,8 @@ def test_bad_formats_and_levels_are_one_line_errors(e2e_db):
         (["--access-log-format", "%(z)s"], "access log format: unknown atom %(z)s"),
         (["--access-log-format", "50% off"], "a '%' outside an atom"),
         (["--log-level", "loud"], "invalid choice: 'loud'"),
+        (["--forwarded-allow-ips", "10.0.0.1,nonsense"], "invalid trusted proxy address"),
+        (["--uds-mode", "rw"], "'rw' is not an octal mode such as 660"),
     ]:
         result = subprocess.run(
             [sys.executable, str(MANAGE_PY), "runbolt", "--port", "0", *args],

@@ -218,3 +218,29 @@ def test_a_client_that_leaves_mid_upload_frees_the_django_thread(bolt):
         with httpx.Client(base_url=server.url, timeout=30) as client:
             response, sha = post_upload(client, "/django/upload/", 3 * MiB)
             assert response.json()["files"]["upload"]["sha256"] == sha
+
+
+def test_a_slow_upload_is_not_cut_by_the_handler_timeout(bolt):
+    """--timeout bounds the answer, counted from when the body is in: an upload that
+    keeps arriving (each piece within --body-timeout) takes as long as it takes."""
+    with bolt("--timeout", "1", "--body-timeout", "5") as server:
+        length, chunks, sha = multipart(3 * MiB, block=256 * 1024)
+
+        def slowly():
+            for chunk in chunks():
+                time.sleep(0.15)  # 15 pieces: about 2 seconds in all
+                yield chunk
+
+        started = time.monotonic()
+        response = httpx.post(
+            f"{server.url}/django/upload/",
+            content=slowly(),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                "Content-Length": str(length),
+            },
+            timeout=30,
+        )
+        assert time.monotonic() - started > 1.5
+        assert response.status_code == 200, response.text
+        assert response.json()["files"]["upload"]["sha256"] == sha

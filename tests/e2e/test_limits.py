@@ -8,17 +8,11 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import wait_for
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 BROWSER = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-    return value
 
 
 def test_a_slow_async_handler_gets_504_and_is_cancelled(bolt, tmp_path):

@@ -13,20 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import wait_for
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def children(pid):
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return sorted(int(p) for p in path.read_text().split()) if path.exists() else []
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-    return value
 
 
 def test_workers_are_recycled_after_their_budget_without_a_failed_request(bolt):

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from django_bolt.testing import run_bolt
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -23,16 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def children(pid):
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return sorted(int(p) for p in path.read_text().split()) if path.exists() else []
-
-
-def wait_for(predicate, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def raw_request(port, data, read_timeout=5.0):

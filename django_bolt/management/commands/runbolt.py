@@ -3,6 +3,7 @@ everything else through Django) in place of gunicorn/uvicorn."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Any
@@ -110,7 +111,7 @@ class Command(BaseCommand):
         parser.add_argument("--uds", help="Listen on this Unix socket path instead of host:port.")
         parser.add_argument(
             "--uds-mode",
-            type=lambda v: int(v, 8),
+            type=octal,
             dest="uds_mode",
             help="Permissions of the --uds socket, in octal (default 660).",
         )
@@ -147,7 +148,7 @@ class Command(BaseCommand):
         parser.add_argument("--noreload", action="store_true", help=argparse_suppress())
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_bolt.conf import load_config
+        from django_bolt.conf import address_list, load_config
 
         host, port = options["host"], options["port"]
         if options.get("addrport"):
@@ -176,6 +177,11 @@ class Command(BaseCommand):
                 limit_request_line=options["limit_request_line"],
                 limit_request_field_size=options["limit_request_field_size"],
                 limit_request_fields=options["limit_request_fields"],
+                forwarded_allow_ips=(
+                    address_list(options["forwarded_allow_ips"])
+                    if options["forwarded_allow_ips"] is not None
+                    else None
+                ),
                 uds=options["uds"],
                 uds_mode=options["uds_mode"],
                 fd=options["fd"],
@@ -188,10 +194,10 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        if options["forwarded_allow_ips"] is not None:
-            from django_bolt.conf import address_list, use_forwarded_allow_ips
+        if config.forwarded_allow_ips is not None:
+            from django_bolt.conf import use_forwarded_allow_ips
 
-            use_forwarded_allow_ips(address_list(options["forwarded_allow_ips"]))
+            use_forwarded_allow_ips(config.forwarded_allow_ips)
         if config.log_level is not None:
             from django_bolt.server.logs import set_log_level
 
@@ -253,6 +259,14 @@ class Command(BaseCommand):
             return serve(config, site, quiet=quiet, listener=listener)
         except (OSError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
+
+
+def octal(text: str) -> int:
+    """``--uds-mode 660``: permissions written in octal."""
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an octal mode such as 660") from None
 
 
 def warn_about_local_groups(site: Any) -> None:
