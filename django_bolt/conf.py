@@ -51,6 +51,9 @@ class ServerConfig:
     access_log: bool = False
     access_log_format: str = ""  # gunicorn's atoms, "json", or "" for the default line
     log_level: str | None = None  # the django_bolt loggers' level, when given
+    ssl_certfile: str | None = None  # PEM certificate chain: the socket speaks TLS
+    ssl_keyfile: str | None = None  # PEM private key
+    root_path: str = ""  # where a proxy mounts the site: Django's SCRIPT_NAME
 
     def server_settings(
         self, *, asgi_websockets: bool = False, batch_scheduling: bool = True
@@ -85,6 +88,9 @@ class ServerConfig:
             limit_request_field_size=self.limit_request_field_size,
             limit_request_fields=self.limit_request_fields,
             header_timeout=self.header_timeout,
+            ssl_certfile=self.ssl_certfile or "",
+            ssl_keyfile=self.ssl_keyfile or "",
+            root_path=self.root_path,
         )
 
     def validate(self) -> None:
@@ -113,7 +119,16 @@ class ServerConfig:
             raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
         # Rust compiles the log format and the proxy networks: refuse bad ones now, with
         # their own message, rather than when the server starts.
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ValueError(f"ROOT_PATH must start with '/' (got {self.root_path!r})")
+        self.root_path = self.root_path.rstrip("/")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("TLS needs both --ssl-certfile and --ssl-keyfile")
+        if self.ssl_certfile and self.uds:
+            raise ValueError("TLS is served on TCP sockets only, not with --uds")
         ServerSettings(
+            ssl_certfile=self.ssl_certfile or "",
+            ssl_keyfile=self.ssl_keyfile or "",
             access_log=True,
             access_log_format=self.access_log_format,
             trusted_proxies=(
@@ -170,6 +185,9 @@ _KEYS = {
     "ACCESS_LOG": "access_log",
     "ACCESS_LOG_FORMAT": "access_log_format",
     "LOG_LEVEL": "log_level",
+    "SSL_CERTFILE": "ssl_certfile",
+    "SSL_KEYFILE": "ssl_keyfile",
+    "ROOT_PATH": "root_path",
 }
 _ACCEPTED_ELSEWHERE = {
     "WS_ALLOWED_ORIGINS",

@@ -50,7 +50,7 @@ def e2e_static(tmp_path_factory):
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bolt(e2e_db):
     """Factory: ``with bolt("--processes", "2") as server:`` runs a real runbolt."""
     from django_bolt.testing import run_bolt

@@ -68,10 +68,11 @@ def wsgi_environ(job: Any, *, multiprocess: bool = False) -> dict[str, Any]:
     stream, length = request_input(job)
     server_name, server_port = job.server
     client = job.client
+    script_name = job.script_name
     environ: dict[str, Any] = {
         "REQUEST_METHOD": job.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(job.path).decode("latin-1"),
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": unquote_to_bytes(job.path[len(script_name) :]).decode("latin-1"),
         "QUERY_STRING": job.query_string,
         "SERVER_NAME": server_name,
         "SERVER_PORT": str(server_port),

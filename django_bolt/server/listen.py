@@ -119,9 +119,11 @@ def open_configured(config: ServerConfig) -> socket.socket:
     return open_listener(config.host, config.port, config.backlog)
 
 
-def describe(sock: socket.socket) -> str:
+def describe(sock: socket.socket, *, tls: bool = False, root_path: str = "") -> str:
     """Where a listening socket is, for banners: its URL, or the Unix path."""
     if sock.family == socket.AF_UNIX:
         return f"unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    scheme = "https" if tls else "http"
+    where = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{where}:{port}{root_path}/"

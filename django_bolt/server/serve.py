@@ -104,7 +104,15 @@ def _serve(
         fd=listener.fileno(),
     )
     if not quiet:
-        print(banner(config, site, describe(listener), statics), flush=True)
+        print(
+            banner(
+                config,
+                site,
+                describe(listener, tls=bool(config.ssl_certfile), root_path=config.root_path),
+                statics,
+            ),
+            flush=True,
+        )
     sd_notify("READY=1")
     if ready is not None:
         ready(server.port)

@@ -22,11 +22,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BoltProcess:
     """A running ``manage.py runbolt`` subprocess."""
 
-    def __init__(self, proc: subprocess.Popen[str], host: str, port: int) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str], host: str, port: int, scheme: str = "http"
+    ) -> None:
         self.proc = proc
         self.host = host
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.url = f"{scheme}://{host}:{port}"
         self.output: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -95,7 +97,7 @@ def run_bolt(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    server = BoltProcess(proc, host, port)
+    server = BoltProcess(proc, host, port, "https" if "--ssl-certfile" in args else "http")
     try:
         server.wait_ready(timeout)
         yield server

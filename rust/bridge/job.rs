@@ -123,6 +123,12 @@ impl Job {
         self.parts.path()
     }
 
+    /// The root path (`--root-path`) the path starts with: Django's SCRIPT_NAME.
+    #[getter]
+    fn script_name(&self) -> &str {
+        &self.parts.path()[..self.parts.script_name_len]
+    }
+
     #[getter]
     fn query_string(&self) -> &str {
         self.parts.query()
@@ -133,7 +139,7 @@ impl Job {
         (self.parts.server.ip().to_string(), self.parts.server.port())
     }
 
-    /// "https" when a trusted proxy forwarded an https request, else "http".
+    /// "https" on a TLS connection, or when a trusted proxy forwarded an https request.
     #[getter]
     fn scheme(&self) -> &'static str {
         self.parts.scheme

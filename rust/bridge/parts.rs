@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use actix_http::header::HeaderMap;
+use actix_http::header::{HeaderMap, HOST};
 use actix_http::{Method, Uri};
 use actix_web::HttpMessage;
 use bytes::Bytes;
@@ -34,6 +34,8 @@ pub struct RequestParts {
     pub form: Option<ParsedForm>,
     pub params: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
+    /// How much of the path is the root path (`--root-path`): Django's SCRIPT_NAME.
+    pub script_name_len: usize,
     /// "https" when a trusted proxy says the client used it, else "http".
     pub scheme: &'static str,
     /// The local address the request arrived on, for SERVER_NAME / SERVER_PORT.
@@ -50,36 +52,52 @@ impl RequestParts {
     /// A request's parts with no body, identity or WebSocket yet.
     /// The request id the access log gave the request, if any, replaces the incoming one.
     /// From a `trusted` proxy, the client's address and scheme are the ones it forwards.
+    /// Under a `root` path (`--root-path`), Python sees the path with it, as the client
+    /// asked for it through the proxy (routing in Rust used the path without it).
     pub fn new(
         req: &actix_web::HttpRequest,
         route_id: i64,
         params: Vec<(String, String)>,
         trusted: &[Net],
+        root: &str,
     ) -> Self {
         let mut headers = req.headers().clone();
         if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
             headers.insert(X_REQUEST_ID.clone(), id.clone());
         }
+        if !headers.contains_key(HOST) {
+            // HTTP/2 names the host in the :authority pseudo-header, not in Host.
+            if let Some(host) = req.uri().authority().and_then(|a| a.as_str().parse().ok()) {
+                headers.insert(HOST, host);
+            }
+        }
         let mut peer = req.peer_addr();
-        let mut scheme = "http";
+        let tls = req.app_config().secure();
+        let mut scheme = if tls { "https" } else { "http" };
         if let Some(addr) = peer.filter(|p| trusted.iter().any(|n| n.contains(&p.ip()))) {
             if let Some(client) = client_ip(Some(addr.ip()), &headers, trusted) {
                 if client != addr.ip() {
                     peer = Some(SocketAddr::new(client, 0));
                 }
             }
-            scheme = forwarded_scheme(&headers).unwrap_or("http");
+            scheme = forwarded_scheme(&headers).unwrap_or(scheme);
         }
+        let uri = if root.is_empty() {
+            req.uri().clone()
+        } else {
+            under_root(root, req.uri())
+        };
         Self {
             route_id,
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            uri,
             headers,
             body: Bytes::new(),
             input: None,
             form: None,
             params,
             peer,
+            script_name_len: root.len(),
             scheme,
             server: req.app_config().local_addr(),
             identity: None,
@@ -95,6 +113,19 @@ impl RequestParts {
     pub fn query(&self) -> &str {
         self.uri.query().unwrap_or("")
     }
+}
+
+/// `uri` with `root` put back in front of its path.
+fn under_root(root: &str, uri: &Uri) -> Uri {
+    let path = match uri.path() {
+        "/" => root.to_string(),
+        p => format!("{root}{p}"),
+    };
+    let target = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    target.parse().unwrap_or_else(|_| uri.clone())
 }
 
 pub enum Reply {

@@ -3,9 +3,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
+use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{ConnectionType, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use super::django::to_django;
 use super::gate::run_gate;
@@ -22,6 +24,44 @@ use crate::policy::gate::PolicyCore;
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
 use crate::staticfiles::static_files::serve_static;
+
+/// The service every listener runs: under a root path (`--root-path`) the request's path
+/// loses that prefix first, so routing, static files and Django's PATH_INFO all see the
+/// path below it (a proxy that already stripped it changes nothing).
+pub async fn entry(mut sreq: ServiceRequest) -> Result<ServiceResponse, actix_web::Error> {
+    let state = sreq
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("the app carries its state");
+    if !state.root_path.is_empty() {
+        strip_root(&mut sreq, &state.root_path);
+    }
+    let (req, mut payload) = sreq.into_parts();
+    let payload = web::Payload::from_request(&req, &mut payload).into_inner()?;
+    let resp = dispatch(req.clone(), payload, state).await;
+    Ok(ServiceResponse::new(req, resp))
+}
+
+fn strip_root(sreq: &mut ServiceRequest, root: &str) {
+    let rest = match sreq.path().strip_prefix(root) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return,
+    };
+    let target = match sreq.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    };
+    let mut parts = sreq.uri().clone().into_parts();
+    let Ok(target) = PathAndQuery::try_from(target) else {
+        return;
+    };
+    parts.path_and_query = Some(target);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        sreq.match_info_mut().get_mut().update(&uri);
+        sreq.head_mut().uri = uri;
+    }
+}
 
 pub async fn dispatch(
     req: HttpRequest,
@@ -124,7 +164,13 @@ async fn serve(
         form,
         identity,
         python_gate,
-        ..RequestParts::new(&req, route_id, params, &state.trusted_proxies)
+        ..RequestParts::new(
+            &req,
+            route_id,
+            params,
+            &state.trusted_proxies,
+            &state.root_path,
+        )
     };
     let rx = match state.bridge.hand_over(parts, blocking, state.max_pending) {
         Ok(rx) => rx,

@@ -30,7 +30,13 @@ pub async fn to_django(
         Ok(arrival) => arrival,
         Err(e) => return e.response(html),
     };
-    let mut parts = RequestParts::new(&req, DJANGO_FALLBACK, Vec::new(), &state.trusted_proxies);
+    let mut parts = RequestParts::new(
+        &req,
+        DJANGO_FALLBACK,
+        Vec::new(),
+        &state.trusted_proxies,
+        &state.root_path,
+    );
     let rest = match arrival {
         Arrival::Whole(body) => {
             parts.body = body;

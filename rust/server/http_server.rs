@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::dispatch::dispatch;
+use super::dispatch::entry;
 use super::routes::build_routes;
 use super::scheduling::set_batch_scheduling;
 use super::settings::ServerSettings;
@@ -123,8 +123,15 @@ impl Server {
             reuse_port,
             batch_scheduling,
             header_timeout,
+            ref ssl_certfile,
+            ref ssl_keyfile,
             ..
         } = *settings;
+        let tls = if ssl_certfile.is_empty() {
+            None
+        } else {
+            Some(super::tls::load(ssl_certfile, ssl_keyfile).map_err(PyOSError::new_err)?)
+        };
         let listener =
             match fd {
                 Some(fd) => inherited(fd)
@@ -133,6 +140,12 @@ impl Server {
                     PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}"))
                 })?),
             };
+        if tls.is_some() && matches!(listener, Listener::Unix(_)) {
+            return Err(PyOSError::new_err(
+                "TLS is served on TCP sockets only (a Unix socket sits behind a proxy, which \
+                 terminates TLS)",
+            ));
+        }
         // A Unix socket has no address of its own: SERVER_NAME/PORT come from settings.
         let local_addr = match &listener {
             Listener::Tcp(l) => l.local_addr()?,
@@ -156,7 +169,7 @@ impl Server {
                         }
                         App::new()
                             .app_data(state.clone())
-                            .default_service(web::to(dispatch))
+                            .default_service(actix_web::dev::fn_service(entry))
                     })
                     .workers(workers)
                     .backlog(backlog as u32)
@@ -164,9 +177,12 @@ impl Server {
                     .client_request_timeout(Duration::from_secs_f64(header_timeout))
                     .shutdown_timeout(shutdown_timeout)
                     .disable_signals();
-                    let server = match listener {
-                        Listener::Tcp(l) => server.listen(l)?,
-                        Listener::Unix(l) => server.listen_uds(l)?,
+                    let server = match (listener, tls) {
+                        (Listener::Tcp(l), Some(tls)) => server
+                            .tls_handshake_timeout(Duration::from_secs_f64(header_timeout.max(1.0)))
+                            .listen_rustls_0_23(l, tls)?,
+                        (Listener::Tcp(l), None) => server.listen(l)?,
+                        (Listener::Unix(l), _) => server.listen_uds(l)?,
                     }
                     .run();
                     let _ = handle_tx.send(server.handle());

@@ -13,6 +13,7 @@ pub mod scheduling;
 pub mod settings;
 pub mod state;
 pub mod test_app;
+pub mod tls;
 pub mod upgrade;
 
 use pyo3::prelude::*;

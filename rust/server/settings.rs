@@ -66,6 +66,12 @@ pub struct ServerSettings {
     /// Seconds a new connection's first request head may take to arrive (408 beyond;
     /// 0: no limit).
     pub header_timeout: f64,
+    /// PEM certificate chain and private key: the socket speaks TLS (HTTP/2 by ALPN).
+    pub ssl_certfile: String,
+    pub ssl_keyfile: String,
+    /// The path the site is mounted at behind a proxy ("" or "/app"): stripped from
+    /// request paths before routing, given to Django as SCRIPT_NAME.
+    pub root_path: String,
 }
 
 #[pymethods]
@@ -81,7 +87,8 @@ impl ServerSettings {
                         access_log_python=false, trusted_proxies=Vec::new(), timeout=0.0,
                         max_pending=0, limit_request_line=4094,
                         limit_request_field_size=8190, limit_request_fields=100,
-                        header_timeout=5.0))]
+                        header_timeout=5.0, ssl_certfile=String::new(),
+                        ssl_keyfile=String::new(), root_path=String::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -111,6 +118,9 @@ impl ServerSettings {
         limit_request_field_size: usize,
         limit_request_fields: usize,
         header_timeout: f64,
+        ssl_certfile: String,
+        ssl_keyfile: String,
+        root_path: String,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -145,6 +155,20 @@ impl ServerSettings {
         for net in &trusted_proxies {
             Net::parse(net)?;
         }
+        if ssl_certfile.is_empty() != ssl_keyfile.is_empty() {
+            return Err(PyValueError::new_err(
+                "TLS needs both ssl_certfile and ssl_keyfile",
+            ));
+        }
+        if !ssl_certfile.is_empty() {
+            super::tls::load(&ssl_certfile, &ssl_keyfile).map_err(PyValueError::new_err)?;
+        }
+        let root_path = root_path.trim_end_matches('/').to_string();
+        if !root_path.is_empty() && !root_path.starts_with('/') {
+            return Err(PyValueError::new_err(format!(
+                "root_path must start with '/' (got {root_path:?})"
+            )));
+        }
         Ok(Self {
             host,
             port,
@@ -173,6 +197,9 @@ impl ServerSettings {
             limit_request_field_size,
             limit_request_fields,
             header_timeout,
+            ssl_certfile,
+            ssl_keyfile,
+            root_path,
         })
     }
 
@@ -236,6 +263,7 @@ impl ServerSettings {
             served: Arc::default(),
             draining: Arc::default(),
             trusted_proxies: trusted,
+            root_path: self.root_path.clone(),
         })
     }
 }

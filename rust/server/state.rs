@@ -48,6 +48,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Proxies whose forwarded client address and scheme are believed.
     pub trusted_proxies: Vec<Net>,
+    /// Where a proxy mounts the site ("" or "/app", no trailing slash).
+    pub root_path: String,
 }
 
 /// gunicorn's limits on a request's head.

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyBytes};
 use tokio::sync::mpsc;
 
-use super::dispatch::dispatch;
+use super::dispatch::entry;
 use super::routes::build_routes;
 use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
@@ -63,7 +63,7 @@ impl TestApp {
                         init_service(
                             App::new()
                                 .app_data(state)
-                                .default_service(web::to(dispatch)),
+                                .default_service(actix_web::dev::fn_service(entry)),
                         )
                         .await,
                     );

@@ -68,7 +68,13 @@ pub async fn serve_websocket(
         identity,
         python_gate,
         websocket: Some(Arc::clone(&shared)),
-        ..RequestParts::new(&req, route_id, params, &state.trusted_proxies)
+        ..RequestParts::new(
+            &req,
+            route_id,
+            params,
+            &state.trusted_proxies,
+            &state.root_path,
+        )
     };
     let rx = match state.bridge.hand_over(parts, false, state.max_pending) {
         Ok(rx) => rx,

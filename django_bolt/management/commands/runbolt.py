@@ -125,6 +125,18 @@ class Command(BaseCommand):
             "comma-separated ('*' for any; default 127.0.0.1,::1).",
         )
         parser.add_argument(
+            "--root-path",
+            dest="root_path",
+            help="The path a proxy mounts the site at (e.g. /app): Django's SCRIPT_NAME, "
+            "stripped from request paths before routing.",
+        )
+        parser.add_argument(
+            "--ssl-certfile",
+            dest="ssl_certfile",
+            help="PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1).",
+        )
+        parser.add_argument("--ssl-keyfile", dest="ssl_keyfile", help="PEM private key.")
+        parser.add_argument(
             "--access-log",
             action="store_true",
             default=None,
@@ -185,6 +197,9 @@ class Command(BaseCommand):
                 uds=options["uds"],
                 uds_mode=options["uds_mode"],
                 fd=options["fd"],
+                root_path=options["root_path"],
+                ssl_certfile=options["ssl_certfile"],
+                ssl_keyfile=options["ssl_keyfile"],
                 access_log=options["access_log"],
                 access_log_format=options["access_log_format"],
                 log_level=options["log_level"],
@@ -220,7 +235,7 @@ class Command(BaseCommand):
 
             print(
                 f"django_bolt supervisor: starting {config.processes} "
-                f"process{'es' if config.processes > 1 else ''} on {describe(listener)}",
+                f"process{'es' if config.processes > 1 else ''} on {describe(listener, tls=bool(config.ssl_certfile), root_path=config.root_path)}",
                 flush=True,
             )
             # Compiled once here, so a configuration error stops the supervisor instead of

@@ -1,0 +1,122 @@
+"""HTTPS from runbolt itself: rustls on the listening socket, HTTP/2 by ALPN beside
+HTTP/1.1, https seen by API handlers and Django, WebSockets over TLS, and clear errors
+for bad certificate files."""
+
+import ssl
+import subprocess
+import sys
+
+import httpx
+import pytest
+import trustme
+from websockets.sync.client import connect
+
+from tests.conftest import MANAGE_PY
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(scope="module")
+def authority():
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def cert_files(authority, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    issued = authority.issue_cert("127.0.0.1", "localhost")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert), append=True)
+    issued.private_key_pem.write_to_path(str(key))
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="module")
+def client_context(authority):
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    return context
+
+
+@pytest.fixture(scope="module")
+def tls_server(bolt, cert_files):
+    cert, key = cert_files
+    with bolt("--ssl-certfile", cert, "--ssl-keyfile", key) as server:
+        yield server
+
+
+def test_banner_and_url_say_https(tls_server):
+    assert tls_server.url.startswith("https://")
+    assert f"serving https://127.0.0.1:{tls_server.port}/" in tls_server.log
+
+
+def test_http2_is_negotiated_and_handlers_see_https(tls_server, client_context):
+    with httpx.Client(base_url=tls_server.url, verify=client_context, http2=True) as client:
+        api = client.get("/api/whoami")
+        assert api.http_version == "HTTP/2"
+        assert api.json() == {"client": "127.0.0.1", "scheme": "https"}
+        # Django: is_secure() and absolute URIs; HTTP/2 has no Host header (the host
+        # comes in :authority) and ALLOWED_HOSTS still sees it.
+        page = client.get("/django/whoami/")
+        assert page.http_version == "HTTP/2"
+        assert page.json() == {
+            "remote_addr": "127.0.0.1",
+            "secure": True,
+            "uri": f"https://127.0.0.1:{tls_server.port}/django/whoami/",
+        }
+        created = client.post("/api/items", json={"name": "pen", "price": 1.5})
+        assert created.status_code == 200
+        assert created.json() == {"name": "pen", "price": 1.5, "tags": []}
+        # Many requests multiplexed on the one connection.
+        answers = [client.get(f"/api/items/{n}") for n in range(20)]
+        assert [a.json()["item_id"] for a in answers] == list(range(20))
+
+
+def test_http11_clients_are_served_too(tls_server, client_context):
+    with httpx.Client(base_url=tls_server.url, verify=client_context, http2=False) as client:
+        api = client.get("/api/whoami")
+        assert api.http_version == "HTTP/1.1"
+        assert api.json()["scheme"] == "https"
+
+
+def test_websockets_over_tls(tls_server, client_context):
+    url = f"wss://127.0.0.1:{tls_server.port}/api/ws/echo"
+    with connect(url, ssl=client_context, open_timeout=10) as ws:
+        ws.send("over tls")
+        assert ws.recv(timeout=10) == "Echo: over tls"
+
+
+def test_the_certificate_is_checked(tls_server):
+    # A client that does not trust the issuing authority refuses the server.
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(f"{tls_server.url}/api/whoami")
+
+
+def runbolt(*args, tmp_path):
+    return subprocess.run(
+        [sys.executable, str(MANAGE_PY), "runbolt", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"BOLT_SQLITE_PATH": str(tmp_path / "db.sqlite3"), **__import__("os").environ},
+    )
+
+
+def test_bad_certificate_files_are_one_line_errors(cert_files, tmp_path):
+    cert, key = cert_files
+    missing = runbolt(
+        "--ssl-certfile", str(tmp_path / "none.pem"), "--ssl-keyfile", key, tmp_path=tmp_path
+    )
+    assert missing.returncode != 0
+    assert "cannot read the certificate file" in missing.stderr
+    assert str(tmp_path / "none.pem") in missing.stderr
+    assert "Traceback" not in missing.stderr
+    swapped = runbolt("--ssl-certfile", key, "--ssl-keyfile", cert, tmp_path=tmp_path)
+    assert swapped.returncode != 0
+    assert "Traceback" not in swapped.stderr
+    assert "no PEM certificate" in swapped.stderr, swapped.stderr
+    half = runbolt("--ssl-certfile", cert, tmp_path=tmp_path)
+    assert half.returncode != 0
+    assert "TLS needs both --ssl-certfile and --ssl-keyfile" in half.stderr
