@@ -26,6 +26,9 @@ from .site import Site
 
 logger = logging.getLogger("django_bolt")
 
+#: What ``serve`` returns after SIGHUP when asked to restart in place (see runbolt).
+RESTART = -1
+
 
 def banner(config: ServerConfig, site: Site, where: str, statics: list[StaticFiles]) -> str:
     from django.conf import settings
@@ -56,9 +59,12 @@ def serve(
     quiet: bool = False,
     ready: Any = None,
     listener: socket.socket | None = None,
+    restart_on_hup: bool = False,
 ) -> int:
     """Serves until SIGTERM/SIGINT (or a spent budget). ``listener`` is the socket to
-    accept from (runbolt opens it before forking); without one, this opens its own."""
+    accept from (runbolt opens it before forking); without one, this opens its own.
+    With ``restart_on_hup``, SIGHUP finishes in-flight requests like SIGTERM and returns
+    ``RESTART`` (a process without a supervisor restarts in place)."""
     raise_open_file_limit()
     if listener is None:
         listener = open_configured(config)
@@ -67,7 +73,15 @@ def serve(
         use_batch_scheduling()
     logs = LogDrain().start()
     try:
-        return _serve(config, site, quiet=quiet, ready=ready, batch=batch, listener=listener)
+        return _serve(
+            config,
+            site,
+            quiet=quiet,
+            ready=ready,
+            batch=batch,
+            listener=listener,
+            restart_on_hup=restart_on_hup,
+        )
     finally:
         logs.stop()
 
@@ -80,6 +94,7 @@ def _serve(
     ready: Any,
     batch: bool,
     listener: socket.socket,
+    restart_on_hup: bool = False,
 ) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -118,6 +133,7 @@ def _serve(
         ready(server.port)
 
     stopping = threading.Event()
+    restarting = threading.Event()
 
     def wait_then_stop_loop() -> None:
         server.wait()
@@ -130,9 +146,14 @@ def _serve(
         if stopping.is_set():
             return
         stopping.set()
-        logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
-        sd_notify("STOPPING=1")
-        server.stop(graceful=True)
+        if signum == signal.SIGHUP:
+            restarting.set()
+            logger.info("received SIGHUP: finishing in-flight requests, then restarting")
+            sd_notify("RELOADING=1")
+        else:
+            logger.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
+            sd_notify("STOPPING=1")
+        server.stop(graceful=True, websocket_code=1012 if restarting.is_set() else 1001)
 
     def stop_for_budget() -> None:
         if not stopping.is_set():
@@ -144,6 +165,8 @@ def _serve(
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
+        if restart_on_hup:
+            loop.add_signal_handler(signal.SIGHUP, on_signal, signal.SIGHUP)
     if config.dev:
         _close_websockets_on_reload(server)
     try:
@@ -157,7 +180,7 @@ def _serve(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
     sys.stdout.flush()
-    return 0
+    return RESTART if restarting.is_set() else 0
 
 
 def _close_websockets_on_reload(server: Server, wait: float = 2.0) -> None:

@@ -5,16 +5,22 @@ takes its place at once: connections wait in the shared queue meanwhile, so none
 A worker that crashes is replaced after a pause; one that keeps failing at start makes
 the supervisor back off, then give up with exit status 1. SIGTTIN / SIGTTOU add and
 remove a worker; SIGTERM / SIGINT are passed on, and the supervisor exits 0 once every
-worker has drained."""
+worker has drained.
+
+SIGHUP reloads: a new generation of workers starts in fresh interpreters (new code, new
+settings, renewed certificates) and accepts beside the old one; once every new worker
+serves, the old ones are told to finish their requests and exit. A new generation that
+fails to start is stopped and the old one keeps serving."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 logger = logging.getLogger("django_bolt")
 
@@ -23,119 +29,233 @@ RESPAWN_BACKOFF = 1.0
 BOOT_WINDOW = 5.0
 #: Failed starts in a row after which the supervisor gives up.
 BOOT_ATTEMPTS = 5
+#: Seconds a new generation gets to serve after SIGHUP before the reload is abandoned.
+RELOAD_TIMEOUT = 60.0
+
+
+class Workers(Protocol):
+    """How the supervisor starts a worker in slot ``slot``. Either way the worker writes
+    its pid and a newline to ``ready_fd`` once it serves."""
+
+    def run(self, slot: int, ready_fd: int) -> int:
+        """Serves in this (just forked) process; returns the exit status."""
+
+    def command(self, slot: int, ready_fd: int) -> tuple[list[str], dict[str, str], list[int]]:
+        """A fresh interpreter's argv, environment and the descriptors it inherits."""
+
+
+@dataclasses.dataclass
+class _Child:
+    slot: int
+    generation: int
+    started: float
+    ready: bool = False
 
 
 def _say(message: str) -> None:
     print(f"django_bolt supervisor: {message}", file=sys.stderr, flush=True)
 
 
-def supervise(processes: int, run_worker: Callable[[int], int], shutdown_timeout: float) -> int:
-    children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
-    state = {"stopping": False, "wanted": processes, "failed_starts": 0}
+def _kill(pid: int, signum: int = signal.SIGTERM) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
-    def spawn(slot: int) -> None:
+
+def supervise(processes: int, workers: Workers, shutdown_timeout: float) -> int:
+    return _Supervisor(processes, workers, shutdown_timeout).run()
+
+
+class _Supervisor:
+    def __init__(self, processes: int, workers: Workers, shutdown_timeout: float) -> None:
+        self.workers = workers
+        self.shutdown_timeout = shutdown_timeout
+        self.children: dict[int, _Child] = {}
+        self.wanted = processes
+        self.stopping = False
+        self.failed_starts = 0
+        #: The generation that serves; a reload starts generation + 1.
+        self.generation = 0
+        #: Once a reload has succeeded, workers are fresh interpreters: a fork of this
+        #: process would bring back the code it started with.
+        self.fresh = False
+        self.reload_asked = False
+        self.reload_deadline: float | None = None
+        self.respawns: list[tuple[float, int]] = []  # (when, slot) of crashed workers
+        self.code = 0
+        self.ready_r, self.ready_w = os.pipe()
+        os.set_blocking(self.ready_r, False)
+        self.unread = b""
+
+    # -- starting and stopping workers ----------------------------------------------------
+    def spawn(self, slot: int, generation: int, fresh: bool) -> None:
+        command = self.workers.command(slot, self.ready_w) if fresh else None
         pid = os.fork()
         if pid == 0:  # child
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTTIN, signal.SIGTTOU):
                 signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloading is the supervisor's
             code = 1
             try:
-                code = run_worker(slot)
+                os.close(self.ready_r)
+                if command is not None:
+                    argv, env, fds = command
+                    for fd in fds:
+                        os.set_inheritable(fd, True)
+                    os.execve(argv[0], argv, env)
+                code = self.workers.run(slot, self.ready_w)
             except BaseException:
                 logger.exception("worker %d crashed", slot)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        children[pid] = (slot, time.monotonic())
+        self.children[pid] = _Child(slot, generation, time.monotonic())
 
-    def terminate_all() -> None:
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    def terminate(self, which: object = None) -> None:
+        for pid, child in list(self.children.items()):
+            if which is None or which == child.generation:
+                _kill(pid)
 
-    def on_stop(signum: int, frame: object) -> None:
-        state["stopping"] = True
-        terminate_all()
+    # -- signals ------------------------------------------------------------------------
+    def on_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        self.terminate()
 
-    def on_more(signum: int, frame: object) -> None:
-        if state["stopping"]:
+    def on_more(self, signum: int, frame: object) -> None:
+        if self.stopping:
             return
-        state["wanted"] += 1
-        _say(f"SIGTTIN: {state['wanted']} workers")
-        spawn(state["wanted"] - 1)
+        self.wanted += 1
+        _say(f"SIGTTIN: {self.wanted} workers")
+        self.spawn(self.wanted - 1, self.generation, self.fresh)
 
-    def on_fewer(signum: int, frame: object) -> None:
-        if state["stopping"] or state["wanted"] <= 1:
+    def on_fewer(self, signum: int, frame: object) -> None:
+        if self.stopping or self.wanted <= 1:
             return
-        state["wanted"] -= 1
-        _say(f"SIGTTOU: {state['wanted']} workers")
-        for pid, (slot, _) in list(children.items()):
-            if slot >= state["wanted"]:
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        self.wanted -= 1
+        _say(f"SIGTTOU: {self.wanted} workers")
+        for pid, child in list(self.children.items()):
+            if child.generation == self.generation and child.slot >= self.wanted:
+                _kill(pid)
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGTTIN, on_more)
-    signal.signal(signal.SIGTTOU, on_fewer)
-    for slot in range(processes):
-        spawn(slot)
-    deadline: float | None = None
-    respawns: list[tuple[float, int]] = []  # (when, slot) of crashed workers
-    code = 0
-    # Polled rather than blocking, so that an exit is seen when it happens (a failed start
-    # is told from a crash by how long the worker lived) while respawns wait their turn.
-    while children or (respawns and not state["stopping"]):
-        if state["stopping"] and deadline is None:
-            deadline = time.monotonic() + shutdown_timeout + 5
+    def on_reload(self, signum: int, frame: object) -> None:
+        self.reload_asked = True
+
+    # -- reloading ------------------------------------------------------------------------
+    def start_reload(self) -> None:
+        self.reload_asked = False
+        if self.reload_deadline is not None:
+            _say("SIGHUP: a reload is already under way")
+            return
+        _say(f"SIGHUP: starting {self.wanted} new workers")
+        self.respawns.clear()
+        for slot in range(self.wanted):
+            self.spawn(slot, self.generation + 1, fresh=True)
+        self.reload_deadline = time.monotonic() + RELOAD_TIMEOUT
+
+    def check_reload(self, now: float) -> None:
+        new = [c for c in self.children.values() if c.generation > self.generation]
+        if len(new) >= self.wanted and all(c.ready for c in new):
+            old = self.generation
+            self.generation += 1
+            self.fresh = True
+            self.failed_starts = 0
+            self.reload_deadline = None
+            self.terminate(old)
+            _say(f"reloaded: {len(new)} new workers serve; the old ones finish and exit")
+        elif self.reload_deadline is not None and now > self.reload_deadline:
+            self.abandon_reload(f"the new workers did not serve within {RELOAD_TIMEOUT:.0f}s")
+
+    def abandon_reload(self, why: str) -> None:
+        self.terminate(self.generation + 1)
+        self.reload_deadline = None
+        _say(f"reload abandoned ({why}); the running workers keep serving")
+
+    def read_ready(self) -> None:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = 0, 0
-        now = time.monotonic()
-        if pid == 0:
+            while chunk := os.read(self.ready_r, 4096):
+                self.unread += chunk
+        except BlockingIOError:
+            pass
+        *lines, self.unread = self.unread.split(b"\n")
+        for line in lines:
+            child = self.children.get(int(line or 0))
+            if child is not None:
+                child.ready = True
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.on_stop)
+        signal.signal(signal.SIGINT, self.on_stop)
+        signal.signal(signal.SIGTTIN, self.on_more)
+        signal.signal(signal.SIGTTOU, self.on_fewer)
+        signal.signal(signal.SIGHUP, self.on_reload)
+        for slot in range(self.wanted):
+            self.spawn(slot, self.generation, fresh=False)
+        deadline: float | None = None
+        # Polled rather than blocking, so that an exit is seen when it happens (a failed
+        # start is told from a crash by how long the worker lived) while respawns wait
+        # their turn.
+        while self.children or (self.respawns and not self.stopping):
+            if self.stopping and deadline is None:
+                deadline = time.monotonic() + self.shutdown_timeout + 5
+            self.read_ready()
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = 0, 0
+            now = time.monotonic()
+            if pid != 0:
+                self.reaped(pid, status, now)
+                continue
             if deadline is not None and now > deadline:
-                for child in list(children):
+                for child in list(self.children):
                     logger.error("worker pid %d did not stop in time; killing it", child)
-                    try:
-                        os.kill(child, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                    _kill(child, signal.SIGKILL)
                 deadline = float("inf")
-            if not state["stopping"]:
-                for due, slot in [r for r in respawns if r[0] <= now]:
-                    respawns.remove((due, slot))
-                    spawn(slot)
+            if not self.stopping:
+                if self.reload_asked:
+                    self.start_reload()
+                if self.reload_deadline is not None:
+                    self.check_reload(now)
+                for due, slot in [r for r in self.respawns if r[0] <= now]:
+                    self.respawns.remove((due, slot))
+                    self.spawn(slot, self.generation, self.fresh)
             time.sleep(0.05)
-            continue
-        slot, started = children.pop(pid, (None, 0.0))
-        if slot is None or state["stopping"] or slot >= state["wanted"]:
-            continue
+        return self.code
+
+    def reaped(self, pid: int, status: int, now: float) -> None:
+        child = self.children.pop(pid, None)
+        if child is None or self.stopping:
+            return
         exit_code = os.waitstatus_to_exitcode(status)
+        if child.generation > self.generation:
+            if self.reload_deadline is not None:
+                self.abandon_reload(
+                    f"a new worker exited with status {exit_code}; its error is above"
+                )
+            return
+        if child.generation < self.generation or child.slot >= self.wanted:
+            return  # replaced by a reload, or removed by SIGTTOU
         if exit_code == 0:  # recycled: its budget was spent
-            state["failed_starts"] = 0
-            spawn(slot)
-            continue
-        if now - started < BOOT_WINDOW:
-            state["failed_starts"] += 1
+            self.failed_starts = 0
+            self.spawn(child.slot, self.generation, self.fresh)
+            return
+        if now - child.started < BOOT_WINDOW:
+            self.failed_starts += 1
         else:
-            state["failed_starts"] = 0
-        failed = state["failed_starts"]
+            self.failed_starts = 0
+        failed = self.failed_starts
         if failed >= BOOT_ATTEMPTS:
             _say(
-                f"worker {slot} failed to start {failed} times in a row (last exit status "
-                f"{exit_code}; its error is above); stopping"
+                f"worker {child.slot} failed to start {failed} times in a row (last exit "
+                f"status {exit_code}; its error is above); stopping"
             )
-            state["stopping"] = True
-            terminate_all()
-            code = 1
-            continue
+            self.stopping = True
+            self.terminate()
+            self.code = 1
+            return
         pause = min(RESPAWN_BACKOFF * 2 ** max(failed - 1, 0), 16.0)
-        _say(f"worker {slot} (pid {pid}) exited with {exit_code}; a new one in {pause:.0f}s")
-        respawns.append((now + pause, slot))
-    return code
+        _say(f"worker {child.slot} (pid {pid}) exited with {exit_code}; a new one in {pause:.0f}s")
+        self.respawns.append((now + pause, child.slot))

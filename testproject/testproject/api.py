@@ -249,6 +249,17 @@ async def stream_big(
     return StreamingResponse(produce(), media_type="application/octet-stream")
 
 
+# The code version a reload test rewrites: read when this module is imported, as any
+# module-level code is, so only a fresh interpreter sees a new one.
+_VERSION_FILE = os.environ.get("BOLT_CODE_VERSION_FILE")
+CODE_VERSION = int(Path(_VERSION_FILE).read_text()) if _VERSION_FILE else None
+
+
+@api.get("/code-version", include_in_schema=False)
+async def code_version():
+    return {"version": CODE_VERSION, "pid": os.getpid()}
+
+
 @api.get("/whoami", include_in_schema=False)
 async def whoami(request: Request):
     return {"client": request.client[0] if request.client else None, "scheme": request.scheme}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -222,20 +223,26 @@ class Command(BaseCommand):
 
             autoreload.run_with_reloader(self._run_one, config)
             return
-        from django_bolt.server.listen import describe, open_configured
+        worker = os.environ.pop(WORKER_ENV, None)
+        if worker is not None:  # a fresh worker a reloading supervisor started
+            sys.exit(self._run_worker(config, worker))
+        from django_bolt.server.listen import describe, listener_from_fd, open_configured
 
         # Opened once, before any worker: they all accept from it, and a second server
-        # on the same address is refused here.
+        # on the same address is refused here. A process restarting in place (SIGHUP)
+        # inherits it.
+        inherited = os.environ.pop(LISTEN_FD_ENV, None)
         try:
-            listener = open_configured(config)
+            listener = listener_from_fd(int(inherited)) if inherited else open_configured(config)
         except OSError as exc:
             raise CommandError(str(exc)) from None
+        where = describe(listener, tls=bool(config.ssl_certfile), root_path=config.root_path)
         if config.processes > 1 or config.max_requests or config.max_rss:
             from django_bolt.server.supervisor import supervise
 
             print(
                 f"django_bolt supervisor: starting {config.processes} "
-                f"process{'es' if config.processes > 1 else ''} on {describe(listener, tls=bool(config.ssl_certfile), root_path=config.root_path)}",
+                f"process{'es' if config.processes > 1 else ''} on {where}",
                 flush=True,
             )
             # Compiled once here, so a configuration error stops the supervisor instead of
@@ -244,12 +251,26 @@ class Command(BaseCommand):
             if config.processes > 1:
                 warn_about_local_groups(site)
             code = supervise(
-                config.processes,
-                lambda slot: self._run_one(config, quiet=slot > 0, site=site, listener=listener),
-                config.shutdown_timeout,
+                config.processes, _Workers(self, config, site, listener), config.shutdown_timeout
             )
             sys.exit(code)
-        sys.exit(self._run_one(config, listener=listener))
+        from django_bolt.server.serve import RESTART
+
+        code = self._run_one(config, listener=listener, restart_on_hup=True)
+        if code == RESTART:
+            restart_in_place(listener)
+        sys.exit(code)
+
+    def _run_worker(self, config: Any, worker: str) -> int:
+        from django_bolt.server.listen import listener_from_fd
+
+        listen_fd, ready_fd, slot = (int(part) for part in worker.split(":"))
+        return self._run_one(
+            config,
+            quiet=slot > 0,
+            listener=listener_from_fd(listen_fd),
+            ready=announce_ready(ready_fd),
+        )
 
     def _compile(self, config: Any) -> Any:
         from django.core.exceptions import ImproperlyConfigured
@@ -262,7 +283,13 @@ class Command(BaseCommand):
             raise CommandError(f"cannot compile the API routes: {exc}") from None
 
     def _run_one(
-        self, config: Any, quiet: bool = False, site: Any = None, listener: Any = None
+        self,
+        config: Any,
+        quiet: bool = False,
+        site: Any = None,
+        listener: Any = None,
+        ready: Any = None,
+        restart_on_hup: bool = False,
     ) -> int:
         from django_bolt.server.serve import serve
 
@@ -271,9 +298,65 @@ class Command(BaseCommand):
         from django.core.exceptions import ImproperlyConfigured
 
         try:
-            return serve(config, site, quiet=quiet, listener=listener)
+            return serve(
+                config,
+                site,
+                quiet=quiet,
+                listener=listener,
+                ready=ready,
+                restart_on_hup=restart_on_hup,
+            )
         except (OSError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
+
+
+#: Set for a worker a supervisor starts in a fresh interpreter: "listen_fd:ready_fd:slot".
+WORKER_ENV = "BOLT_WORKER"
+#: Set for a process restarting in place: the listening socket it keeps serving.
+LISTEN_FD_ENV = "BOLT_LISTEN_FD"
+
+
+def fresh_interpreter() -> list[str]:
+    """This command again, in a new interpreter (same flags, same working directory)."""
+    return [sys.executable, *sys.orig_argv[1:]]
+
+
+def announce_ready(fd: int) -> Any:
+    """Tells the supervisor (through ``fd``) that this worker serves."""
+    return lambda port: os.write(fd, f"{os.getpid()}\n".encode())
+
+
+class _Workers:
+    """How the supervisor starts runbolt's workers: forked from the compiled site, or,
+    after a reload, in fresh interpreters running this command again."""
+
+    def __init__(self, command: Command, config: Any, site: Any, listener: Any) -> None:
+        self.cmd, self.config, self.site, self.listener = command, config, site, listener
+
+    def run(self, slot: int, ready_fd: int) -> int:
+        return self.cmd._run_one(
+            self.config,
+            quiet=slot > 0,
+            site=self.site,
+            listener=self.listener,
+            ready=announce_ready(ready_fd),
+        )
+
+    def command(self, slot: int, ready_fd: int) -> tuple[list[str], dict[str, str], list[int]]:
+        fd = self.listener.fileno()
+        env = {**os.environ, WORKER_ENV: f"{fd}:{ready_fd}:{slot}"}
+        return fresh_interpreter(), env, [fd, ready_fd]
+
+
+def restart_in_place(listener: Any) -> None:
+    """SIGHUP without a supervisor: in-flight requests have finished; this process
+    becomes a new interpreter (same pid, new code) serving the same socket. Connections
+    that arrive meanwhile wait in its queue."""
+    fd = listener.fileno()
+    os.set_inheritable(fd, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, fresh_interpreter(), {**os.environ, LISTEN_FD_ENV: str(fd)})
 
 
 def octal(text: str) -> int:
