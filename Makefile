@@ -32,7 +32,7 @@ $(VENV)/.deps: pyproject.toml Makefile
 	    "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" \
 	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45" "mypy>=1.18" \
 	    "redis>=5" "brotli>=1.1" "zstandard>=0.22" "channels>=4.1" "openapi-spec-validator>=0.7" "schemathesis>=4.1" \
-	    "trustme>=1.1" "h2>=4.1"
+	    "trustme>=1.1" "h2>=4.1" "prometheus-client>=0.20"
 	touch $@
 
 venv: $(VENV)/.deps

@@ -54,6 +54,8 @@ class ServerConfig:
     ssl_certfile: str | None = None  # PEM certificate chain: the socket speaks TLS
     ssl_keyfile: str | None = None  # PEM private key
     root_path: str = ""  # where a proxy mounts the site: Django's SCRIPT_NAME
+    metrics_port: int | None = None  # a second listener: /metrics, /healthz, /readyz
+    metrics_host: str = "127.0.0.1"
 
     def server_settings(
         self, *, asgi_websockets: bool = False, batch_scheduling: bool = True
@@ -122,6 +124,14 @@ class ServerConfig:
         if self.root_path and not self.root_path.startswith("/"):
             raise ValueError(f"ROOT_PATH must start with '/' (got {self.root_path!r})")
         self.root_path = self.root_path.rstrip("/")
+        if self.metrics_port is not None:
+            self.metrics_port = int(self.metrics_port)
+            if not 0 <= self.metrics_port <= 65535:
+                raise ValueError(
+                    f"METRICS_PORT must be between 0 and 65535 (got {self.metrics_port})"
+                )
+            if self.metrics_port == self.port and self.metrics_port and not self.uds:
+                raise ValueError("METRICS_PORT must differ from the server's own port")
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
             raise ValueError("TLS needs both --ssl-certfile and --ssl-keyfile")
         if self.ssl_certfile and self.uds:
@@ -188,6 +198,8 @@ _KEYS = {
     "SSL_CERTFILE": "ssl_certfile",
     "SSL_KEYFILE": "ssl_keyfile",
     "ROOT_PATH": "root_path",
+    "METRICS_PORT": "metrics_port",
+    "METRICS_HOST": "metrics_host",
 }
 _ACCEPTED_ELSEWHERE = {
     "WS_ALLOWED_ORIGINS",

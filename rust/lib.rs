@@ -1,7 +1,7 @@
 //! django_bolt._core: wires the modules; each module owns one concern and registers its
 //! own Python classes and functions.
 //!
-//! Imports point one way, bottom to top: `http`, `logs` and `wake` are the floor; `store`, then
+//! Imports point one way, bottom to top: `http`, `logs`, `metrics` and `wake` are the floor; `store`, then
 //! `auth`, then `policy` and `router` above them; `ws`, then `bridge`; `staticfiles`;
 //! `server` on top.
 
@@ -9,6 +9,7 @@ mod auth;
 mod bridge;
 mod http;
 mod logs;
+mod metrics;
 mod policy;
 mod router;
 mod server;
@@ -33,5 +34,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     auth::register(m)?;
     staticfiles::register(m)?;
     logs::register(m)?;
+    metrics::register(m)?;
     Ok(())
 }

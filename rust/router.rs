@@ -115,6 +115,8 @@ pub struct RouteTable {
     paths: Router<usize>,
     allowed: Vec<(Vec<String>, String)>,
     pattern_index: HashMap<String, usize>,
+    /// Route id -> the path it was registered with (the metrics' route label).
+    labels: Vec<String>,
 }
 
 /// The pseudo-method WebSocket routes are registered under.
@@ -179,6 +181,13 @@ impl RouteTable {
         Self::default()
     }
 
+    /// The path a route was registered with.
+    pub fn label(&self, route_id: u32) -> &str {
+        self.labels
+            .get(route_id as usize)
+            .map_or("", String::as_str)
+    }
+
     pub fn insert(
         &mut self,
         method: &str,
@@ -187,6 +196,11 @@ impl RouteTable {
     ) -> Result<(), RouteError> {
         let method = method.to_ascii_uppercase();
         let pattern = to_matchit_pattern(path)?;
+        let id = target.route_id as usize;
+        if self.labels.len() <= id {
+            self.labels.resize(id + 1, String::new());
+        }
+        self.labels[id] = path.to_owned();
         self.by_method
             .entry(method.clone())
             .or_default()

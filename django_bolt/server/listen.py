@@ -6,11 +6,13 @@ address is refused instead of splitting the traffic with the first."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import socket
 import stat
 
+from .._core import Metrics
 from ..conf import ServerConfig
 
 
@@ -127,3 +129,45 @@ def describe(sock: socket.socket, *, tls: bool = False, root_path: str = "") -> 
     scheme = "https" if tls else "http"
     where = f"[{host}]" if ":" in host else host
     return f"{scheme}://{where}:{port}{root_path}/"
+
+
+@dataclasses.dataclass
+class Sockets:
+    """What every worker of one runbolt shares, opened once before any starts: the
+    listening socket and, with ``--metrics-port``, the metrics region and its listener.
+    A worker in a fresh interpreter (a reload) or a process restarting in place gets
+    them as inherited descriptors."""
+
+    listener: socket.socket
+    metrics: Metrics | None = None
+    metrics_listener: socket.socket | None = None
+
+    @classmethod
+    def open(cls, config: ServerConfig) -> Sockets:
+        listener = open_configured(config)
+        if config.metrics_port is None:
+            return cls(listener)
+        try:
+            metrics_listener = open_listener(config.metrics_host, config.metrics_port, 64)
+        except OSError:
+            listener.close()
+            raise
+        return cls(listener, Metrics(), metrics_listener)
+
+    def fds(self) -> list[int]:
+        """The descriptors a fresh interpreter inherits."""
+        fds = [self.listener.fileno()]
+        if self.metrics is not None and self.metrics_listener is not None:
+            fds += [self.metrics.fd, self.metrics_listener.fileno()]
+        return fds
+
+    def encode(self) -> str:
+        return ",".join(map(str, self.fds()))
+
+    @classmethod
+    def decode(cls, text: str) -> Sockets:
+        fds = [int(part) for part in text.split(",")]
+        listener = listener_from_fd(fds[0])
+        if len(fds) < 3:
+            return cls(listener)
+        return cls(listener, Metrics.attach(fds[1]), listener_from_fd(fds[2]))

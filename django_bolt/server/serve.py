@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from typing import Any
@@ -18,8 +17,9 @@ from ..conf import VERSION, ServerConfig
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
-from .listen import describe, open_configured, sd_notify
+from .listen import Sockets, describe, sd_notify
 from .logs import LogDrain, set_log_level
+from .readiness import probe_database
 from .recycle import watch_budget
 from .runner import Dispatcher
 from .site import Site
@@ -58,16 +58,18 @@ def serve(
     *,
     quiet: bool = False,
     ready: Any = None,
-    listener: socket.socket | None = None,
+    sockets: Sockets | None = None,
     restart_on_hup: bool = False,
+    supervised: bool = False,
 ) -> int:
-    """Serves until SIGTERM/SIGINT (or a spent budget). ``listener`` is the socket to
-    accept from (runbolt opens it before forking); without one, this opens its own.
+    """Serves until SIGTERM/SIGINT (or a spent budget). ``sockets`` are the listening
+    socket (and metrics) to serve (runbolt opens them before forking); without them,
+    this opens its own. ``supervised``: a supervisor tracks readiness and stopping.
     With ``restart_on_hup``, SIGHUP finishes in-flight requests like SIGTERM and returns
     ``RESTART`` (a process without a supervisor restarts in place)."""
     raise_open_file_limit()
-    if listener is None:
-        listener = open_configured(config)
+    if sockets is None:
+        sockets = Sockets.open(config)
     batch = os.environ.get("BOLT_BATCH_SCHED", "1") == "1"
     if batch:
         use_batch_scheduling()
@@ -79,8 +81,9 @@ def serve(
             quiet=quiet,
             ready=ready,
             batch=batch,
-            listener=listener,
+            sockets=sockets,
             restart_on_hup=restart_on_hup,
+            supervised=supervised,
         )
     finally:
         logs.stop()
@@ -93,9 +96,13 @@ def _serve(
     quiet: bool,
     ready: Any,
     batch: bool,
-    listener: socket.socket,
+    sockets: Sockets,
     restart_on_hup: bool = False,
+    supervised: bool = False,
 ) -> int:
+    listener = sockets.listener
+    metrics = sockets.metrics
+    metrics_slot = metrics.claim(os.getpid()) if metrics is not None else 0
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     dispatcher = Dispatcher(
@@ -117,6 +124,9 @@ def _serve(
         ),
         static_files=statics,
         fd=listener.fileno(),
+        metrics=metrics,
+        metrics_slot=metrics_slot,
+        metrics_fd=sockets.metrics_listener.fileno() if sockets.metrics_listener else None,
     )
     if not quiet:
         print(
@@ -134,6 +144,10 @@ def _serve(
 
     stopping = threading.Event()
     restarting = threading.Event()
+    if metrics is not None:
+        probe_database(metrics, metrics_slot, stopping)
+        if not supervised:
+            metrics.set_started()
 
     def wait_then_stop_loop() -> None:
         server.wait()
@@ -146,6 +160,8 @@ def _serve(
         if stopping.is_set():
             return
         stopping.set()
+        if metrics is not None and not supervised:
+            metrics.set_stopping()
         if signum == signal.SIGHUP:
             restarting.set()
             logger.info("received SIGHUP: finishing in-flight requests, then restarting")
@@ -172,6 +188,8 @@ def _serve(
     try:
         loop.run_forever()
     finally:
+        if metrics is not None:
+            metrics.release(os.getpid())
         dispatcher.close()
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:

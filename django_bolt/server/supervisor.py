@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 logger = logging.getLogger("django_bolt")
 
@@ -63,13 +63,22 @@ def _kill(pid: int, signum: int = signal.SIGTERM) -> None:
         pass
 
 
-def supervise(processes: int, workers: Workers, shutdown_timeout: float) -> int:
-    return _Supervisor(processes, workers, shutdown_timeout).run()
+def supervise(
+    processes: int, workers: Workers, shutdown_timeout: float, metrics: Any = None
+) -> int:
+    """Runs the workers until stopped; returns the exit status. ``metrics`` (the shared
+    metrics region) hears when the first workers all serve, when the server stops, and
+    of every worker replaced."""
+    return _Supervisor(processes, workers, shutdown_timeout, metrics).run()
 
 
 class _Supervisor:
-    def __init__(self, processes: int, workers: Workers, shutdown_timeout: float) -> None:
+    def __init__(
+        self, processes: int, workers: Workers, shutdown_timeout: float, metrics: Any
+    ) -> None:
         self.workers = workers
+        self.metrics = metrics
+        self.started = False
         self.shutdown_timeout = shutdown_timeout
         self.children: dict[int, _Child] = {}
         self.wanted = processes
@@ -121,6 +130,8 @@ class _Supervisor:
     # -- signals ------------------------------------------------------------------------
     def on_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
+        if self.metrics is not None:
+            self.metrics.set_stopping()
         self.terminate()
 
     def on_more(self, signum: int, frame: object) -> None:
@@ -183,6 +194,11 @@ class _Supervisor:
             child = self.children.get(int(line or 0))
             if child is not None:
                 child.ready = True
+        if not self.started and self.metrics is not None:
+            first = [c for c in self.children.values() if c.generation == 0]
+            if len(first) >= self.wanted and all(c.ready for c in first):
+                self.started = True
+                self.metrics.set_started()
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> int:
@@ -221,11 +237,18 @@ class _Supervisor:
                     self.check_reload(now)
                 for due, slot in [r for r in self.respawns if r[0] <= now]:
                     self.respawns.remove((due, slot))
-                    self.spawn(slot, self.generation, self.fresh)
+                    self.replace(slot)
             time.sleep(0.05)
         return self.code
 
+    def replace(self, slot: int) -> None:
+        if self.metrics is not None:
+            self.metrics.count_restart()
+        self.spawn(slot, self.generation, self.fresh)
+
     def reaped(self, pid: int, status: int, now: float) -> None:
+        if self.metrics is not None:
+            self.metrics.release(pid)
         child = self.children.pop(pid, None)
         if child is None or self.stopping:
             return
@@ -240,7 +263,7 @@ class _Supervisor:
             return  # replaced by a reload, or removed by SIGTTOU
         if exit_code == 0:  # recycled: its budget was spent
             self.failed_starts = 0
-            self.spawn(child.slot, self.generation, self.fresh)
+            self.replace(child.slot)
             return
         if now - child.started < BOOT_WINDOW:
             self.failed_starts += 1

@@ -1,7 +1,7 @@
 //! The single Actix service: route in Rust, enforce limits, then hand over to Python.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
@@ -69,27 +69,58 @@ pub async fn dispatch(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     state.served.fetch_add(1, Ordering::Relaxed);
-    let draining = Arc::clone(&state.draining);
+    let shared = state.clone();
+    let timing = shared.metrics.as_ref().map(|m| {
+        m.in_flight(1);
+        (req.method().clone(), Instant::now())
+    });
+    let mut routed = Routed::Unrouted;
     let mut resp = match state.access_log.clone() {
-        None => serve(req, payload, state).await,
+        None => serve(req, payload, state, &mut routed).await,
         Some(log) => {
             let started = log.start(&req);
-            let resp = serve(req.clone(), payload, state).await;
+            let resp = serve(req.clone(), payload, state, &mut routed).await;
             log.finish(started, req, resp)
         }
     };
+    if let (Some(metrics), Some((method, started))) = (&shared.metrics, timing) {
+        metrics.in_flight(-1);
+        let route = match routed {
+            Routed::Route(id) => shared.routes.label(id),
+            Routed::Static => "static",
+            Routed::Django => "django",
+            Routed::Unrouted => "unrouted",
+        };
+        metrics.request(
+            method.as_str(),
+            route,
+            resp.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     // A stopping server tells keep-alive clients to come back on a new connection (which
     // another process accepts) instead of keeping this one busy until the deadline.
-    if draining.load(Ordering::Relaxed) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+    if shared.draining.load(Ordering::Relaxed) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         resp.head_mut().set_connection_type(ConnectionType::Close);
     }
     resp
+}
+
+/// Who answered a request, for the metrics' route label.
+#[derive(Clone, Copy)]
+enum Routed {
+    /// Refused before routing, or no route for its method.
+    Unrouted,
+    Route(u32),
+    Static,
+    Django,
 }
 
 async fn serve(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
+    routed: &mut Routed,
 ) -> HttpResponse {
     if let Some(refusal) = check_head(&req, state.head_limits) {
         return refusal;
@@ -101,11 +132,13 @@ async fn serve(
     }
     if is_websocket_upgrade(&req) {
         if let Lookup::Found { target, params } = state.routes.lookup(WEBSOCKET, req.path()) {
+            *routed = Routed::Route(target.route_id);
             let (route_id, policy) = (target.route_id as i64, target.policy.clone());
             return serve_websocket(req, payload, state, route_id, policy, params).await;
         }
         if state.asgi_websockets {
             // No route of ours: the project's ASGI application (Channels) takes it.
+            *routed = Routed::Django;
             return serve_websocket(req, payload, state, DJANGO_FALLBACK, None, Vec::new()).await;
         }
         // Nothing here takes a WebSocket: refuse at once (a handshake left to Django's
@@ -125,6 +158,7 @@ async fn serve(
     let (route_id, blocking, params, policy) =
         match state.routes.lookup(req.method().as_str(), req.path()) {
             Lookup::Found { target, params } => {
+                *routed = Routed::Route(target.route_id);
                 let Some(decoded) = decode_params(params) else {
                     return bad_path();
                 };
@@ -145,14 +179,21 @@ async fn serve(
             Lookup::NotFound => {
                 // Collected static files answer where Django would (API routes win).
                 if let Some(resp) = serve_static(&state.statics, &req).await {
+                    *routed = Routed::Static;
                     return resp;
                 }
+                *routed = Routed::Django;
                 return to_django(req, payload, state).await;
             }
         };
     let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
         Ok(pass) => pass,
-        Err(refusal) => return refusal,
+        Err(refusal) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.refused(refusal.status().as_u16());
+            }
+            return refusal;
+        }
     };
     let input = read_input(&req, payload, state.form_limits());
     let (body, form) = match within(input, state.body_timeout).await {
@@ -173,7 +214,12 @@ async fn serve(
         )
     };
     let rx = match state.bridge.hand_over(parts, blocking, state.max_pending) {
-        Ok(rx) => rx,
+        Ok(rx) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.to_python();
+            }
+            rx
+        }
         Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
     };
     let resp = match answer_within(rx, state.handler_timeout).await {

@@ -54,7 +54,12 @@ pub async fn to_django(
         }
     };
     let mut answer = match state.bridge.hand_over(parts, true, state.max_pending) {
-        Ok(answer) => answer,
+        Ok(answer) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.to_python();
+            }
+            answer
+        }
         Err(why) => return not_handed_over(why, html),
     };
     let reply = match rest {

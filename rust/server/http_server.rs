@@ -10,8 +10,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::KeepAlive;
-use actix_web::{web, App, HttpServer};
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -22,6 +24,7 @@ use super::routes::build_routes;
 use super::scheduling::set_batch_scheduling;
 use super::settings::ServerSettings;
 use crate::bridge::handle::Bridge;
+use crate::metrics::{Metrics, Recorder};
 use crate::staticfiles::static_files::StaticFiles;
 
 fn bind(
@@ -79,9 +82,20 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
     })
 }
 
+/// The metrics listener's one service: /metrics, /healthz, /readyz.
+async fn answer_metrics(req: HttpRequest, recorder: web::Data<Recorder>) -> HttpResponse {
+    let (status, content_type, body) = crate::metrics::answer(req.path(), &recorder);
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+        .content_type(content_type)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct Server {
     handle: ServerHandle,
+    metrics_handle: Option<ServerHandle>,
+    recorder: Option<Recorder>,
     ws_stop: tokio::sync::watch::Sender<u16>,
     ws_active: Arc<AtomicUsize>,
     served: Arc<AtomicU64>,
@@ -93,7 +107,12 @@ pub struct Server {
 #[pymethods]
 impl Server {
     #[new]
-    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new(), fd=None))]
+    /// `metrics` (with this process's `metrics_slot`) counts every request in the shared
+    /// metrics; `metrics_fd` is the listening socket that answers /metrics, /healthz and
+    /// /readyz.
+    #[pyo3(signature = (routes, bridge, settings, static_files=Vec::new(), fd=None,
+                        metrics=None, metrics_slot=0, metrics_fd=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         routes: &Bound<'_, PyAny>,
@@ -101,16 +120,38 @@ impl Server {
         settings: &ServerSettings,
         static_files: Vec<PyRef<'_, StaticFiles>>,
         fd: Option<i32>,
+        metrics: Option<PyRef<'_, Metrics>>,
+        metrics_slot: usize,
+        metrics_fd: Option<i32>,
     ) -> PyResult<Self> {
         let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
         let ws_active = Arc::new(AtomicUsize::new(0));
-        let state = web::Data::new(settings.app_state(
+        let mut state = settings.app_state(
             build_routes(routes)?,
             Arc::clone(&bridge.core),
             Arc::clone(&ws_active),
             ws_shutdown,
             &static_files,
-        )?);
+        )?;
+        let recorder = metrics.map(|m| m.recorder(metrics_slot)).transpose()?;
+        state.metrics = recorder.clone();
+        let state = web::Data::new(state);
+        let metrics_listener = match (metrics_fd, &recorder) {
+            (Some(fd), Some(recorder)) => match inherited(fd)
+                .map_err(|e| PyOSError::new_err(format!("cannot serve metrics socket {fd}: {e}")))?
+            {
+                Listener::Tcp(l) => Some((l, recorder.clone())),
+                Listener::Unix(_) => {
+                    return Err(PyOSError::new_err("the metrics socket must be TCP"));
+                }
+            },
+            (Some(_), None) => {
+                return Err(PyRuntimeError::new_err(
+                    "a metrics socket needs the metrics region",
+                ))
+            }
+            _ => None,
+        };
         let served = Arc::clone(&state.served);
         let draining = Arc::clone(&state.draining);
         let ServerSettings {
@@ -177,6 +218,23 @@ impl Server {
                     .client_request_timeout(Duration::from_secs_f64(header_timeout))
                     .shutdown_timeout(shutdown_timeout)
                     .disable_signals();
+                    let metrics_server = match metrics_listener {
+                        Some((listener, recorder)) => Some(
+                            HttpServer::new(move || {
+                                App::new()
+                                    .app_data(web::Data::new(recorder.clone()))
+                                    .default_service(web::to(answer_metrics))
+                            })
+                            .workers(1)
+                            .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                            .client_request_timeout(Duration::from_secs(5))
+                            .shutdown_timeout(1)
+                            .disable_signals()
+                            .listen(listener)?
+                            .run(),
+                        ),
+                        None => None,
+                    };
                     let server = match (listener, tls) {
                         (Listener::Tcp(l), Some(tls)) => server
                             .tls_handshake_timeout(Duration::from_secs_f64(header_timeout.max(1.0)))
@@ -185,21 +243,35 @@ impl Server {
                         (Listener::Unix(l), _) => server.listen_uds(l)?,
                     }
                     .run();
-                    let _ = handle_tx.send(server.handle());
-                    server.await
+                    let handles = (server.handle(), metrics_server.as_ref().map(|m| m.handle()));
+                    let _ = handle_tx.send(handles);
+                    match metrics_server {
+                        Some(metrics_server) => {
+                            let (main, metrics) = futures_util::join!(server, metrics_server);
+                            main.and(metrics)
+                        }
+                        None => server.await,
+                    }
                 })
             })?;
         let handle = py.detach(move || handle_rx.recv());
         match handle {
-            Ok(handle) => Ok(Self {
-                handle,
-                ws_stop,
-                ws_active,
-                served,
-                draining,
-                thread: Mutex::new(Some(thread)),
-                local_addr,
-            }),
+            Ok((handle, metrics_handle)) => {
+                if let Some(recorder) = &recorder {
+                    recorder.serving();
+                }
+                Ok(Self {
+                    handle,
+                    metrics_handle,
+                    recorder,
+                    ws_stop,
+                    ws_active,
+                    served,
+                    draining,
+                    thread: Mutex::new(Some(thread)),
+                    local_addr,
+                })
+            }
             Err(_) => {
                 let err = thread
                     .join()
@@ -240,8 +312,12 @@ impl Server {
     #[pyo3(signature = (graceful=true, websocket_code=1001))]
     fn stop(&self, graceful: bool, websocket_code: u16) -> PyResult<()> {
         self.draining.store(true, Ordering::Relaxed);
+        if let Some(recorder) = &self.recorder {
+            recorder.draining();
+        }
         self.ws_stop.send_replace(websocket_code.max(1000));
         let handle = self.handle.clone();
+        let metrics_handle = self.metrics_handle.clone();
         std::thread::Builder::new()
             .name("bolt-stop".into())
             .spawn(move || {
@@ -259,6 +335,9 @@ impl Server {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                         handle.stop(graceful).await;
+                        if let Some(metrics) = metrics_handle {
+                            metrics.stop(false).await;
+                        }
                     });
                 }
             })?;

@@ -264,6 +264,7 @@ impl ServerSettings {
             draining: Arc::default(),
             trusted_proxies: trusted,
             root_path: self.root_path.clone(),
+            metrics: None,
         })
     }
 }

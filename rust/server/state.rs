@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::access_log::AccessLog;
 use crate::bridge::queue::BridgeCore;
 use crate::http::form::FormLimits;
+use crate::metrics::Recorder;
 use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::index::StaticIndex;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<Net>,
     /// Where a proxy mounts the site ("" or "/app", no trailing slash).
     pub root_path: String,
+    /// This process's slot in the shared metrics (`--metrics-port`).
+    pub metrics: Option<Recorder>,
 }
 
 /// gunicorn's limits on a request's head.

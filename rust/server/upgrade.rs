@@ -61,7 +61,12 @@ pub async fn serve_websocket(
     };
     let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
         Ok(pass) => pass,
-        Err(refusal) => return refusal,
+        Err(refusal) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.refused(refusal.status().as_u16());
+            }
+            return refusal;
+        }
     };
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge.wake));
     let parts = RequestParts {
@@ -77,7 +82,12 @@ pub async fn serve_websocket(
         )
     };
     let rx = match state.bridge.hand_over(parts, false, state.max_pending) {
-        Ok(rx) => rx,
+        Ok(rx) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.to_python();
+            }
+            rx
+        }
         Err(why) => return not_handed_over(why, false),
     };
     let limits = state.ws;
@@ -86,6 +96,7 @@ pub async fn serve_websocket(
             let conn = Conn {
                 slot,
                 shutdown: state.ws_shutdown.clone(),
+                metrics: state.metrics.clone(),
             };
             finish_handshake(&req, payload, decision, shared, outgoing, limits, conn)
         }

@@ -9,6 +9,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use tokio::sync::{mpsc, watch};
 
 use super::channel::{Incoming, Outgoing, Shared};
+use crate::metrics::Recorder;
 
 /// Limits for every connection of a server.
 #[derive(Clone, Copy)]
@@ -103,6 +104,7 @@ pub async fn pump(
     mut outgoing: mpsc::Receiver<Outgoing>,
     limits: Limits,
     mut shutdown: watch::Receiver<u16>,
+    metrics: Option<&Recorder>,
 ) -> (u16, String) {
     let stopping = *shutdown.borrow_and_update();
     if stopping != 0 {
@@ -144,10 +146,16 @@ pub async fn pump(
                 ping_sent = None;
                 match msg {
                     Some(Ok(AggregatedMessage::Text(text))) => {
+                        if let Some(metrics) = metrics {
+                            metrics.ws_received();
+                        }
                         shared.push(Incoming::Text(text.to_string()));
                         Ok(())
                     }
                     Some(Ok(AggregatedMessage::Binary(data))) => {
+                        if let Some(metrics) = metrics {
+                            metrics.ws_received();
+                        }
                         shared.push(Incoming::Binary(data));
                         Ok(())
                     }
@@ -183,6 +191,11 @@ pub async fn pump(
             out = outgoing.recv() => {
                 // The handler may be waiting for room.
                 shared.wake();
+                if let (Some(metrics), Some(Outgoing::Text(_) | Outgoing::Binary(_))) =
+                    (metrics, &out)
+                {
+                    metrics.ws_sent();
+                }
                 match out {
                     Some(Outgoing::Text(text)) => write(shared, stall, session.text(text)).await,
                     Some(Outgoing::Binary(data)) => write(shared, stall, session.binary(data)).await,

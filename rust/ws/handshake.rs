@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::channel::{Incoming, Outgoing, Shared};
 use super::frames::{close_reason, pump, Limits};
+use crate::metrics::Recorder;
 
 /// What the handler decided about the handshake.
 pub enum Decision {
@@ -47,6 +48,8 @@ pub struct Conn {
     pub slot: Slot,
     /// Set to the close code (1001, 1012) when the server stops.
     pub shutdown: watch::Receiver<u16>,
+    /// The worker's metrics (`--metrics-port`): connections and messages.
+    pub metrics: Option<Recorder>,
 }
 
 /// Completes the handshake the handler accepted (or closes at once) and starts the task
@@ -91,7 +94,22 @@ pub fn finish_handshake(
         .aggregate_continuations()
         .max_continuation_size(limits.max_message);
     actix_rt::spawn(async move {
-        let (code, reason) = pump(&shared, session, stream, outgoing, limits, conn.shutdown).await;
+        if let Some(metrics) = &conn.metrics {
+            metrics.websocket(1);
+        }
+        let (code, reason) = pump(
+            &shared,
+            session,
+            stream,
+            outgoing,
+            limits,
+            conn.shutdown,
+            conn.metrics.as_ref(),
+        )
+        .await;
+        if let Some(metrics) = &conn.metrics {
+            metrics.websocket(-1);
+        }
         shared.push(Incoming::Closed(code, reason));
         shared.leave_groups();
         drop(conn.slot);

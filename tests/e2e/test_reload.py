@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from django_bolt.testing.process import free_port
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -63,7 +64,8 @@ def test_sighup_starts_new_workers_with_new_code_before_the_old_ones_leave(bolt,
     version = tmp_path / "version"
     version.write_text("1")
     env = {"BOLT_CODE_VERSION_FILE": str(version)}
-    with bolt("--processes", "2", env=env) as server:
+    metrics_port = free_port()
+    with bolt("--processes", "2", "--metrics-port", str(metrics_port), env=env) as server:
         old = wait_for(lambda: len(c := children(server.proc.pid)) == 2 and c)
         with Load(server.url) as load:
             assert load.versions_since(0) == {1}
@@ -78,6 +80,17 @@ def test_sighup_starts_new_workers_with_new_code_before_the_old_ones_leave(bolt,
         new = children(server.proc.pid)
         assert len(new) == 2 and not (new & old)
         assert {a["pid"] for a in load.answers[mark:]} <= new
+        # The new workers share the metrics: what the old ones counted is kept, and the
+        # site is ready with two workers.
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        counted = next(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith('django_bolt_requests_total{method="GET",route="/api/code-version"')
+        )
+        assert counted >= len(load.answers)
+        ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz")
+        assert (ready.status_code, ready.text) == (200, "2 workers serve\n")
         # The new generation is supervised like the first: SIGTERM stops everything.
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(30) == 0

@@ -138,6 +138,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--ssl-keyfile", dest="ssl_keyfile", help="PEM private key.")
         parser.add_argument(
+            "--metrics-port",
+            type=int,
+            dest="metrics_port",
+            help="Serve Prometheus /metrics, /healthz and /readyz on this port (a listener "
+            "of its own, never the public one).",
+        )
+        parser.add_argument(
+            "--metrics-host",
+            dest="metrics_host",
+            help="Address of the --metrics-port listener (default 127.0.0.1).",
+        )
+        parser.add_argument(
             "--access-log",
             action="store_true",
             default=None,
@@ -199,6 +211,8 @@ class Command(BaseCommand):
                 uds_mode=options["uds_mode"],
                 fd=options["fd"],
                 root_path=options["root_path"],
+                metrics_port=options["metrics_port"],
+                metrics_host=options["metrics_host"],
                 ssl_certfile=options["ssl_certfile"],
                 ssl_keyfile=options["ssl_keyfile"],
                 access_log=options["access_log"],
@@ -226,17 +240,25 @@ class Command(BaseCommand):
         worker = os.environ.pop(WORKER_ENV, None)
         if worker is not None:  # a fresh worker a reloading supervisor started
             sys.exit(self._run_worker(config, worker))
-        from django_bolt.server.listen import describe, listener_from_fd, open_configured
+        from django_bolt.server.listen import Sockets, describe
 
         # Opened once, before any worker: they all accept from it, and a second server
         # on the same address is refused here. A process restarting in place (SIGHUP)
         # inherits it.
         inherited = os.environ.pop(LISTEN_FD_ENV, None)
         try:
-            listener = listener_from_fd(int(inherited)) if inherited else open_configured(config)
+            sockets = Sockets.decode(inherited) if inherited else Sockets.open(config)
         except OSError as exc:
             raise CommandError(str(exc)) from None
-        where = describe(listener, tls=bool(config.ssl_certfile), root_path=config.root_path)
+        where = describe(
+            sockets.listener, tls=bool(config.ssl_certfile), root_path=config.root_path
+        )
+        if sockets.metrics_listener is not None:
+            print(
+                f"django_bolt metrics: {describe(sockets.metrics_listener)}metrics "
+                "(and /healthz, /readyz)",
+                flush=True,
+            )
         if config.processes > 1 or config.max_requests or config.max_rss:
             from django_bolt.server.supervisor import supervise
 
@@ -251,25 +273,29 @@ class Command(BaseCommand):
             if config.processes > 1:
                 warn_about_local_groups(site)
             code = supervise(
-                config.processes, _Workers(self, config, site, listener), config.shutdown_timeout
+                config.processes,
+                _Workers(self, config, site, sockets),
+                config.shutdown_timeout,
+                metrics=sockets.metrics,
             )
             sys.exit(code)
         from django_bolt.server.serve import RESTART
 
-        code = self._run_one(config, listener=listener, restart_on_hup=True)
+        code = self._run_one(config, sockets=sockets, restart_on_hup=True)
         if code == RESTART:
-            restart_in_place(listener)
+            restart_in_place(sockets)
         sys.exit(code)
 
     def _run_worker(self, config: Any, worker: str) -> int:
-        from django_bolt.server.listen import listener_from_fd
+        from django_bolt.server.listen import Sockets
 
-        listen_fd, ready_fd, slot = (int(part) for part in worker.split(":"))
+        fds, ready_fd, slot = worker.split(":")
         return self._run_one(
             config,
-            quiet=slot > 0,
-            listener=listener_from_fd(listen_fd),
-            ready=announce_ready(ready_fd),
+            quiet=int(slot) > 0,
+            sockets=Sockets.decode(fds),
+            ready=announce_ready(int(ready_fd)),
+            supervised=True,
         )
 
     def _compile(self, config: Any) -> Any:
@@ -287,9 +313,10 @@ class Command(BaseCommand):
         config: Any,
         quiet: bool = False,
         site: Any = None,
-        listener: Any = None,
+        sockets: Any = None,
         ready: Any = None,
         restart_on_hup: bool = False,
+        supervised: bool = False,
     ) -> int:
         from django_bolt.server.serve import serve
 
@@ -302,17 +329,20 @@ class Command(BaseCommand):
                 config,
                 site,
                 quiet=quiet,
-                listener=listener,
+                sockets=sockets,
                 ready=ready,
                 restart_on_hup=restart_on_hup,
+                supervised=supervised,
             )
         except (OSError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
 
 
-#: Set for a worker a supervisor starts in a fresh interpreter: "listen_fd:ready_fd:slot".
+#: Set for a worker a supervisor starts in a fresh interpreter: "fds:ready_fd:slot"
+#: (``Sockets.encode`` for the fds).
 WORKER_ENV = "BOLT_WORKER"
-#: Set for a process restarting in place: the listening socket it keeps serving.
+#: Set for a process restarting in place: the sockets it keeps serving
+#: (``Sockets.encode``).
 LISTEN_FD_ENV = "BOLT_LISTEN_FD"
 
 
@@ -330,33 +360,33 @@ class _Workers:
     """How the supervisor starts runbolt's workers: forked from the compiled site, or,
     after a reload, in fresh interpreters running this command again."""
 
-    def __init__(self, command: Command, config: Any, site: Any, listener: Any) -> None:
-        self.cmd, self.config, self.site, self.listener = command, config, site, listener
+    def __init__(self, command: Command, config: Any, site: Any, sockets: Any) -> None:
+        self.cmd, self.config, self.site, self.sockets = command, config, site, sockets
 
     def run(self, slot: int, ready_fd: int) -> int:
         return self.cmd._run_one(
             self.config,
             quiet=slot > 0,
             site=self.site,
-            listener=self.listener,
+            sockets=self.sockets,
             ready=announce_ready(ready_fd),
+            supervised=True,
         )
 
     def command(self, slot: int, ready_fd: int) -> tuple[list[str], dict[str, str], list[int]]:
-        fd = self.listener.fileno()
-        env = {**os.environ, WORKER_ENV: f"{fd}:{ready_fd}:{slot}"}
-        return fresh_interpreter(), env, [fd, ready_fd]
+        env = {**os.environ, WORKER_ENV: f"{self.sockets.encode()}:{ready_fd}:{slot}"}
+        return fresh_interpreter(), env, [*self.sockets.fds(), ready_fd]
 
 
-def restart_in_place(listener: Any) -> None:
+def restart_in_place(sockets: Any) -> None:
     """SIGHUP without a supervisor: in-flight requests have finished; this process
-    becomes a new interpreter (same pid, new code) serving the same socket. Connections
-    that arrive meanwhile wait in its queue."""
-    fd = listener.fileno()
-    os.set_inheritable(fd, True)
+    becomes a new interpreter (same pid, new code) serving the same sockets. Connections
+    that arrive meanwhile wait in the listening socket's queue."""
+    for fd in sockets.fds():
+        os.set_inheritable(fd, True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, fresh_interpreter(), {**os.environ, LISTEN_FD_ENV: str(fd)})
+    os.execve(sys.executable, fresh_interpreter(), {**os.environ, LISTEN_FD_ENV: sockets.encode()})
 
 
 def octal(text: str) -> int:
