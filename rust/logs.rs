@@ -173,9 +173,58 @@ pub fn take_log_records(py: Python<'_>, timeout: f64) -> Vec<(&'static str, u8, 
     })
 }
 
+/// A panic on any Rust thread (an Actix worker, the server thread) is reported on the
+/// `django_bolt.server` logger, with a backtrace when `RUST_BACKTRACE` asks for one,
+/// instead of going to stderr past the project's logging.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let thread = std::thread::current();
+    let mut message = format!(
+        "panic on thread {}: {info}",
+        thread.name().unwrap_or("unnamed")
+    );
+    let backtrace = std::backtrace::Backtrace::capture();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        message.push_str(&format!("\n{backtrace}"));
+    }
+    log("django_bolt.server", ERROR, message);
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    std::panic::set_hook(Box::new(report_panic));
     m.add_function(wrap_pyfunction!(attach_logging, m)?)?;
     m.add_function(wrap_pyfunction!(detach_logging, m)?)?;
     m.add_function(wrap_pyfunction!(take_log_records, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_are_reported_through_the_log_queue() {
+        std::panic::set_hook(Box::new(report_panic));
+        PIPE.attached.store(true, Ordering::Release);
+        let crashed = std::thread::Builder::new()
+            .name("bolt-test-worker".into())
+            .spawn(|| panic!("the handler state is gone"))
+            .unwrap()
+            .join();
+        let _ = std::panic::take_hook();
+        PIPE.attached.store(false, Ordering::Release);
+        assert!(crashed.is_err());
+        let record = PIPE
+            .rx
+            .try_iter()
+            .find(|r| r.message.contains("the handler state is gone"))
+            .expect("the panic was queued for Python logging");
+        assert_eq!((record.logger, record.level), ("django_bolt.server", ERROR));
+        assert!(
+            record
+                .message
+                .starts_with("panic on thread bolt-test-worker: panicked at "),
+            "{}",
+            record.message
+        );
+    }
 }

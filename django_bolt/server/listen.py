@@ -110,6 +110,19 @@ def sd_notify(state: str) -> None:
             pass
 
 
+def watchdog_interval() -> float | None:
+    """How often to tell systemd ``WATCHDOG=1`` (half its ``WatchdogSec``), when it asks
+    this process (``WATCHDOG_USEC``, and ``WATCHDOG_PID`` naming it, if set)."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(int(usec), 1) / 2e6
+    except ValueError:
+        return None
+
+
 def open_configured(config: ServerConfig) -> socket.socket:
     """The socket runbolt's settings ask for: ``--fd``, else one systemd passed, else
     ``--uds``, else ``host:port``."""

@@ -17,7 +17,7 @@ from ..conf import VERSION, ServerConfig
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
-from .listen import Sockets, describe, sd_notify
+from .listen import Sockets, describe, sd_notify, watchdog_interval
 from .logs import LogDrain, set_log_level
 from .readiness import probe_database
 from .recycle import watch_budget
@@ -144,6 +144,7 @@ def _serve(
 
     stopping = threading.Event()
     restarting = threading.Event()
+    keep_watchdog_fed(loop, stopping)
     if metrics is not None:
         probe_database(metrics, metrics_slot, stopping)
         if not supervised:
@@ -199,6 +200,22 @@ def _serve(
         loop.close()
     sys.stdout.flush()
     return RESTART if restarting.is_set() else 0
+
+
+def keep_watchdog_fed(loop: asyncio.AbstractEventLoop, stopping: threading.Event) -> None:
+    """systemd's watchdog (``WatchdogSec=``): ``WATCHDOG=1`` from the event loop itself,
+    so a loop that stops turning stops the pings and systemd restarts the service."""
+    interval = watchdog_interval()
+    if interval is None:
+        return
+
+    def feed() -> None:
+        if stopping.is_set():
+            return
+        sd_notify("WATCHDOG=1")
+        loop.call_later(interval, feed)
+
+    loop.call_soon(feed)
 
 
 def _close_websockets_on_reload(server: Server, wait: float = 2.0) -> None:

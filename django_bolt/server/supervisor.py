@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any, Protocol
 
+from .listen import sd_notify, watchdog_interval
+
 logger = logging.getLogger("django_bolt")
 
 RESPAWN_BACKOFF = 1.0
@@ -210,6 +212,8 @@ class _Supervisor:
         for slot in range(self.wanted):
             self.spawn(slot, self.generation, fresh=False)
         deadline: float | None = None
+        watchdog = watchdog_interval()
+        fed = 0.0
         # Polled rather than blocking, so that an exit is seen when it happens (a failed
         # start is told from a crash by how long the worker lived) while respawns wait
         # their turn.
@@ -230,6 +234,9 @@ class _Supervisor:
                     logger.error("worker pid %d did not stop in time; killing it", child)
                     _kill(child, signal.SIGKILL)
                 deadline = float("inf")
+            if watchdog is not None and now - fed >= watchdog and self.children:
+                sd_notify("WATCHDOG=1")  # this loop turns and has workers
+                fed = now
             if not self.stopping:
                 if self.reload_asked:
                     self.start_reload()

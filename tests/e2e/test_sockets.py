@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -103,16 +104,49 @@ def test_systemd_socket_activation_and_notification(e2e_db, tmp_path):
         [],
         e2e_db,
         prefix=("sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"'),
-        env={"LISTEN_FDS": "1", "NOTIFY_SOCKET": notify_path},
+        env={"LISTEN_FDS": "1", "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"},
         preexec_fn=as_descriptor_3,
         close_fds=False,
     )
     listener.close()
     assert notify.recv(100) == b"READY=1"
+    # WatchdogSec=0.4: pinged every 0.2 s while the event loop turns.
+    assert [notify.recv(100) for _ in range(3)] == [b"WATCHDOG=1"] * 3
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert client.get("/api/hello").status_code == 200
     proc.send_signal(signal.SIGTERM)
-    assert notify.recv(100) == b"STOPPING=1"
+    while (message := notify.recv(100)) == b"WATCHDOG=1":
+        pass
+    assert message == b"STOPPING=1"
     proc.communicate(timeout=30)
     assert proc.returncode == 0
+    notify.close()
+
+
+def test_the_supervisor_feeds_systemds_watchdog(e2e_db, tmp_path):
+    notify_path = str(tmp_path / "notify")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    notify.settimeout(30)
+    # WATCHDOG_PID names the supervisor (the main process): it pings, the workers do not.
+    proc = start(
+        ["--port", "0", "--processes", "2"],
+        e2e_db,
+        prefix=("sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"'),
+        env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"},
+    )
+    senders = {}
+    credentials = struct.calcsize("3i")
+    while len(senders.get(b"WATCHDOG=1", ())) < 3 or len(senders.get(b"READY=1", ())) < 2:
+        data, ancillary, _, _ = notify.recvmsg(100, socket.CMSG_SPACE(credentials))
+        pid = next(
+            struct.unpack("3i", payload)[0]
+            for level, kind, payload in ancillary
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS
+        )
+        senders.setdefault(data, []).append(pid)
+    assert set(senders[b"WATCHDOG=1"]) == {proc.pid}
+    assert proc.pid not in senders[b"READY=1"]  # each worker says it serves
+    stop(proc)
     notify.close()
