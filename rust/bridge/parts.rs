@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use actix_http::header::{HeaderMap, HOST};
 use actix_http::{Method, Uri};
-use actix_web::HttpMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -14,7 +13,6 @@ use super::response_args::HeaderList;
 use super::stream::StreamWaker;
 use crate::auth::identity::Identity;
 use crate::http::form::ParsedForm;
-use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::policy::proxies::{client_ip, forwarded_scheme, Net};
 use crate::ws::channel::Shared as WsShared;
 use crate::ws::handshake::Decision;
@@ -50,7 +48,6 @@ pub struct RequestParts {
 
 impl RequestParts {
     /// A request's parts with no body, identity or WebSocket yet.
-    /// The request id the access log gave the request, if any, replaces the incoming one.
     /// From a `trusted` proxy, the client's address and scheme are the ones it forwards.
     /// Under a `root` path (`--root-path`), Python sees the path with it, as the client
     /// asked for it through the proxy (routing in Rust used the path without it).
@@ -62,9 +59,6 @@ impl RequestParts {
         root: &str,
     ) -> Self {
         let mut headers = req.headers().clone();
-        if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
-            headers.insert(X_REQUEST_ID.clone(), id.clone());
-        }
         if !headers.contains_key(HOST) {
             // HTTP/2 names the host in the :authority pseudo-header, not in Host.
             if let Some(host) = req.uri().authority().and_then(|a| a.as_str().parse().ok()) {

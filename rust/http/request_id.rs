@@ -1,5 +1,6 @@
 //! Request ids: the one a trusted proxy sent (`X-Request-ID`), or a new one, unique across
-//! processes; carried in the request's extensions so every hand-over to Python sees it.
+//! processes; set in the request's own headers before it is served, so every hand-over
+//! to Python sees it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
@@ -7,10 +8,6 @@ use std::sync::LazyLock;
 use actix_web::http::header::{HeaderName, HeaderValue};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being served (in its extensions).
-#[derive(Clone)]
-pub struct RequestId(pub HeaderValue);
 
 static SEED: LazyLock<(u64, u64)> = LazyLock::new(|| {
     let mut bytes = [0u8; 16];

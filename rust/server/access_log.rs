@@ -10,13 +10,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue, REFERER, USER_AGENT};
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use crate::http::errors::json_string;
-use crate::http::request_id::{acceptable, new_request_id, RequestId, X_REQUEST_ID};
+use crate::http::request_id::{acceptable, new_request_id, X_REQUEST_ID};
 use crate::logs;
 use crate::policy::proxies::{client_ip, Net};
 
@@ -201,18 +202,27 @@ impl AccessLog {
         })
     }
 
-    /// Gives the request its id (a trusted proxy's, else a new one) before it is served.
-    pub fn start(&self, req: &HttpRequest) -> (Instant, HeaderValue) {
+    /// Gives the request its id before it is served: a trusted proxy's, else a new one
+    /// in place of whatever the client sent, so handlers and Django see the logged id.
+    pub fn assign_id(&self, req: &mut ServiceRequest) {
         let trusted_peer = req
             .peer_addr()
             .is_some_and(|p| self.trusted.iter().any(|n| n.contains(&p.ip())));
+        let keep = trusted_peer && req.headers().get(&X_REQUEST_ID).is_some_and(acceptable);
+        if !keep {
+            req.head_mut()
+                .headers
+                .insert(X_REQUEST_ID.clone(), new_request_id());
+        }
+    }
+
+    /// The clock starts; the id `assign_id` gave the request.
+    pub fn start(&self, req: &HttpRequest) -> (Instant, HeaderValue) {
         let id = req
             .headers()
             .get(&X_REQUEST_ID)
-            .filter(|v| trusted_peer && acceptable(v))
             .cloned()
             .unwrap_or_else(new_request_id);
-        req.extensions_mut().insert(RequestId(id.clone()));
         (Instant::now(), id)
     }
 
@@ -240,13 +250,24 @@ impl AccessLog {
             id,
             outgoing,
         };
-        resp.map_body(|_, body| {
-            BoxBody::new(Logged {
+        let (resp, body) = resp.into_parts();
+        if matches!(body.size(), BodySize::None) {
+            logs::access(entry.line(0), self.python);
+            return resp.set_body(body);
+        }
+        match body.try_into_bytes() {
+            // A body already whole goes out with the head in one write: the line is
+            // written now, and the body keeps the server's fast path (no wrapper).
+            Ok(bytes) => {
+                logs::access(entry.line(bytes.len() as u64), self.python);
+                resp.set_body(BoxBody::new(bytes))
+            }
+            Err(body) => resp.set_body(BoxBody::new(Logged {
                 body,
                 bytes: 0,
                 entry: Some(entry),
-            })
-        })
+            })),
+        }
     }
 }
 

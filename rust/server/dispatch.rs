@@ -36,6 +36,9 @@ pub async fn entry(mut sreq: ServiceRequest) -> Result<ServiceResponse, actix_we
     if !state.root_path.is_empty() {
         strip_root(&mut sreq, &state.root_path);
     }
+    if let Some(log) = &state.access_log {
+        log.assign_id(&mut sreq);
+    }
     let (req, mut payload) = sreq.into_parts();
     let payload = web::Payload::from_request(&req, &mut payload).into_inner()?;
     let resp = dispatch(req.clone(), payload, state).await;
