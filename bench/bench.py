@@ -173,6 +173,26 @@ def contenders(port: int) -> dict[str, dict]:
             "env": {},
             "endpoints": ["hello", "admin login page"],
         },
+        # The cost of the metrics (each request counted in the shared region).
+        "django_bolt (metrics)": {
+            "cmd": runbolt(OUR_PY, "--metrics-port", str(free_port())),
+            "env": {},
+            "endpoints": ["hello", "admin login page"],
+        },
+        # HTTPS from runbolt itself (rustls), HTTP/1.1 by wrk and HTTP/2 by h2load.
+        "django_bolt (TLS)": {
+            "cmd": runbolt(OUR_PY, *tls_args()),
+            "env": {},
+            "endpoints": ["hello"],
+            "scheme": "https",
+        },
+        "django_bolt (TLS, HTTP/2)": {
+            "cmd": runbolt(OUR_PY, *tls_args()),
+            "env": {},
+            "endpoints": ["hello"],
+            "scheme": "https",
+            "client": "h2load",
+        },
         # An earlier build of ours, side by side with the current one: BENCH_BEFORE_PATH
         # is a directory holding that build's django_bolt package (its _core included).
         **(
@@ -231,6 +251,20 @@ def contenders(port: int) -> dict[str, dict]:
     }
 
 
+def tls_args() -> list[str]:
+    """A certificate for 127.0.0.1 (made once per run, from a throwaway authority)."""
+    cert, key = OUT / "tls-cert.pem", OUT / "tls-key.pem"
+    if not cert.exists():
+        import trustme
+
+        issued = trustme.CA().issue_cert("127.0.0.1", "localhost")
+        issued.private_key_pem.write_to_path(str(key))
+        issued.cert_chain_pems[0].write_to_path(str(cert))
+        for extra in issued.cert_chain_pems[1:]:
+            extra.write_to_path(str(cert), append=True)
+    return ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+
+
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -277,8 +311,34 @@ def lua_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
+def run_h2load(url: str, duration: int, connections: int) -> dict:
+    """GETs over HTTP/2 (one stream at a time per connection, as wrk does for HTTP/1.1)."""
+    cmd = ["taskset", "-c", "1", "h2load", "-t1", f"-c{connections}", "-m1"]
+    cmd += [f"-D{duration}", "--warm-up-time=1", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    status = re.search(r"status codes: (\d+) 2xx", out)
+    return {
+        "rps": rps,
+        "requests": int(done.group(1)),
+        "p99_ms": float("nan"),  # h2load reports no percentiles
+        "non_2xx": int(done.group(1)) - int(status.group(1)),
+        "socket_errors": "" if done.group(1) == done.group(2) else out[-300:],
+    }
+
+
+def run_wrk(
+    port: int,
+    endpoint: str,
+    duration: int,
+    connections: int,
+    scheme: str = "http",
+    client: str = "wrk",
+) -> dict:
     method, path, body, content_type = ENDPOINTS[endpoint]
+    if client == "h2load":
+        return run_h2load(f"{scheme}://127.0.0.1:{port}{path}", duration, connections)
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     headers = dict(HEADERS.get(endpoint, {}))
     if content_type:
@@ -291,7 +351,7 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
         lines += [f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()]
         script.write_text("\n".join(lines) + "\n")
         cmd += ["-s", str(script)]
-    cmd.append(f"http://127.0.0.1:{port}{path}")
+    cmd.append(f"{scheme}://127.0.0.1:{port}{path}")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -306,16 +366,19 @@ def run_wrk(port: int, endpoint: str, duration: int, connections: int) -> dict:
     }
 
 
-def check_endpoint(port: int, endpoint: str) -> None:
+def check_endpoint(port: int, endpoint: str, scheme: str = "http") -> None:
+    import ssl
     import urllib.error
     import urllib.request
+
+    context = ssl._create_unverified_context() if scheme == "https" else None
 
     method, path, body, content_type = ENDPOINTS[endpoint]
     headers = dict(HEADERS.get(endpoint, {}))
     if content_type:
         headers["Content-Type"] = content_type
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
+        f"{scheme}://127.0.0.1:{port}{path}",
         method=method,
         data=body.encode() if body else None,
         headers=headers,
@@ -325,11 +388,11 @@ def check_endpoint(port: int, endpoint: str) -> None:
     if endpoint == "rate limited (429)":  # spend the bucket first
         for _ in range(5):
             try:
-                urllib.request.urlopen(req, timeout=10).close()
+                urllib.request.urlopen(req, timeout=10, context=context).close()
             except urllib.error.HTTPError:
                 pass
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             status = resp.status
     except urllib.error.HTTPError as exc:
         status = exc.code
@@ -344,6 +407,8 @@ class Contender:
         self.name = name
         self.spec = spec
         self.port = port
+        self.scheme = spec.get("scheme", "http")
+        self.client = spec.get("client", "wrk")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec["env"]}
         self.log = open(OUT / f"{re.sub(r'[^a-z0-9]+', '_', name.lower())}.log", "w")
         self.proc = subprocess.Popen(
@@ -358,12 +423,12 @@ class Contender:
     def start(self, warmup: int, connections: int) -> None:
         wait_listening(self.port, self.proc)
         for endpoint in self.spec["endpoints"]:
-            check_endpoint(self.port, endpoint)
-            run_wrk(self.port, endpoint, warmup, connections)
+            check_endpoint(self.port, endpoint, self.scheme)
+            run_wrk(self.port, endpoint, warmup, connections, self.scheme, self.client)
 
     def measure(self, endpoint: str, duration: int, connections: int) -> dict:
         cpu_before = tree_cpu_seconds(self.proc.pid)
-        r = run_wrk(self.port, endpoint, duration, connections)
+        r = run_wrk(self.port, endpoint, duration, connections, self.scheme, self.client)
         cpu = tree_cpu_seconds(self.proc.pid) - cpu_before
         r["cpu_us_per_req"] = cpu / r["requests"] * 1e6 if r["requests"] else float("nan")
         if (r["non_2xx"] and endpoint not in EXPECT) or r["socket_errors"]:

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -72,10 +72,15 @@ pub fn attached() -> bool {
     PIPE.attached.load(Ordering::Acquire)
 }
 
-/// An access-log line: through Python logging (`django_bolt.access`) when `python`,
-/// else to stderr by the writer thread.
-pub fn access(line: String, python: bool) {
+/// An access-log line, written by `write` (without its newline): through Python logging
+/// (`django_bolt.access`) when `python`, else appended to this thread's buffer, which the
+/// writer thread takes every few milliseconds and writes to stderr. A line then costs no
+/// allocation and no queue: the thread's buffer is locked only by it and, briefly, by
+/// the writer.
+pub fn access(python: bool, write: impl FnOnce(&mut String)) {
     if python && attached() {
+        let mut line = String::with_capacity(256);
+        write(&mut line);
         push(
             &PIPE,
             Record {
@@ -86,40 +91,66 @@ pub fn access(line: String, python: bool) {
         );
         return;
     }
-    if STDERR.try_send(line).is_err() {
-        PIPE.dropped.fetch_add(1, Ordering::Relaxed);
-    }
+    LOCAL_LINES.with(|lines| {
+        let mut buf = lines.lock();
+        if buf.len() >= LOCAL_LIMIT {
+            // stderr does not keep up (a blocked pipe): drop rather than grow.
+            PIPE.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        write(&mut buf);
+        buf.push('\n');
+    });
 }
 
-static STDERR: LazyLock<Sender<String>> = LazyLock::new(|| {
-    let (tx, rx) = crossbeam_channel::bounded::<String>(QUEUE);
+/// Bytes of lines a thread may hold before the writer takes them; beyond, lines drop.
+const LOCAL_LIMIT: usize = 8 * 1024 * 1024;
+
+type Lines = Arc<parking_lot::Mutex<String>>;
+
+/// Every thread's buffer of access lines, for the writer.
+static BUFFERS: LazyLock<parking_lot::Mutex<Vec<Lines>>> = LazyLock::new(|| {
     let spawned = std::thread::Builder::new()
         .name("bolt-access-log".into())
-        .spawn(move || write_batches(&rx));
+        .spawn(write_batches);
     if let Err(e) = spawned {
         eprintln!("django_bolt: cannot start the access log writer: {e}");
     }
-    tx
+    parking_lot::Mutex::new(Vec::new())
 });
 
-/// Writes what arrived every few milliseconds. Polling, not a blocking receive: a sender
-/// then never has to wake this thread (a futex call and a context switch per request).
-fn write_batches(rx: &Receiver<String>) {
-    let mut buf = Vec::with_capacity(64 * 1024);
+thread_local! {
+    static LOCAL_LINES: Lines = {
+        let lines: Lines = Arc::new(parking_lot::Mutex::new(String::with_capacity(64 * 1024)));
+        BUFFERS.lock().push(Arc::clone(&lines));
+        lines
+    };
+}
+
+/// Writes what the threads buffered every few milliseconds. Polling, not a wake-up per
+/// line: a request then never pays for waking this thread.
+fn write_batches() {
+    let mut spare = String::with_capacity(64 * 1024);
     loop {
-        for line in rx.try_iter() {
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-            if buf.len() >= 60 * 1024 {
-                let _ = std::io::stderr().lock().write_all(&buf);
-                buf.clear();
-            }
-        }
-        if !buf.is_empty() {
-            let _ = std::io::stderr().lock().write_all(&buf);
-            buf.clear();
-        }
         std::thread::sleep(POLL);
+        let buffers: Vec<Lines> = BUFFERS.lock().clone();
+        for lines in &buffers {
+            {
+                let mut buf = lines.lock();
+                if buf.is_empty() {
+                    continue;
+                }
+                std::mem::swap(&mut *buf, &mut spare);
+            }
+            let _ = std::io::stderr().lock().write_all(spare.as_bytes());
+            spare.clear();
+        }
+        drop(buffers);
+        // Threads that ended (only this list holds their buffer) and whose lines are
+        // written are forgotten.
+        BUFFERS
+            .lock()
+            .retain(|lines| Arc::strong_count(lines) > 1 || !lines.lock().is_empty());
     }
 }
 

@@ -252,14 +252,14 @@ impl AccessLog {
         };
         let (resp, body) = resp.into_parts();
         if matches!(body.size(), BodySize::None) {
-            logs::access(entry.line(0), self.python);
+            entry.write(0);
             return resp.set_body(body);
         }
         match body.try_into_bytes() {
             // A body already whole goes out with the head in one write: the line is
             // written now, and the body keeps the server's fast path (no wrapper).
             Ok(bytes) => {
-                logs::access(entry.line(bytes.len() as u64), self.python);
+                entry.write(bytes.len() as u64);
                 resp.set_body(BoxBody::new(bytes))
             }
             Err(body) => resp.set_body(BoxBody::new(Logged {
@@ -267,6 +267,38 @@ impl AccessLog {
                 bytes: 0,
                 entry: Some(entry),
             })),
+        }
+    }
+}
+
+/// Writes `n` in decimal (what `write!` does, without the formatting machinery).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+/// Writes an address as `Display` does; IPv4 without the formatting machinery.
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(octet));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
         }
     }
 }
@@ -358,23 +390,26 @@ fn push_clf_time(out: &mut String, secs: u64) {
 }
 
 impl Entry {
-    fn line(&self, bytes: u64) -> String {
+    /// Writes the line (`bytes` of body sent).
+    fn write(&self, bytes: u64) {
+        logs::access(self.log.python, |out| self.line(out, bytes));
+    }
+
+    fn line(&self, out: &mut String, bytes: u64) {
         let elapsed = self.started.elapsed();
         let began = SystemTime::now()
             .checked_sub(elapsed)
             .unwrap_or_else(SystemTime::now)
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        let mut out = String::with_capacity(192);
         match &self.log.format {
-            Format::Json => self.json(&mut out, bytes, elapsed, began),
+            Format::Json => self.json(out, bytes, elapsed, began),
             Format::Pieces(pieces) => {
                 for piece in pieces {
-                    self.piece(&mut out, piece, bytes, elapsed, began);
+                    self.piece(out, piece, bytes, elapsed, began);
                 }
             }
         }
-        out
     }
 
     fn remote(&self) -> Option<std::net::IpAddr> {
@@ -400,9 +435,7 @@ impl Entry {
             Piece::ResponseHeader(i) => push_or_dash(out, self.outgoing[*i].as_ref()),
             Piece::Atom(atom) => match atom {
                 Atom::Remote => match self.remote() {
-                    Some(ip) => {
-                        let _ = write!(out, "{ip}");
-                    }
+                    Some(ip) => push_ip(out, ip),
                     None => out.push('-'),
                 },
                 Atom::Ident | Atom::User => out.push('-'),
@@ -419,29 +452,21 @@ impl Entry {
                 Atom::Path => push_escaped(out, req.path().as_bytes()),
                 Atom::Query => push_escaped(out, req.query_string().as_bytes()),
                 Atom::Protocol => out.push_str(protocol(req.version())),
-                Atom::Status => {
-                    let _ = write!(out, "{}", self.status.as_u16());
-                }
-                Atom::Bytes => {
-                    let _ = write!(out, "{bytes}");
-                }
+                Atom::Status => push_u64(out, u64::from(self.status.as_u16())),
+                Atom::Bytes => push_u64(out, bytes),
                 Atom::BytesOrDash if bytes == 0 => out.push('-'),
-                Atom::BytesOrDash => {
-                    let _ = write!(out, "{bytes}");
-                }
+                Atom::BytesOrDash => push_u64(out, bytes),
                 Atom::Referer => push_or_dash(out, req.headers().get(REFERER)),
                 Atom::Agent => push_or_dash(out, req.headers().get(USER_AGENT)),
-                Atom::Seconds => {
-                    let _ = write!(out, "{}", elapsed.as_secs());
-                }
-                Atom::Millis => {
-                    let _ = write!(out, "{}", elapsed.as_millis());
-                }
-                Atom::Micros => {
-                    let _ = write!(out, "{}", elapsed.as_micros());
-                }
+                Atom::Seconds => push_u64(out, elapsed.as_secs()),
+                Atom::Millis => push_u64(out, elapsed.as_millis() as u64),
+                Atom::Micros => push_u64(out, elapsed.as_micros() as u64),
                 Atom::Decimal => {
-                    let _ = write!(out, "{}.{:06}", elapsed.as_secs(), elapsed.subsec_micros());
+                    push_u64(out, elapsed.as_secs());
+                    out.push('.');
+                    let micros = elapsed.subsec_micros();
+                    let digits = [100_000, 10_000, 1_000, 100, 10, 1].map(|d| (micros / d) % 10);
+                    out.extend(digits.map(|d| char::from(b'0' + d as u8)));
                 }
                 Atom::Pid => {
                     let _ = write!(out, "{}", std::process::id());
@@ -510,7 +535,7 @@ impl MessageBody for Logged {
 impl Drop for Logged {
     fn drop(&mut self) {
         if let Some(entry) = self.entry.take() {
-            logs::access(entry.line(self.bytes), entry.log.python);
+            entry.write(self.bytes);
         }
     }
 }
@@ -548,6 +573,27 @@ mod tests {
             .contains("unknown atom %(z)s"));
         assert!(parse("50% off").is_err());
         assert!(parse("%({bad header}i)s").is_err());
+    }
+
+    #[test]
+    fn numbers_and_addresses_are_written_as_display_does() {
+        for n in [0u64, 7, 10, 99, 404, 65_535, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "203.0.113.255",
+            "2001:db8::5",
+            "::1",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
     }
 
     #[test]
