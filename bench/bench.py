@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -459,11 +460,36 @@ def median_of(runs: list[dict], endpoint: str, key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def paired(runs: list[dict], base_runs: list[dict], endpoint: str) -> list[float]:
+    """Throughput over the base's, round by round (the two measured seconds apart)."""
+    return [
+        r[endpoint]["rps"] / b[endpoint]["rps"]
+        for r, b in zip(runs, base_runs, strict=True)
+        if endpoint in r and endpoint in b and b[endpoint]["rps"]
+    ]
+
+
 def render(results: dict, args: argparse.Namespace, command: str) -> str:
     lines = [
-        "# Benchmark results",
+        f"# {args.title}",
         "",
-        f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
+        f"Produced by `{command}` on {datetime.date.today().isoformat()} at commit "
+        f"{commit()}; the raw results of every round are in "
+        f"[{Path(args.output).with_suffix('.json').name}]"
+        f"({Path(args.output).with_suffix('.json').name}).",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
         f"Python {platform.python_version()} for ours. Each server pinned to CPU 0 "
@@ -498,6 +524,13 @@ def render(results: dict, args: argparse.Namespace, command: str) -> str:
                 f"{median_of(runs, endpoint, 'cpu_us_per_req'):.1f} |"
             )
         lines.append("")
+        spreads = [
+            f"{name} {min(p):.2f}-{max(p):.2f} (median {statistics.median(p):.2f})"
+            for name, runs in measured.items()
+            if name != base and (p := paired(runs, measured[base], endpoint))
+        ]
+        if len(results[base]) > 1 and spreads:
+            lines += [f"`x ref` paired round by round: {'; '.join(spreads)}.", ""]
     return "\n".join(lines)
 
 
@@ -516,6 +549,7 @@ def main() -> int:
         "--endpoint", action="append", help="measure only these endpoints (substring match)"
     )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--title", default="Benchmark results")
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "nginx"):
         if shutil.which(tool) is None:
@@ -558,11 +592,12 @@ def main() -> int:
             c.stop()
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     command = (
-        "make bench" if not sys.argv[1:] else "python bench/bench.py " + " ".join(sys.argv[1:])
+        "make bench" if not sys.argv[1:] else "python bench/bench.py " + shlex.join(sys.argv[1:])
     )
     report = render(results, args, command)
     output = Path(os.environ.get("BENCH_CALLER_DIR", ".")) / args.output
     output.write_text(report + "\n")
+    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     print(report)
     return 0
 

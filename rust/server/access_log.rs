@@ -63,6 +63,8 @@ enum Atom {
     Micros,
     Decimal,
     Pid,
+    /// `%({x-request-id}o)s`: the id the answer carries (no header lookup).
+    RequestId,
 }
 
 #[derive(Debug, PartialEq)]
@@ -139,14 +141,18 @@ fn parse(format: &str) -> Result<(Vec<Piece>, Vec<HeaderName>), FormatError> {
             Piece::RequestHeader(header_name(name)?)
         } else if let Some(name) = key.strip_prefix('{').and_then(|k| k.strip_suffix("}o")) {
             let name = header_name(name)?;
-            let index = match outgoing.iter().position(|n| *n == name) {
-                Some(i) => i,
-                None => {
-                    outgoing.push(name);
-                    outgoing.len() - 1
-                }
-            };
-            Piece::ResponseHeader(index)
+            if name == X_REQUEST_ID {
+                Piece::Atom(Atom::RequestId)
+            } else {
+                let index = match outgoing.iter().position(|n| *n == name) {
+                    Some(i) => i,
+                    None => {
+                        outgoing.push(name);
+                        outgoing.len() - 1
+                    }
+                };
+                Piece::ResponseHeader(index)
+            }
         } else {
             Piece::Atom(atom(key).ok_or_else(|| FormatError(format!("unknown atom %({key})s")))?)
         };
@@ -234,9 +240,14 @@ impl AccessLog {
         req: HttpRequest,
         mut resp: HttpResponse,
     ) -> HttpResponse {
-        if !resp.headers().contains_key(&X_REQUEST_ID) {
-            resp.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
-        }
+        // The answer's own id, if the handler set one, is the one logged.
+        let id = match resp.headers().get(&X_REQUEST_ID) {
+            Some(own) => own.clone(),
+            None => {
+                resp.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+                id
+            }
+        };
         let outgoing = self
             .outgoing
             .iter()
@@ -283,7 +294,7 @@ fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Writes an address as `Display` does; IPv4 without the formatting machinery.
@@ -465,12 +476,12 @@ impl Entry {
                     push_u64(out, elapsed.as_secs());
                     out.push('.');
                     let micros = elapsed.subsec_micros();
-                    let digits = [100_000, 10_000, 1_000, 100, 10, 1].map(|d| (micros / d) % 10);
-                    out.extend(digits.map(|d| char::from(b'0' + d as u8)));
+                    let digits = [100_000, 10_000, 1_000, 100, 10, 1]
+                        .map(|d| b'0' + (micros / d % 10) as u8);
+                    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
                 }
-                Atom::Pid => {
-                    let _ = write!(out, "{}", std::process::id());
-                }
+                Atom::Pid => push_u64(out, u64::from(std::process::id())),
+                Atom::RequestId => push_escaped(out, self.id.as_bytes()),
             },
         }
     }
@@ -557,11 +568,14 @@ mod tests {
                 Piece::Text("\" ".into()),
                 Piece::RequestHeader(HeaderName::from_static("x-trace")),
                 Piece::Text(" ".into()),
-                Piece::ResponseHeader(0),
+                Piece::Atom(Atom::RequestId),
                 Piece::Text(" 100%".into()),
             ]
         );
-        assert_eq!(outgoing, vec![HeaderName::from_static("x-request-id")]);
+        assert!(outgoing.is_empty());
+        let (pieces, outgoing) = parse("%({Content-Type}o)s").unwrap();
+        assert_eq!(pieces, vec![Piece::ResponseHeader(0)]);
+        assert_eq!(outgoing, vec![HeaderName::from_static("content-type")]);
         assert!(parse(DEFAULT_FORMAT).is_ok());
     }
 
