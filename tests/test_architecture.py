@@ -57,7 +57,7 @@ FACES = {
 }
 #: Rust folders, bottom to top (``lib`` wires them all).
 RUST_LAYERS: list[set[str]] = [
-    {"crate::http", "crate::logs", "crate::wake"},
+    {"crate::http", "crate::logs", "crate::metrics", "crate::wake"},
     {"crate::store"},
     {"crate::auth"},
     {"crate::policy"},

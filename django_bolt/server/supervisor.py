@@ -54,6 +54,19 @@ class _Child:
     ready: bool = False
 
 
+def die_with(parent: int) -> None:
+    """A worker drains and exits when its supervisor dies, however it dies (SIGKILL
+    included): Linux sends it SIGTERM then (the setting survives exec). A supervisor
+    already gone by now is noticed at once."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != parent:
+        os._exit(0)
+
+
 def _say(message: str) -> None:
     print(f"django_bolt supervisor: {message}", file=sys.stderr, flush=True)
 
@@ -102,8 +115,10 @@ class _Supervisor:
     # -- starting and stopping workers ----------------------------------------------------
     def spawn(self, slot: int, generation: int, fresh: bool) -> None:
         command = self.workers.command(slot, self.ready_w) if fresh else None
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:  # child
+            die_with(supervisor)
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTTIN, signal.SIGTTOU):
                 signal.signal(signum, signal.SIG_DFL)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloading is the supervisor's

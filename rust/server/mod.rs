@@ -7,6 +7,7 @@ pub mod django;
 pub mod gate;
 pub mod http_server;
 pub mod limits;
+pub mod log_text;
 pub mod reply;
 pub mod routes;
 pub mod scheduling;

@@ -1,5 +1,5 @@
 //! The task that moves frames between a WebSocket and its handler. Oversized messages
-//! close with 1009, invalid UTF-8 with 1007, other protocol errors with 1002; ping is
+//! close with 1009 (refused on their header, see `guard`), invalid UTF-8 with 1007, other protocol errors with 1002; ping is
 //! answered with pong. Server shutdown closes every connection with 1001 (1012 when the
 //! server restarts).
 
@@ -9,6 +9,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use tokio::sync::{mpsc, watch};
 
 use super::channel::{Incoming, Outgoing, Shared};
+use super::guard::Verdict;
 use crate::metrics::Recorder;
 
 /// Limits for every connection of a server.
@@ -95,6 +96,15 @@ where
     }
 }
 
+/// What the frame task watches besides the frames.
+pub struct Watch<'a> {
+    /// Set to the close code (1001, 1012) when the server stops.
+    pub shutdown: watch::Receiver<u16>,
+    pub metrics: Option<&'a Recorder>,
+    /// Set by the frame-header check when it refuses the client's stream.
+    pub verdict: &'a Verdict,
+}
+
 /// Moves frames until the connection ends; returns the close code and reason the handler
 /// sees.
 pub async fn pump(
@@ -103,9 +113,13 @@ pub async fn pump(
     mut stream: actix_ws::AggregatedMessageStream,
     mut outgoing: mpsc::Receiver<Outgoing>,
     limits: Limits,
-    mut shutdown: watch::Receiver<u16>,
-    metrics: Option<&Recorder>,
+    watch: Watch<'_>,
 ) -> (u16, String) {
+    let Watch {
+        mut shutdown,
+        metrics,
+        verdict,
+    } = watch;
     let stopping = *shutdown.borrow_and_update();
     if stopping != 0 {
         return finish(session, stopping, "server shutting down").await;
@@ -176,7 +190,10 @@ pub async fn pump(
                     }
                     Some(Err(err)) => {
                         use actix_http::ws::ProtocolError as P;
+                        let refused = verdict.load(std::sync::atomic::Ordering::Acquire);
                         let (code, why) = match err {
+                            _ if refused == 1009 => (1009, "message too big"),
+                            _ if refused != 0 => (refused, "protocol error"),
                             P::Overflow => (1009, "message too big"),
                             P::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData => {
                                 (1007, "invalid UTF-8")

@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use tokio::sync::{mpsc, watch};
 
 use super::channel::{Incoming, Outgoing, Shared};
-use super::frames::{close_reason, pump, Limits};
+use super::frames::{close_reason, pump, Limits, Watch};
+use super::guard::{Guarded, Verdict};
 use crate::metrics::Recorder;
 
 /// What the handler decided about the handshake.
@@ -71,6 +72,16 @@ pub fn finish_handshake(
         Decision::Close { code, reason } => (None, Vec::new(), Some((code, reason))),
     };
     let protocols: Vec<&str> = subprotocol.iter().map(String::as_str).collect();
+    // Frame headers are checked as they arrive, before the codec buffers a frame.
+    let verdict = Verdict::default();
+    let guarded = Guarded::new(payload, limits.max_message, Arc::clone(&verdict));
+    let mut body = actix_web::dev::Payload::Stream {
+        payload: Box::pin(guarded) as actix_http::BoxedPayloadStream,
+    };
+    let Ok(payload) = web::Payload::from_request(req, &mut body).into_inner() else {
+        shared.push(Incoming::Closed(1006, String::new()));
+        return HttpResponse::InternalServerError().finish();
+    };
     let (mut resp, session, stream) =
         match actix_ws::handle_with_protocols(req, payload, &protocols) {
             Ok(parts) => parts,
@@ -103,8 +114,11 @@ pub fn finish_handshake(
             stream,
             outgoing,
             limits,
-            conn.shutdown,
-            conn.metrics.as_ref(),
+            Watch {
+                shutdown: conn.shutdown,
+                metrics: conn.metrics.as_ref(),
+                verdict: &verdict,
+            },
         )
         .await;
         if let Some(metrics) = &conn.metrics {

@@ -5,6 +5,7 @@ pub mod channel;
 pub mod frames;
 pub mod group_hub;
 pub mod groups;
+pub mod guard;
 pub mod handshake;
 
 use pyo3::prelude::*;

@@ -119,3 +119,22 @@ def test_ttin_and_ttou_add_and_remove_a_worker(bolt):
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(20) == 0
     assert "SIGTTIN: 3 workers" in server.log and "SIGTTOU: 1 workers" in server.log
+
+
+def test_workers_leave_when_their_supervisor_is_killed(bolt):
+    with bolt("--processes", "2") as server:
+        workers = wait_for(lambda: len(c := children(server.proc.pid)) == 2 and c)
+        server.proc.kill()  # SIGKILL: the supervisor cannot tell anyone
+        server.proc.wait(10)
+
+        def gone(pid):
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                return True
+            return state == "Z"
+
+        wait_for(lambda: all(gone(pid) for pid in workers), timeout=20)
+        # Nobody serves the port any more.
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/api/hello", timeout=2)

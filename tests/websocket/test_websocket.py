@@ -149,6 +149,54 @@ def test_protocol_error_closes_with_1002(server):
     sock.close()
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_frame_declaring_too_much_is_refused_on_its_header(server):
+    sock = raw_handshake(server.port, "/api/ws/echo")
+    before = rss_kib(server.proc.pid)
+    # A binary frame declaring 100 MiB: its header alone is enough to refuse it, and the
+    # payload that follows is never buffered.
+    header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 100 * 1024 * 1024) + os.urandom(4)
+    sock.sendall(header)
+    try:
+        for _ in range(64):
+            sock.sendall(b"x" * 65536)  # 4 MiB of it, while the server may still read
+    except OSError:
+        pass  # the server has closed: what was sent was not read
+    assert read_close_code(sock) == 1009
+    sock.close()
+    assert rss_kib(server.proc.pid) - before < 16 * 1024
+
+
+def test_a_fragmented_message_over_the_limit_closes_with_1009(server):
+    sock = raw_handshake(server.port, "/api/ws/echo")
+    mask = os.urandom(4)
+
+    def fragment(opcode, fin, size):
+        return bytes([(0x80 if fin else 0) | opcode, 0x80 | 127]) + struct.pack("!Q", size) + mask
+
+    # Two fragments of 600 KiB each: each is under the 1 MiB limit, the message is not.
+    sock.sendall(fragment(0x2, False, 600 * 1024) + b"\0" * (600 * 1024))
+    sock.sendall(fragment(0x0, True, 600 * 1024))
+    assert read_close_code(sock) == 1009
+    sock.close()
+
+
+def test_rsv_bits_without_an_extension_close_with_1002(server):
+    sock = raw_handshake(server.port, "/api/ws/echo")
+    frame = bytearray(masked_frame(0x1, b"hi"))
+    frame[0] |= 0x40  # RSV1: no extension was negotiated
+    sock.sendall(bytes(frame))
+    assert read_close_code(sock) == 1002
+    sock.close()
+
+
 def test_plain_http_on_a_websocket_path_is_not_upgraded(server):
     import httpx
 
