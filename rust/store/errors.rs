@@ -14,6 +14,10 @@ pub enum StoreError {
     Command(redis::RedisError),
     /// The Redis runtime dropped the call.
     Task(tokio::task::JoinError),
+    /// Redis did not answer within the call timeout.
+    TimedOut,
+    /// A recent call failed: calls fail at once for a moment.
+    Paused,
 }
 
 impl fmt::Display for StoreError {
@@ -22,6 +26,12 @@ impl fmt::Display for StoreError {
             Self::Connect(e) => write!(f, "{e}"),
             Self::Command(e) => write!(f, "Redis: {e}"),
             Self::Task(e) => write!(f, "{e}"),
+            Self::TimedOut => write!(
+                f,
+                "Redis did not answer within {:?}",
+                super::redis::CALL_TIMEOUT
+            ),
+            Self::Paused => write!(f, "Redis failed a moment ago; not asked again yet"),
         }
     }
 }

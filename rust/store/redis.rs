@@ -2,6 +2,7 @@
 //! by every process and machine. Redis calls run on a small runtime of their own
 //! (created on first use, after any fork), so Actix workers only await a reply.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -27,11 +28,26 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 "#;
 
+/// A Redis call (connecting included) gets this long; then it fails, and the rate limit
+/// or revocation check that needed it takes its documented course (fail open).
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);
+/// After a failed call, calls fail at once for this long: while Redis is down or hung,
+/// one request per pause waits on it, not every request.
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 pub struct RedisStore {
     url: String,
     prefix: String,
     conn: OnceCell<redis::aio::ConnectionManager>,
     script: redis::Script,
+    /// Until when (Unix milliseconds) calls fail without trying.
+    paused_until: AtomicU64,
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 pub(crate) fn redis_runtime() -> &'static tokio::runtime::Runtime {
@@ -54,6 +70,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             conn: OnceCell::new(),
             script: redis::Script::new(TOKEN_BUCKET),
+            paused_until: AtomicU64::new(0),
         })
     }
 
@@ -66,9 +83,9 @@ impl RedisStore {
                     .spawn(async move {
                         let client = redis::Client::open(url).map_err(StoreError::Connect)?;
                         let config = redis::aio::ConnectionManagerConfig::new()
-                            .set_connection_timeout(Some(Duration::from_secs(2)))
-                            .set_response_timeout(Some(Duration::from_secs(2)))
-                            .set_number_of_retries(2);
+                            .set_connection_timeout(Some(CALL_TIMEOUT))
+                            .set_response_timeout(Some(CALL_TIMEOUT))
+                            .set_number_of_retries(0);
                         client
                             .get_connection_manager_with_config(config)
                             .await
@@ -81,19 +98,33 @@ impl RedisStore {
         Ok(conn.clone())
     }
 
-    /// Runs `f` with a connection on the Redis runtime and awaits its answer here.
+    /// Runs `f` with a connection on the Redis runtime and awaits its answer here, within
+    /// `CALL_TIMEOUT`; a failure pauses calls for `PAUSE_AFTER_FAILURE`.
     async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(redis::aio::ConnectionManager) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
     {
-        let conn = self.connection().await?;
-        redis_runtime()
-            .spawn(f(conn))
-            .await
-            .map_err(StoreError::Task)?
-            .map_err(StoreError::Command)
+        if unix_millis() < self.paused_until.load(Ordering::Relaxed) {
+            return Err(StoreError::Paused);
+        }
+        let result = match self.connection().await {
+            Ok(conn) => redis_runtime()
+                .spawn(async move { tokio::time::timeout(CALL_TIMEOUT, f(conn)).await })
+                .await
+                .map_err(StoreError::Task)
+                .and_then(|answer| match answer {
+                    Ok(answer) => answer.map_err(StoreError::Command),
+                    Err(_) => Err(StoreError::TimedOut),
+                }),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let until = unix_millis() + PAUSE_AFTER_FAILURE.as_millis() as u64;
+            self.paused_until.store(until, Ordering::Relaxed);
+        }
+        result
     }
 
     pub async fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Decision, StoreError> {

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
 
 use std::fmt;
 
@@ -23,7 +22,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use super::channel::{Membership, Outgoing, Shared};
 use crate::store::errors::RedisUrlError;
-use crate::store::redis::redis_runtime;
+use crate::store::redis::{redis_runtime, CALL_TIMEOUT};
 
 /// Why a group operation through Redis failed; reported to Python's `done(error)`
 /// callback as its message (ConnectionError when raised).
@@ -313,9 +312,9 @@ impl RedisLink {
             .get_or_try_init(|| async {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_response_timeout(Some(Duration::from_secs(2)))
-                    .set_number_of_retries(2)
+                    .set_connection_timeout(Some(CALL_TIMEOUT))
+                    .set_response_timeout(Some(CALL_TIMEOUT))
+                    .set_number_of_retries(0)
                     .set_push_sender(tx)
                     .set_automatic_resubscription();
                 let conn = self
