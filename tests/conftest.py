@@ -21,6 +21,14 @@ def wait_for(predicate, timeout=20.0, interval=0.02):
     return value
 
 
+@pytest.fixture(autouse=True)
+def _fresh_failure_memory():
+    """Each test sees its failures logged (repeats within a minute are only counted)."""
+    from django_bolt.http.error_response import REPEATS
+
+    REPEATS.clear()
+
+
 @pytest.fixture(scope="session")
 def e2e_db(tmp_path_factory):
     """A migrated SQLite file for runbolt subprocesses, with an admin user."""

@@ -8,6 +8,8 @@ The public functions return ``(status, headers, body)`` as the documentation sho
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from .encoding import json_encode
@@ -126,17 +128,73 @@ def handle_exception(
     return generic_exception_handler(exc, debug=debug, request=request)
 
 
+#: Seconds during which a failure like one already logged is counted, not logged again.
+REPEAT_WINDOW = 60.0
+
+
+class RepeatedFailures:
+    """Remembers which failures were logged lately: the same exception type raised at
+    the same place by the same route is logged with its traceback once per window; the
+    repeats are counted and reported in one line when the next window opens."""
+
+    def __init__(self, window: float = REPEAT_WINDOW, size: int = 1024) -> None:
+        self.window, self.size = window, size
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[Any, ...], list[float]] = {}
+
+    @staticmethod
+    def key(exc: BaseException, route: str) -> tuple[Any, ...]:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else None
+        return (route, type(exc).__qualname__, where)
+
+    def first(self, key: tuple[Any, ...]) -> tuple[bool, int]:
+        """(log it?, repeats of the window that just ended)."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.window:
+                seen[1] += 1
+                return False, 0
+            if len(self._seen) >= self.size:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = [now, 0]
+            return True, int(seen[1]) if seen is not None else 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+REPEATS = RepeatedFailures()
+
+
 def report_server_error(exc: BaseException, request: Any, route: str) -> None:
     """Tells the project of an unhandled exception as Django's own handler does: the
     ``got_request_exception`` signal (Sentry's Django integration) and an error on the
-    ``django.request`` logger with the request attached (``mail_admins``)."""
+    ``django.request`` logger with the request attached (``mail_admins``). A failure
+    repeating one logged in the last minute is not logged again (the signal is still
+    sent); how many there were is logged once the minute is over."""
     from django.core.signals import got_request_exception
 
     exc_info = (type(exc), exc, exc.__traceback__)
-    logger.error("handler %s failed: %s", route, exc, exc_info=exc_info)
+    log_it, repeats = REPEATS.first(RepeatedFailures.key(exc, route))
+    if repeats:
+        logger.warning(
+            "handler %s failed %d more times with %s at the same place (not logged again)",
+            route,
+            repeats,
+            type(exc).__name__,
+        )
+    if log_it:
+        logger.error("handler %s failed: %s", route, exc, exc_info=exc_info)
     try:
         django_request = as_django_request(request)
         got_request_exception.send(sender=None, request=django_request)
+        if not log_it:
+            return
         logging.getLogger("django.request").error(
             "Internal Server Error: %s",
             getattr(django_request, "path", route),

@@ -388,10 +388,12 @@ class Request:
         if value is _NOT_READ:
             try:
                 value = msgspec.json.decode(self.body) if self.body else None
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 msg = (
                     "the body is not valid UTF-8"
                     if isinstance(exc, UnicodeDecodeError)
+                    else "nested too deeply"
+                    if isinstance(exc, RecursionError)
                     else str(exc)
                 )
                 raise RequestValidationError(

@@ -128,6 +128,10 @@ def is_json_content_type(value: str) -> bool:
     )
 
 
+#: A JSON body nested past what the decoder follows (thousands of levels).
+TOO_DEEP = "Invalid JSON: nested too deeply"
+
+
 def make_body_extractor(
     name: str, tp: Any, required: bool, default: Any
 ) -> Callable[[Request], Any]:
@@ -151,6 +155,8 @@ def make_body_extractor(
             raise ParamError(*loc_msg(exc, ["body"])) from None
         except msgspec.DecodeError as exc:
             raise ParamError(["body"], f"Invalid JSON: {exc}", "json_invalid") from None
+        except RecursionError:
+            raise ParamError(["body"], TOO_DEEP, "json_invalid") from None
         except UnicodeDecodeError:
             raise ParamError(
                 ["body"], "Invalid JSON: the body is not valid UTF-8", "json_invalid"

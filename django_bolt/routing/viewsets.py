@@ -278,6 +278,10 @@ def _decode_body(request: Request, tp: Any) -> Any:
         raise RequestValidationError(
             [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
         ) from None
+    except RecursionError:
+        raise RequestValidationError(
+            [{"loc": ["body"], "msg": "Invalid JSON: nested too deeply", "type": "json_invalid"}]
+        ) from None
 
 
 class ReadOnlyModelViewSet(ViewSet):

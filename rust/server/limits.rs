@@ -12,7 +12,7 @@ use super::state::HeadLimits;
 use crate::bridge::queue::NotHandedOver;
 use crate::http::errors::{accepts_html, error_for};
 
-/// The refusal of a head over the limits: 400 for the request line, 431 for header fields
+/// The refusal of a head over the limits: 414 for the request line, 431 for header fields
 /// (an HTML page for a browser).
 pub fn check_head(req: &HttpRequest, limits: HeadLimits) -> Option<HttpResponse> {
     let html = || accepts_html(req.headers());
@@ -20,7 +20,7 @@ pub fn check_head(req: &HttpRequest, limits: HeadLimits) -> Option<HttpResponse>
     // "METHOD target HTTP/1.1"
     if req.method().as_str().len() + target + 10 > limits.line {
         return Some(error_for(
-            StatusCode::BAD_REQUEST,
+            StatusCode::URI_TOO_LONG,
             &format!("The request line is longer than {} bytes", limits.line),
             html(),
         ));

@@ -102,7 +102,7 @@ def test_head_limits_like_gunicorns(bolt):
         long_line = raw(
             server.port, b"GET /api/hello?q=" + b"x" * 100 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
         )
-        assert long_line.startswith(b"HTTP/1.1 400")
+        assert long_line.startswith(b"HTTP/1.1 414")
         assert b"The request line is longer than 100 bytes" in long_line
 
         big_field = raw(

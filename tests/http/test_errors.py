@@ -1,6 +1,7 @@
 """Bad input gets a clear answer and the worker lives on."""
 
 import logging
+from typing import Any
 
 import msgspec
 import pytest
@@ -28,6 +29,20 @@ api = BoltAPI()
 
 class Body(msgspec.Struct):
     text: str
+
+
+class Loose(msgspec.Struct):
+    a: Any
+
+
+@api.post("/any-body")
+async def any_body(payload: Loose):
+    return {"a": payload.a}
+
+
+@api.post("/raw-json")
+async def raw_json(request):
+    return {"type": type(await request.json()).__name__}
 
 
 @api.get("/boom")
@@ -278,3 +293,52 @@ def test_invalid_response_header_is_a_logged_500_not_a_hang(path, caplog):
         assert response.status_code == 500
         assert response.json() == {"detail": "Internal Server Error"}
         assert "invalid" in caplog.text
+
+
+def test_json_nested_too_deeply_is_422_not_a_crash():
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with TestClient(api) as client:
+        for path in ("/any-body", "/raw-json"):
+            response = client.post(path, content=deep, headers={"content-type": "application/json"})
+            assert response.status_code == 422, path
+            assert response.json()["detail"] == [
+                {"loc": ["body"], "msg": "Invalid JSON: nested too deeply", "type": "json_invalid"}
+            ]
+        # The worker lives on.
+        assert client.post("/any-body", json={"a": [1]}).json() == {"a": [1]}
+
+
+def test_a_repeated_failure_is_logged_once_then_counted(caplog, monkeypatch):
+    from django.core.signals import got_request_exception
+
+    from django_bolt.http import error_response
+
+    signals = []
+
+    def receiver(sender, **kwargs):
+        signals.append(kwargs["request"])
+
+    got_request_exception.connect(receiver)
+    try:
+        with caplog.at_level(logging.WARNING), TestClient(api) as client:
+            for _ in range(5):
+                assert client.get("/boom").status_code == 500
+            assert client.get("/boom-sync").status_code == 500  # another failure: logged
+            tracebacks = [r for r in caplog.records if r.exc_info]
+            assert [r.name for r in tracebacks] == [
+                "django_bolt",
+                "django.request",
+                "django_bolt",
+                "django.request",
+            ]
+            assert len(signals) == 6  # error trackers hear of every one
+            # Once the window is over, the next failure is logged with the count.
+            monkeypatch.setattr(error_response.REPEATS, "window", 0.0)
+            caplog.clear()
+            assert client.get("/boom").status_code == 500
+            assert "handler tests.http.test_errors.boom failed 4 more times with RuntimeError" in (
+                caplog.text
+            )
+            assert len([r for r in caplog.records if r.exc_info]) == 2
+    finally:
+        got_request_exception.disconnect(receiver)
