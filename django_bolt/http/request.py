@@ -11,7 +11,7 @@ from django.utils.functional import SimpleLazyObject, empty
 
 from ..contrib.sessions.middleware import load_session
 from .environ import wsgi_environ
-from .errors import RequestValidationError
+from .errors import BadRequest, RequestValidationError
 from .uploads import UploadFile
 from .user import TokenUser, load_user
 
@@ -208,7 +208,11 @@ class Request:
         form = self._form
         if form is None:
             form = {}
-            for k, v in self._job.form_fields():
+            try:
+                fields = self._job.form_fields()
+            except ValueError as exc:  # more fields than a form may have
+                raise BadRequest(detail=str(exc)) from None
+            for k, v in fields:
                 form.setdefault(k, []).append(v)
             self._form = form
         return form

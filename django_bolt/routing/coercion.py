@@ -88,6 +88,17 @@ def loc_msg(exc: msgspec.ValidationError, base: list[Any]) -> tuple[list[Any], s
     return entry["loc"], entry["msg"], entry["type"]
 
 
+#: Integers from the URL are 64-bit, as a database column or Rust would take them.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_RANGE = "Expected `int` >= -9223372036854775808 and <= 9223372036854775807"
+
+
+def in_int_range(value: Any) -> Any:
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise ValueError(INT_RANGE)
+    return value
+
+
 def scalar_converter(tp: Any, constraints: dict[str, Any]) -> Callable[[str], Any]:
     """Coerces one string from the URL into ``tp``; raises ValueError with a message."""
     if constraints:
@@ -95,9 +106,10 @@ def scalar_converter(tp: Any, constraints: dict[str, Any]) -> Callable[[str], An
 
         def convert_constrained(raw: Any) -> Any:
             try:
-                return msgspec.convert(raw, target, strict=False)
+                value = msgspec.convert(raw, target, strict=False)
             except msgspec.ValidationError as exc:
                 raise ValueError(str(exc)) from None
+            return in_int_range(value)
 
         return convert_constrained
     if tp is str or tp is Any or tp is inspect.Parameter.empty:
@@ -108,7 +120,9 @@ def scalar_converter(tp: Any, constraints: dict[str, Any]) -> Callable[[str], An
             s = raw[1:] if raw[:1] in "+-" else raw
             if not (s.isascii() and s.isdigit()):
                 raise ValueError("Expected `int`")
-            return int(raw)
+            if len(s) > 19:
+                raise ValueError(INT_RANGE)
+            return in_int_range(int(raw))
 
         return to_int
     if tp is float:

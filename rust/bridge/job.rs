@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_http::header::CONTENT_TYPE;
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
@@ -18,7 +18,7 @@ use super::response_args::{
     body_bytes, content_disposition, content_type_value, extract_headers, open_file, ResponseError,
 };
 use super::stream::{StreamWaker, StreamWriter};
-use crate::http::form::PartData;
+use crate::http::form::{PartData, MAX_PARTS};
 use crate::policy::identity::identity_dict;
 use crate::wake::Wakeup;
 use crate::ws::channel::WebSocketChannel;
@@ -267,7 +267,13 @@ impl Job {
                     .starts_with("application/x-www-form-urlencoded")
             });
         if urlencoded {
-            for (k, v) in form_urlencoded::parse(&self.parts.body) {
+            for (i, (k, v)) in form_urlencoded::parse(&self.parts.body).enumerate() {
+                if i >= MAX_PARTS {
+                    // As for multipart bodies: a field-count flood is refused.
+                    return Err(PyValueError::new_err(format!(
+                        "more than {MAX_PARTS} form fields"
+                    )));
+                }
                 list.append(PyTuple::new(py, [k.as_ref(), v.as_ref()])?)?;
             }
         }

@@ -177,6 +177,21 @@ def test_urlencoded_form(client):
     assert {tuple(e["loc"]) for e in errors} == {("form", "username"), ("form", "age")}
 
 
+def test_an_urlencoded_field_flood_is_400(client):
+    body = "&".join(f"f{i}=x" for i in range(100_000)) + "&username=ann"
+    response = client.post(
+        "/form", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "more than 1000 form fields"}
+    # At the limit, the form is read.
+    body = "&".join(f"f{i}=x" for i in range(998)) + "&username=ann&age=3"
+    response = client.post(
+        "/form", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.json() == {"username": "ann", "age": 3}
+
+
 def test_request_file_and_files_and_form(client):
     r = client.post(
         "/request-files",

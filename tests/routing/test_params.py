@@ -11,6 +11,7 @@ import pytest
 from django_bolt import BoltAPI, Depends
 from django_bolt.exceptions import HTTPException
 from django_bolt.param_functions import Body, Cookie, Header, Path, Query
+from django_bolt.routing.coercion import INT_RANGE
 from django_bolt.testing import TestClient
 
 api = BoltAPI()
@@ -51,6 +52,11 @@ async def annotated(
     code: Annotated[str, Query(alias="c", pattern=r"^[a-z]+$")] = "abc",
 ):
     return {"limit": limit, "code": code}
+
+
+@api.get("/ints/{n}")
+async def ints(n: int, q: int = 0, at_least: Annotated[int, Query(ge=0)] = 0):
+    return {"n": n, "q": q, "at_least": at_least}
 
 
 @api.get("/lists")
@@ -215,6 +221,30 @@ def test_constraints(client):
     assert {tuple(e["loc"]) for e in errors} == {("query", "limit"), ("query", "name")}
     assert all(e["type"] == "value_error" for e in errors)
     assert detail(client.get("/limits?limit=101"))[0]["msg"].startswith("Expected `int` <= 100")
+
+
+def test_integers_are_64_bit(client):
+    top, bottom = 2**63 - 1, -(2**63)
+    assert client.get(f"/ints/{top}?q={bottom}&at_least={top}").json() == {
+        "n": top,
+        "q": bottom,
+        "at_least": top,
+    }
+    fifty = "9" * 50
+    for url, loc in (
+        (f"/ints/{fifty}", ["path", "n"]),
+        (f"/ints/{2**63}", ["path", "n"]),
+        (f"/ints/1?q=-{2**63 + 1}", ["query", "q"]),
+        (f"/ints/1?at_least={fifty}", ["query", "at_least"]),
+    ):
+        errors = detail(client.get(url))
+        assert errors == [
+            {
+                "loc": loc,
+                "msg": INT_RANGE,
+                "type": "value_error",
+            }
+        ], url
 
 
 def test_annotated_markers_with_alias_and_pattern(client):
