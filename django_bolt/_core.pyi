@@ -155,6 +155,7 @@ class ServerSettings:
         ws_ping_interval: float = 20.0,
         ws_ping_timeout: float = 20.0,
         ws_max_connections: int = 0,
+        ws_max_connections_per_client: int = 0,
         asgi_websockets: bool = False,
         access_log: bool = False,
         access_log_format: str = ...,
@@ -202,6 +203,8 @@ class ServerSettings:
     def ws_ping_timeout(self) -> float: ...
     @property
     def ws_max_connections(self) -> int: ...
+    @property
+    def ws_max_connections_per_client(self) -> int: ...
     @property
     def asgi_websockets(self) -> bool: ...
     @property

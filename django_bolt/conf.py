@@ -31,7 +31,8 @@ class ServerConfig:
     ws_max_message: int = 1024 * 1024
     ws_ping_interval: float = 20.0  # 0 turns keep-alive pings off
     ws_ping_timeout: float = 20.0
-    ws_max_connections: int = 20_000  # per process; 0 means no limit
+    ws_max_connections: int = 20_000  # per process, within the descriptor limit; 0: that
+    ws_max_connections_per_client: int = 0  # per client address; 0 means no limit
     debug: bool = False
     dev: bool = False
     timeout: float = 30.0  # seconds to start an answer (504 beyond); 0: none
@@ -78,7 +79,8 @@ class ServerConfig:
             ws_max_message=self.ws_max_message,
             ws_ping_interval=self.ws_ping_interval,
             ws_ping_timeout=self.ws_ping_timeout,
-            ws_max_connections=self.ws_max_connections,
+            ws_max_connections=websocket_limit(self.ws_max_connections),
+            ws_max_connections_per_client=self.ws_max_connections_per_client,
             asgi_websockets=asgi_websockets,
             access_log=self.access_log,
             access_log_format=self.access_log_format,
@@ -117,6 +119,8 @@ class ServerConfig:
                 raise ValueError(f"{name.upper()} must be positive")
         if self.ws_max_message < 1:
             raise ValueError("WS_MAX_MESSAGE must be positive")
+        if self.ws_max_connections_per_client < 0:
+            raise ValueError("WS_MAX_CONNECTIONS_PER_CLIENT cannot be negative")
         if self.ws_max_connections < 0:
             raise ValueError("WS_MAX_CONNECTIONS cannot be negative")
         # Rust compiles the log format and the proxy networks: refuse bad ones now, with
@@ -179,6 +183,7 @@ _KEYS = {
     "WS_PING_INTERVAL": "ws_ping_interval",
     "WS_PING_TIMEOUT": "ws_ping_timeout",
     "WS_MAX_CONNECTIONS": "ws_max_connections",
+    "WS_MAX_CONNECTIONS_PER_CLIENT": "ws_max_connections_per_client",
     "DEBUG": "debug",
     "TIMEOUT": "timeout",
     "MAX_PENDING": "max_pending",
@@ -208,6 +213,21 @@ _ACCEPTED_ELSEWHERE = {
     "MEDIA_MAX_AGE",
     "FORWARDED_ALLOW_IPS",
 }
+
+
+def websocket_limit(configured: int, descriptors: int | None = None) -> int:
+    """The WebSocket connections a process takes: ``configured`` (0: as many as fit),
+    but never so many that they use up the file descriptors (``descriptors``, the
+    process's limit by default): a fifth of them, at least 256, stays for HTTP
+    connections, the database and files."""
+    if descriptors is None:
+        import resource
+
+        descriptors = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if descriptors == resource.RLIM_INFINITY:
+            return configured
+    room = max(descriptors - max(256, descriptors // 5), 1)
+    return min(configured, room) if configured else room
 
 
 def load_config(**overrides: Any) -> ServerConfig:

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from .._core import Server, StaticFiles, use_batch_scheduling
-from ..conf import VERSION, ServerConfig
+from ..conf import VERSION, ServerConfig, websocket_limit
 from ..contrib.static.serving import static_mounts
 from ..websocket.asgi import load_application
 from .django_app import DjangoApplication
@@ -128,6 +128,13 @@ def _serve(
         metrics_slot=metrics_slot,
         metrics_fd=sockets.metrics_listener.fileno() if sockets.metrics_listener else None,
     )
+    ws_limit = websocket_limit(config.ws_max_connections)
+    if ws_limit != config.ws_max_connections:
+        logger.info(
+            "WebSocket connections: at most %d per process (the file descriptor limit "
+            "keeps room for HTTP connections, the database and files)",
+            ws_limit,
+        )
     if not quiet:
         print(
             banner(

@@ -16,6 +16,7 @@ use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::static_files::StaticFiles;
 use crate::ws::frames::Limits as WsLimits;
+use crate::ws::handshake::ClientSlots;
 
 #[pyclass(frozen, get_all, module = "django_bolt._core")]
 #[derive(Clone, Debug)]
@@ -43,6 +44,8 @@ pub struct ServerSettings {
     pub ws_ping_timeout: f64,
     /// Open WebSocket connections per process (0: no limit).
     pub ws_max_connections: usize,
+    /// Open WebSocket connections per client address (0: no limit).
+    pub ws_max_connections_per_client: usize,
     /// WebSockets to paths without a route go to the project's ASGI application.
     pub asgi_websockets: bool,
     /// One line per request (see `access_log_format`).
@@ -82,7 +85,8 @@ impl ServerSettings {
                         django_max_body_size=100*1024*1024, body_timeout=30.0,
                         spool_threshold=1024*1024, shutdown_timeout=30, reuse_port=true,
                         batch_scheduling=true, ws_max_message=1024*1024, ws_ping_interval=20.0,
-                        ws_ping_timeout=20.0, ws_max_connections=0, asgi_websockets=false,
+                        ws_ping_timeout=20.0, ws_max_connections=0, ws_max_connections_per_client=0,
+                        asgi_websockets=false,
                         access_log=false, access_log_format=String::new(),
                         access_log_python=false, trusted_proxies=Vec::new(), timeout=0.0,
                         max_pending=0, limit_request_line=4094,
@@ -107,6 +111,7 @@ impl ServerSettings {
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
         ws_max_connections: usize,
+        ws_max_connections_per_client: usize,
         asgi_websockets: bool,
         access_log: bool,
         access_log_format: String,
@@ -186,6 +191,7 @@ impl ServerSettings {
             ws_ping_interval,
             ws_ping_timeout,
             ws_max_connections,
+            ws_max_connections_per_client,
             asgi_websockets,
             access_log,
             access_log_format,
@@ -246,6 +252,8 @@ impl ServerSettings {
             ),
             ws_active,
             ws_max_connections: self.ws_max_connections,
+            ws_clients: (self.ws_max_connections_per_client > 0)
+                .then(|| ClientSlots::new(self.ws_max_connections_per_client)),
             ws_shutdown,
             asgi_websockets: self.asgi_websockets,
             statics: statics

@@ -14,6 +14,7 @@ use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::index::StaticIndex;
 use crate::ws::frames::Limits;
+use crate::ws::handshake::ClientSlots;
 
 pub struct AppState {
     pub routes: RouteTable,
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Open WebSocket connections and the most allowed (0: no limit).
     pub ws_active: Arc<AtomicUsize>,
     pub ws_max_connections: usize,
+    /// Open WebSocket connections per client address (None: no limit).
+    pub ws_clients: Option<Arc<ClientSlots>>,
     /// Becomes the close code (1001, 1012) when the server stops.
     pub ws_shutdown: watch::Receiver<u16>,
     /// WebSockets to paths without a route go to the project's ASGI application.

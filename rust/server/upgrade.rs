@@ -15,8 +15,9 @@ use crate::bridge::parts::{Reply, RequestParts};
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, decode_params};
 use crate::policy::gate::PolicyCore;
+use crate::policy::proxies::client_ip;
 use crate::ws::channel::Shared as WsShared;
-use crate::ws::handshake::{finish_handshake, Conn, Slot};
+use crate::ws::handshake::{finish_handshake, Conn, NoSlot, Slot};
 
 /// A WebSocket handshake for a route: authenticate, let the handler accept or close,
 /// then hand the connection to the frame task.
@@ -50,14 +51,28 @@ pub async fn serve_websocket(
             );
         }
     }
-    let Some(slot) = Slot::take(&state.ws_active, state.ws_max_connections) else {
-        let mut resp = json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many WebSocket connections; try again later",
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return resp;
+    let client = state.ws_clients.as_ref().and_then(|slots| {
+        let peer = req.peer_addr().map(|a| a.ip());
+        client_ip(peer, req.headers(), &state.trusted_proxies).map(|ip| (slots, ip))
+    });
+    let slot = match Slot::take(&state.ws_active, state.ws_max_connections, client) {
+        Ok(slot) => slot,
+        Err(why) => {
+            let (status, detail) = match why {
+                NoSlot::Server => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many WebSocket connections; try again later",
+                ),
+                NoSlot::Client => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many WebSocket connections from this address",
+                ),
+            };
+            let mut resp = json_error(status, detail);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            return resp;
+        }
     };
     let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
         Ok(pass) => pass,

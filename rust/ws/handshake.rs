@@ -1,6 +1,8 @@
 //! The end of a WebSocket handshake: the handler's decision, the server's connection
 //! slots, and the start of the task that moves frames.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -23,24 +25,91 @@ pub enum Decision {
     Close { code: u16, reason: String },
 }
 
-/// One of a server's connection slots, given back when the connection ends.
-pub struct Slot(Arc<AtomicUsize>);
+/// One of a server's connection slots (and of its client's), given back when the
+/// connection ends.
+pub struct Slot {
+    active: Arc<AtomicUsize>,
+    client: Option<(Arc<ClientSlots>, IpAddr)>,
+}
+
+/// Why a handshake found no slot.
+pub enum NoSlot {
+    /// The server holds its most connections.
+    Server,
+    /// This client address holds its most.
+    Client,
+}
 
 impl Slot {
-    /// A slot when fewer than `max` connections are open (0: no limit).
-    pub fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+    /// A slot when fewer than `max` connections are open (0: no limit) and, with
+    /// `clients`, fewer than their limit from `ip`.
+    pub fn take(
+        active: &Arc<AtomicUsize>,
+        max: usize,
+        clients: Option<(&Arc<ClientSlots>, IpAddr)>,
+    ) -> Result<Self, NoSlot> {
+        let client = match clients {
+            Some((slots, ip)) => {
+                if !slots.take(ip) {
+                    return Err(NoSlot::Client);
+                }
+                Some((Arc::clone(slots), ip))
+            }
+            None => None,
+        };
+        let slot = Self {
+            active: Arc::clone(active),
+            client,
+        };
         let previous = active.fetch_add(1, Ordering::AcqRel);
         if max > 0 && previous >= max {
-            active.fetch_sub(1, Ordering::AcqRel);
-            return None;
+            return Err(NoSlot::Server); // `slot` gives both back as it drops
         }
-        Some(Self(Arc::clone(active)))
+        Ok(slot)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        if let Some((slots, ip)) = &self.client {
+            slots.give_back(*ip);
+        }
+    }
+}
+
+/// Open WebSocket connections per client address, at most `max` each.
+pub struct ClientSlots {
+    max: usize,
+    open: parking_lot::Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl ClientSlots {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            open: parking_lot::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn take(&self, ip: IpAddr) -> bool {
+        let mut open = self.open.lock();
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn give_back(&self, ip: IpAddr) {
+        let mut open = self.open.lock();
+        if let Some(count) = open.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&ip);
+            }
+        }
     }
 }
 

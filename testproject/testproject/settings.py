@@ -144,4 +144,5 @@ BOLT = {
     "WS_PING_INTERVAL": float(os.environ.get("BOLT_WS_PING_INTERVAL", 20)),
     "WS_PING_TIMEOUT": float(os.environ.get("BOLT_WS_PING_TIMEOUT", 20)),
     "WS_MAX_CONNECTIONS": int(os.environ.get("BOLT_WS_MAX_CONNECTIONS", 20_000)),
+    "WS_MAX_CONNECTIONS_PER_CLIENT": int(os.environ.get("BOLT_WS_MAX_PER_CLIENT", 0)),
 }
