@@ -20,6 +20,7 @@ import msgspec
 from ..auth.backends import APIKeyAuthentication, JWTAuthentication, SessionAuthentication
 from ..middleware.decorators import route_middleware
 from ..routing.pagination import PageNumberPagination
+from ..routing.coercion import INT_MAX, INT_MIN
 from ..routing.paths import WEBSOCKET, join_paths
 from ..routing.policy import api_middleware, route_auth
 from ..routing.serializers import ModelSerializer
@@ -135,9 +136,15 @@ def _param_schema(tp: Any, marker: Any) -> dict[str, Any]:
     if constraints:
         tp = Annotated[tp, msgspec.Meta(**constraints)]
     try:
-        return msgspec.json.schema(tp)
+        schema = msgspec.json.schema(tp)
     except (TypeError, ValueError):
         return {}
+    if schema.get("type") == "integer":
+        # Integers from the URL are 64-bit (a larger one is a 422).
+        schema.setdefault("format", "int64")
+        schema["minimum"] = max(schema.get("minimum", INT_MIN), INT_MIN)
+        schema["maximum"] = min(schema.get("maximum", INT_MAX), INT_MAX)
+    return schema
 
 
 def _serializer_type(tp: Any) -> Any:

@@ -82,6 +82,11 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
     })
 }
 
+/// A stopping server waits for its connections to send nothing new for this long...
+const QUIET: Duration = Duration::from_millis(100);
+/// ...but no longer than this, before it closes those still open.
+const DRAIN_AT_MOST: Duration = Duration::from_secs(3);
+
 /// The metrics listener's one service: /metrics, /healthz, /readyz.
 async fn answer_metrics(req: HttpRequest, recorder: web::Data<Recorder>) -> HttpResponse {
     let (status, content_type, body) = crate::metrics::answer(req.path(), &recorder);
@@ -318,6 +323,7 @@ impl Server {
         self.ws_stop.send_replace(websocket_code.max(1000));
         let handle = self.handle.clone();
         let metrics_handle = self.metrics_handle.clone();
+        let served = Arc::clone(&self.served);
         std::thread::Builder::new()
             .name("bolt-stop".into())
             .spawn(move || {
@@ -327,12 +333,22 @@ impl Server {
                 {
                     rt.block_on(async {
                         if graceful {
-                            // Stop accepting first and let what was just accepted reach
-                            // a worker: a graceful stop drops connections still queued
-                            // for one, and those belong to the listening socket's other
-                            // processes.
+                            // Stop accepting, then keep serving the open connections
+                            // until they go quiet: each answer now says Connection:
+                            // close, so a client in the middle of a series of requests
+                            // moves to another process instead of having its idle
+                            // connection closed under a request it is sending.
                             handle.pause().await;
-                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            let deadline = tokio::time::Instant::now() + DRAIN_AT_MOST;
+                            let mut seen = served.load(Ordering::Relaxed);
+                            loop {
+                                tokio::time::sleep(QUIET).await;
+                                let now = served.load(Ordering::Relaxed);
+                                if now == seen || tokio::time::Instant::now() >= deadline {
+                                    break;
+                                }
+                                seen = now;
+                            }
                         }
                         handle.stop(graceful).await;
                         if let Some(metrics) = metrics_handle {

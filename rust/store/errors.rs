@@ -26,11 +26,7 @@ impl fmt::Display for StoreError {
             Self::Connect(e) => write!(f, "{e}"),
             Self::Command(e) => write!(f, "Redis: {e}"),
             Self::Task(e) => write!(f, "{e}"),
-            Self::TimedOut => write!(
-                f,
-                "Redis did not answer within {:?}",
-                super::redis::CALL_TIMEOUT
-            ),
+            Self::TimedOut => write!(f, "Redis did not answer in time"),
             Self::Paused => write!(f, "Redis failed a moment ago; not asked again yet"),
         }
     }

@@ -133,7 +133,7 @@ def test_default_head_limits_admit_ordinary_requests(bolt):
         )
         assert r.status_code == 200
         too_long = httpx.get(f"{server.url}/api/hello", params={"q": "x" * 4100})
-        assert too_long.status_code == 400
+        assert too_long.status_code == 414
 
 
 def test_a_head_that_does_not_arrive_in_time_gets_408(bolt):
