@@ -19,8 +19,8 @@ import msgspec
 
 from ..auth.backends import APIKeyAuthentication, JWTAuthentication, SessionAuthentication
 from ..middleware.decorators import route_middleware
-from ..routing.pagination import PageNumberPagination
 from ..routing.coercion import INT_MAX, INT_MIN
+from ..routing.pagination import PageNumberPagination
 from ..routing.paths import WEBSOCKET, join_paths
 from ..routing.policy import api_middleware, route_auth
 from ..routing.serializers import ModelSerializer
