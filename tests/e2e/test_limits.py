@@ -60,7 +60,7 @@ def test_max_pending_answers_503_at_once_beyond_the_limit(bolt):
 
         def slow():
             with httpx.Client(base_url=server.url, timeout=30) as c:
-                results.append(c.get("/api/hang", params={"seconds": 1.5}).status_code)
+                results.append(c.get("/api/hang", params={"seconds": 4}).status_code)
 
         holders = [threading.Thread(target=slow) for _ in range(2)]
         for t in holders:

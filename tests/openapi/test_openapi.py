@@ -112,11 +112,18 @@ def test_info_paths_and_parameters(document):
         "name": "item_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer"},
+        # 64-bit, as the router takes it (a larger value is a 422).
+        "schema": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": -(2**63),
+            "maximum": 2**63 - 1,
+        },
     }
     assert params["q"]["required"] is False and params["q"]["schema"] == {"type": "string"}
     assert params["limit"]["schema"] == {
         "type": "integer",
+        "format": "int64",
         "minimum": 1,
         "maximum": 100,
         "default": 10,
