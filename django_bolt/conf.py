@@ -41,6 +41,7 @@ class ServerConfig:
     limit_request_field_size: int = 8190
     limit_request_fields: int = 100
     header_timeout: float = 5.0  # a new connection's first request head (408 beyond)
+    send_timeout: float = 60.0  # a client that reads nothing of a stream this long is dropped
     max_requests: int = 0  # a worker is replaced after this many requests; 0: never
     max_requests_jitter: int = 0
     max_rss: int = 0  # MiB; a worker is replaced past it; 0: never
@@ -92,6 +93,7 @@ class ServerConfig:
             limit_request_field_size=self.limit_request_field_size,
             limit_request_fields=self.limit_request_fields,
             header_timeout=self.header_timeout,
+            send_timeout=self.send_timeout,
             ssl_certfile=self.ssl_certfile or "",
             ssl_keyfile=self.ssl_keyfile or "",
             root_path=self.root_path,
@@ -111,6 +113,8 @@ class ServerConfig:
             raise ValueError("BODY_TIMEOUT must be positive")
         if min(self.shutdown_timeout, self.keep_alive, self.timeout, self.header_timeout) < 0:
             raise ValueError("timeouts cannot be negative")
+        if self.send_timeout <= 0:
+            raise ValueError("SEND_TIMEOUT must be positive")
         for name in ("max_pending", "max_requests", "max_requests_jitter", "max_rss"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.upper()} cannot be negative")
@@ -191,6 +195,7 @@ _KEYS = {
     "LIMIT_REQUEST_FIELD_SIZE": "limit_request_field_size",
     "LIMIT_REQUEST_FIELDS": "limit_request_fields",
     "HEADER_TIMEOUT": "header_timeout",
+    "SEND_TIMEOUT": "send_timeout",
     "MAX_REQUESTS": "max_requests",
     "MAX_REQUESTS_JITTER": "max_requests_jitter",
     "MAX_RSS": "max_rss",

@@ -112,6 +112,7 @@ def _serve(
         timeout=config.timeout,
     )
     dispatcher.asgi_application = load_application()
+    dispatcher.streams.send_timeout = config.send_timeout
     if config.log_level is not None:
         set_log_level(config.log_level)
     dispatcher.start(loop)

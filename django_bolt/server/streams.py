@@ -26,8 +26,10 @@ Fail = Callable[[Job, Request, BaseException], None]
 class StreamPump:
     """Sends files and streams for one process; wakes writers that wait for room."""
 
-    def __init__(self) -> None:
+    def __init__(self, send_timeout: float = 60.0) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: Seconds a client may read nothing before its stream is abandoned.
+        self.send_timeout = send_timeout
         # Writers waiting for room, and the task of each stream fed from the loop
         # (cancelled when its client goes away).
         self._waiters: dict[int, asyncio.Future[None]] = {}
@@ -169,7 +171,11 @@ class StreamPump:
                 return True
             if state == 2:
                 return False
-            await self.wait(writer.id)
+            try:
+                await asyncio.wait_for(self.wait(writer.id), self.send_timeout)
+            except TimeoutError:
+                writer.abort()  # the client reads nothing: drop it
+                return False
 
     def _pump_sync(
         self, job: Job, request: Request, result: StreamingResponse, fail: Fail, name: str

@@ -1,8 +1,9 @@
 //! Streamed response bodies: Python writes chunks into a bounded channel the Actix body
 //! reads, and the body tells the event loop when a waiting writer can go on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
@@ -12,12 +13,30 @@ use tokio::sync::mpsc;
 use super::response_args::body_bytes;
 use crate::wake::{next_stream_id, Wakeup};
 
+/// How long a stream waits for its client to read (`--send-timeout`, milliseconds).
+static SEND_TIMEOUT_MS: AtomicU64 = AtomicU64::new(60_000);
+
+/// Sets how long a streamed response waits for a client that does not read.
+pub fn set_send_timeout(seconds: f64) {
+    SEND_TIMEOUT_MS.store((seconds.max(0.001) * 1000.0) as u64, Ordering::Relaxed);
+}
+
+pub fn send_timeout() -> Duration {
+    Duration::from_millis(SEND_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
 /// Shared by a stream's writer (Python) and its body (Actix): the body tells the event
-/// loop when a writer waiting for room can go on, and when the client has gone.
+/// loop (or a blocked writer thread) when a writer waiting for room can go on, and when
+/// the client has gone.
 pub struct StreamWaker {
     pub id: u64,
     waiting: AtomicBool,
     wake: Arc<Wakeup>,
+    /// Set when the client did not read for the send timeout: the body then fails, so
+    /// the connection is dropped rather than the response ending as if complete.
+    aborted: AtomicBool,
+    room: parking_lot::Mutex<()>,
+    has_room: parking_lot::Condvar,
 }
 
 impl StreamWaker {
@@ -26,6 +45,9 @@ impl StreamWaker {
             id: next_stream_id(),
             waiting: AtomicBool::new(false),
             wake,
+            aborted: AtomicBool::new(false),
+            room: parking_lot::Mutex::new(()),
+            has_room: parking_lot::Condvar::new(),
         }
     }
 
@@ -33,6 +55,25 @@ impl StreamWaker {
     pub fn made_room(&self) {
         if self.waiting.swap(false, Ordering::AcqRel) {
             self.wake.notify_stream(self.id);
+        }
+        let _room = self.room.lock();
+        self.has_room.notify_all();
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    fn abort(&self) {
+        if !self.aborted.swap(true, Ordering::AcqRel) {
+            crate::logs::log(
+                "django_bolt.server",
+                crate::logs::WARNING,
+                format!(
+                    "a client read nothing of a streamed response for {:?}: it is abandoned",
+                    send_timeout()
+                ),
+            );
         }
     }
 
@@ -60,7 +101,8 @@ impl StreamWriter {
 
 #[pymethods]
 impl StreamWriter {
-    /// Blocks (GIL released) until the chunk is queued. False once the client is gone.
+    /// Blocks (GIL released) until the chunk is queued. False once the client is gone,
+    /// or when it has read nothing for the send timeout (the stream is then abandoned).
     fn write(&self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
         let data = body_bytes(chunk)?;
         if data.is_empty() {
@@ -70,7 +112,32 @@ impl StreamWriter {
             Some(tx) => tx.clone(),
             None => return Ok(false),
         };
-        Ok(py.detach(move || tx.blocking_send(data).is_ok()))
+        let waker = Arc::clone(&self.waker);
+        Ok(py.detach(move || {
+            let deadline = Instant::now() + send_timeout();
+            let mut data = data;
+            let mut room = waker.room.lock();
+            loop {
+                match tx.try_send(data) {
+                    Ok(()) => return true,
+                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                    Err(mpsc::error::TrySendError::Full(back)) => data = back,
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    waker.abort();
+                    return false;
+                }
+                waker.has_room.wait_for(&mut room, deadline - now);
+            }
+        }))
+    }
+
+    /// Gives up on a client that does not read (the async writers' send timeout): the
+    /// connection is dropped instead of the response ending as if complete.
+    fn abort(&self) {
+        self.waker.abort();
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// Queues the chunk without blocking: 0 sent; 1 full (the event loop will be told,

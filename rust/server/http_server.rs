@@ -131,6 +131,7 @@ impl Server {
     ) -> PyResult<Self> {
         let (ws_stop, ws_shutdown) = tokio::sync::watch::channel(0u16);
         let ws_active = Arc::new(AtomicUsize::new(0));
+        crate::bridge::stream::set_send_timeout(settings.send_timeout);
         let mut state = settings.app_state(
             build_routes(routes)?,
             Arc::clone(&bridge.core),

@@ -114,7 +114,7 @@ impl Drop for ChannelBody {
 }
 
 impl MessageBody for ChannelBody {
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn size(&self) -> BodySize {
         self.size
@@ -124,6 +124,12 @@ impl MessageBody for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if self.waker.aborted() {
+            return Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not read the response in time",
+            ))));
+        }
         let polled = self.chunks.poll_recv(cx);
         if let Poll::Ready(Some(_)) = &polled {
             self.waker.made_room();

@@ -69,6 +69,9 @@ pub struct ServerSettings {
     /// Seconds a new connection's first request head may take to arrive (408 beyond;
     /// 0: no limit).
     pub header_timeout: f64,
+    /// Seconds a streamed response waits for a client that reads nothing (then it is
+    /// abandoned and the connection dropped).
+    pub send_timeout: f64,
     /// PEM certificate chain and private key: the socket speaks TLS (HTTP/2 by ALPN).
     pub ssl_certfile: String,
     pub ssl_keyfile: String,
@@ -91,7 +94,7 @@ impl ServerSettings {
                         access_log_python=false, trusted_proxies=Vec::new(), timeout=0.0,
                         max_pending=0, limit_request_line=4094,
                         limit_request_field_size=8190, limit_request_fields=100,
-                        header_timeout=5.0, ssl_certfile=String::new(),
+                        header_timeout=5.0, send_timeout=60.0, ssl_certfile=String::new(),
                         ssl_keyfile=String::new(), root_path=String::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -123,6 +126,7 @@ impl ServerSettings {
         limit_request_field_size: usize,
         limit_request_fields: usize,
         header_timeout: f64,
+        send_timeout: f64,
         ssl_certfile: String,
         ssl_keyfile: String,
         root_path: String,
@@ -149,6 +153,9 @@ impl ServerSettings {
             return Err(PyValueError::new_err(
                 "timeouts must be finite and not negative (body_timeout positive)",
             ));
+        }
+        if !send_timeout.is_finite() || send_timeout <= 0.0 {
+            return Err(PyValueError::new_err("send_timeout must be positive"));
         }
         if limit_request_line == 0 || limit_request_field_size == 0 || limit_request_fields == 0 {
             return Err(PyValueError::new_err(
@@ -203,6 +210,7 @@ impl ServerSettings {
             limit_request_field_size,
             limit_request_fields,
             header_timeout,
+            send_timeout,
             ssl_certfile,
             ssl_keyfile,
             root_path,

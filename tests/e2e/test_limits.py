@@ -145,3 +145,19 @@ def test_a_head_that_does_not_arrive_in_time_gets_408(bolt):
         assert reply.startswith(b"HTTP/1.1 408"), reply
         assert time.monotonic() - started < 5
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
+
+
+def test_a_client_that_reads_nothing_is_dropped_after_the_send_timeout(bolt):
+    # One Python thread; a big Django stream to a client that never reads pins it until
+    # the send timeout, then the thread serves others again.
+    with bolt("--threads", "1", "--send-timeout", "1", "--timeout", "0") as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /django/stream/?n=2000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            wait_for(lambda: "is abandoned" in server.log, timeout=30)
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                page = client.get("/django/plain/")
+                assert page.status_code == 200
+        finally:
+            sock.close()

@@ -74,6 +74,13 @@ class Command(BaseCommand):
             "0: none).",
         )
         parser.add_argument(
+            "--send-timeout",
+            type=float,
+            dest="send_timeout",
+            help="Seconds a client may read nothing of a streamed response before it is "
+            "dropped (default 60, like nginx's send_timeout).",
+        )
+        parser.add_argument(
             "--max-pending",
             type=int,
             dest="max_pending",
@@ -199,6 +206,7 @@ class Command(BaseCommand):
                 timeout=options["timeout"],
                 max_pending=options["max_pending"],
                 header_timeout=options["header_timeout"],
+                send_timeout=options["send_timeout"],
                 limit_request_line=options["limit_request_line"],
                 limit_request_field_size=options["limit_request_field_size"],
                 limit_request_fields=options["limit_request_fields"],
