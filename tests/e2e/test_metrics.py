@@ -9,7 +9,6 @@ import threading
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from django_bolt.testing.process import free_port
@@ -19,6 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def scrape(port):
+    from prometheus_client.parser import text_string_to_metric_families
+
     response = httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")

@@ -8,7 +8,6 @@ import sys
 
 import httpx
 import pytest
-import trustme
 from websockets.sync.client import connect
 
 from tests.conftest import MANAGE_PY
@@ -18,6 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def authority():
+    import trustme
+
     return trustme.CA()
 
 
