@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from django_bolt.testing.process import free_port
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -55,19 +56,28 @@ def test_a_slow_django_view_gets_an_html_504_for_a_browser(bolt):
 
 
 def test_max_pending_answers_503_at_once_beyond_the_limit(bolt):
-    with bolt("--max-pending", "2", "--timeout", "0") as server:
+    metrics_port = free_port()
+    with bolt(
+        "--max-pending", "2", "--timeout", "0", "--metrics-port", str(metrics_port)
+    ) as server:
         results = []
 
         def slow():
             with httpx.Client(base_url=server.url, timeout=30) as c:
                 results.append(c.get("/api/hang", params={"seconds": 4}).status_code)
 
+        def in_flight():
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            return "\ndjango_bolt_requests_in_flight 2\n" in text
+
         holders = [threading.Thread(target=slow) for _ in range(2)]
         for t in holders:
             t.start()
         with httpx.Client(base_url=server.url, timeout=30) as c:
-            # Both slow requests are in Python once a third is refused.
-            refused = wait_for(lambda: (r := c.get("/api/hello")).status_code == 503 and r)
+            # Both slow requests are in the server (so in Python): the next is refused.
+            wait_for(in_flight)
+            refused = c.get("/api/hello")
+            assert refused.status_code == 503, refused.text
             assert refused.headers["retry-after"] == "1"
             assert refused.json() == {"detail": "The server is busy; try again shortly"}
             page = c.get("/django/plain/", headers={"Accept": BROWSER})
