@@ -21,6 +21,19 @@ def wait_for(predicate, timeout=20.0, interval=0.02):
     return value
 
 
+def refused_start(*args: str) -> subprocess.CompletedProcess:
+    """``runbolt`` with flags it must refuse: the finished process (it never serves)."""
+    done = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "runbolt", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
 @pytest.fixture(autouse=True)
 def _fresh_failure_memory():
     """Each test sees its failures logged (repeats within a minute are only counted)."""

@@ -189,15 +189,11 @@ async fn serve(
                 return to_django(req, payload, state).await;
             }
         };
-    let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
-        Ok(pass) => pass,
-        Err(refusal) => {
-            if let Some(metrics) = &state.metrics {
-                metrics.refused(refusal.status().as_u16());
-            }
-            return refusal;
-        }
-    };
+    let (identity, python_gate) =
+        match run_gate(&req, policy.as_deref(), state.metrics.as_ref()).await {
+            Ok(pass) => pass,
+            Err(refusal) => return refusal,
+        };
     let input = read_input(&req, payload, state.form_limits());
     let (body, form) = match within(input, state.body_timeout).await {
         Ok(input) => input,
@@ -208,21 +204,10 @@ async fn serve(
         form,
         identity,
         python_gate,
-        ..RequestParts::new(
-            &req,
-            route_id,
-            params,
-            &state.trusted_proxies,
-            &state.root_path,
-        )
+        ..state.parts(&req, route_id, params)
     };
-    let rx = match state.bridge.hand_over(parts, blocking, state.max_pending) {
-        Ok(rx) => {
-            if let Some(metrics) = &state.metrics {
-                metrics.to_python();
-            }
-            rx
-        }
+    let rx = match state.hand_over(parts, blocking) {
+        Ok(rx) => rx,
         Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
     };
     let resp = match answer_within(rx, state.handler_timeout).await {

@@ -10,7 +10,7 @@ use super::limits::{answer_within, not_handed_over, timed_out};
 use super::reply::into_response;
 use super::state::AppState;
 use crate::bridge::input::{InputState, INPUT_CHUNKS};
-use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
+use crate::bridge::parts::DJANGO_FALLBACK;
 use crate::http::body::{forward, read_for_django, within, Arrival};
 use crate::http::errors::{accepts_html, error_for};
 
@@ -30,13 +30,7 @@ pub async fn to_django(
         Ok(arrival) => arrival,
         Err(e) => return e.response(html),
     };
-    let mut parts = RequestParts::new(
-        &req,
-        DJANGO_FALLBACK,
-        Vec::new(),
-        &state.trusted_proxies,
-        &state.root_path,
-    );
+    let mut parts = state.parts(&req, DJANGO_FALLBACK, Vec::new());
     let rest = match arrival {
         Arrival::Whole(body) => {
             parts.body = body;
@@ -53,13 +47,8 @@ pub async fn to_django(
             Some((rest, tx))
         }
     };
-    let mut answer = match state.bridge.hand_over(parts, true, state.max_pending) {
-        Ok(answer) => {
-            if let Some(metrics) = &state.metrics {
-                metrics.to_python();
-            }
-            answer
-        }
+    let mut answer = match state.hand_over(parts, true) {
+        Ok(answer) => answer,
         Err(why) => return not_handed_over(why, html),
     };
     let reply = match rest {

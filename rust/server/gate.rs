@@ -8,13 +8,16 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::identity::Identity;
 use crate::http::errors::json_error;
+use crate::metrics::Recorder;
 use crate::policy::gate::{Gate, PolicyCore, RequestView};
 
 /// Rate limit, authentication and guards for a request: the identity and whether Python
-/// authentication or guards are still to run, or the refusal (with its CORS headers).
+/// authentication or guards are still to run, or the refusal (with its CORS headers),
+/// counted in the metrics.
 pub async fn run_gate(
     req: &HttpRequest,
     policy: Option<&PolicyCore>,
+    metrics: Option<&Recorder>,
 ) -> Result<(Option<Identity>, bool), HttpResponse> {
     let Some(policy) = policy.filter(|p| p.needs_gate()) else {
         return Ok((None, false));
@@ -46,6 +49,9 @@ pub async fn run_gate(
     match gate {
         Gate::Reject(mut resp) => {
             policy.finish(req.headers(), resp.headers_mut());
+            if let Some(metrics) = metrics {
+                metrics.refused(resp.status().as_u16());
+            }
             Err(resp)
         }
         Gate::Pass { identity, python } => Ok((identity, python)),

@@ -7,7 +7,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::access_log::AccessLog;
-use crate::bridge::queue::BridgeCore;
+use tokio::sync::oneshot;
+
+use crate::bridge::parts::{Reply, RequestParts};
+use crate::bridge::queue::{BridgeCore, NotHandedOver};
 use crate::http::form::FormLimits;
 use crate::metrics::Recorder;
 use crate::policy::proxies::Net;
@@ -67,6 +70,35 @@ pub struct HeadLimits {
 }
 
 impl AppState {
+    /// A request's parts as Python will see them (client, scheme, root path).
+    pub fn parts(
+        &self,
+        req: &actix_web::HttpRequest,
+        route_id: i64,
+        params: Vec<(String, String)>,
+    ) -> RequestParts {
+        RequestParts::new(
+            req,
+            route_id,
+            params,
+            &self.trusted_proxies,
+            &self.root_path,
+        )
+    }
+
+    /// Hands a request to Python within `--max-pending`, counting it in the metrics.
+    pub fn hand_over(
+        &self,
+        parts: RequestParts,
+        blocking: bool,
+    ) -> Result<oneshot::Receiver<Reply>, NotHandedOver> {
+        let handed = self.bridge.hand_over(parts, blocking, self.max_pending)?;
+        if let Some(metrics) = &self.metrics {
+            metrics.to_python();
+        }
+        Ok(handed)
+    }
+
     /// Body and multipart limits for one request.
     #[inline]
     pub fn form_limits(&self) -> FormLimits {

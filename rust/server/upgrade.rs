@@ -74,35 +74,20 @@ pub async fn serve_websocket(
             return resp;
         }
     };
-    let (identity, python_gate) = match run_gate(&req, policy.as_deref()).await {
-        Ok(pass) => pass,
-        Err(refusal) => {
-            if let Some(metrics) = &state.metrics {
-                metrics.refused(refusal.status().as_u16());
-            }
-            return refusal;
-        }
-    };
+    let (identity, python_gate) =
+        match run_gate(&req, policy.as_deref(), state.metrics.as_ref()).await {
+            Ok(pass) => pass,
+            Err(refusal) => return refusal,
+        };
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge.wake));
     let parts = RequestParts {
         identity,
         python_gate,
         websocket: Some(Arc::clone(&shared)),
-        ..RequestParts::new(
-            &req,
-            route_id,
-            params,
-            &state.trusted_proxies,
-            &state.root_path,
-        )
+        ..state.parts(&req, route_id, params)
     };
-    let rx = match state.bridge.hand_over(parts, false, state.max_pending) {
-        Ok(rx) => {
-            if let Some(metrics) = &state.metrics {
-                metrics.to_python();
-            }
-            rx
-        }
+    let rx = match state.hand_over(parts, false) {
+        Ok(rx) => rx,
         Err(why) => return not_handed_over(why, false),
     };
     let limits = state.ws;
