@@ -335,6 +335,14 @@ class Backend:
     def is_revoked(self, jti: str) -> bool: ...
 
 def jwt_encode(claims: bytes, algorithm: str, key: bytes) -> str: ...
+def jwt_decode(
+    token: str,
+    algorithms: list[str],
+    key: bytes,
+    audience: list[str] | None = None,
+    issuer: list[str] | None = None,
+    leeway: int = 0,
+) -> tuple[bytes | None, str | None]: ...
 
 @final
 class WebSocketChannel:

@@ -2,8 +2,10 @@
 
 The built-in guards compile to Rust and are decided there from the credential's claims
 (permissions, staff, superuser and roles embedded at token creation), before any Python
-runs. For users authenticated in Python (sessions, custom backends) the same guards ask
-Django's permission system. Subclass ``BaseGuard`` and implement ``check(request)``
+runs. A token that leaves a grant out (no ``permissions`` claim, say, as
+``create_jwt_for_user(user)`` issues by default) is decided from Django's own permission
+tables and groups for the token's user instead, as are users authenticated in Python
+(sessions, custom backends). Subclass ``BaseGuard`` and implement ``check(request)``
 (async or sync) for anything else; it runs in Python after the Rust guards pass.
 
 Guards may be given as classes or instances: ``guards=[IsAuthenticated]`` and
@@ -69,7 +71,23 @@ def _from_credential(request: Any) -> bool:
     return _context(request).get("auth_backend") in ("jwt", "api_key")
 
 
-def _user(request: Any) -> Any:
+def _stated(request: Any, *claims: str) -> bool:
+    """True when the credential states the grant itself: an API key always; a token when
+    it carries one of ``claims`` (else its user's grants come from Django)."""
+    ctx = _context(request)
+    if ctx.get("auth_backend") != "jwt":
+        return True
+    raw = ctx.get("claims")
+    if raw is None:
+        return True
+    return any(name in raw for name in claims)
+
+
+async def _user_of(request: Any) -> Any:
+    """The request's Django user: loaded once per request for a token (``auser``)."""
+    if _from_credential(request):
+        auser = getattr(request, "auser", None)
+        return await auser() if auser is not None else None
     return getattr(request, "_user", None)
 
 
@@ -82,6 +100,10 @@ async def _user_has_perm(user: Any, perm: str) -> bool:
     from asgiref.sync import sync_to_async
 
     return bool(await sync_to_async(user.has_perm)(perm))
+
+
+def _active(user: Any, flag: str) -> bool:
+    return bool(getattr(user, "is_active", True) and getattr(user, flag, False))
 
 
 class AllowAny(BaseGuard):
@@ -116,9 +138,11 @@ class IsAdminUser(BaseGuard):
         return {"kind": "superuser"}
 
     async def allows(self, request: Any) -> bool:
-        if _from_credential(request):
+        if _from_credential(request) and (
+            _context(request).get("is_superuser") or _stated(request, "is_superuser")
+        ):
             return bool(_context(request).get("is_superuser"))
-        return bool(getattr(_user(request), "is_superuser", False))
+        return _active(await _user_of(request), "is_superuser")
 
 
 class IsStaff(BaseGuard):
@@ -131,11 +155,14 @@ class IsStaff(BaseGuard):
         return {"kind": "staff"}
 
     async def allows(self, request: Any) -> bool:
+        ctx = _context(request)
         if _from_credential(request):
-            ctx = _context(request)
-            return bool(ctx.get("is_staff") or ctx.get("is_superuser"))
-        user = _user(request)
-        return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+            if ctx.get("is_staff") or ctx.get("is_superuser"):
+                return True
+            if _stated(request, "is_staff"):
+                return False
+        user = await _user_of(request)
+        return _active(user, "is_staff") or _active(user, "is_superuser")
 
 
 class _PermissionGuard(BaseGuard):
@@ -157,8 +184,11 @@ class _PermissionGuard(BaseGuard):
         if _from_credential(request):
             ctx = _context(request)
             granted = ctx.get("permissions") or []
-            return bool(ctx.get("is_superuser")) or perm in granted or "*" in granted
-        return await _user_has_perm(_user(request), perm)
+            if ctx.get("is_superuser") or perm in granted or "*" in granted:
+                return True
+            if _stated(request, "permissions", "perms"):
+                return False
+        return await _user_has_perm(await _user_of(request), perm)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self.permissions))})"
@@ -219,10 +249,12 @@ class HasRole(BaseGuard):
         return {"kind": "any_role", "values": self.roles}
 
     async def allows(self, request: Any) -> bool:
-        if _from_credential(request):
+        if _from_credential(request) and _stated(request, "roles", "role"):
             granted = _context(request).get("roles") or []
             return any(r in granted for r in self.roles)
-        user = _user(request)
+        user = await _user_of(request)
+        if user is None or not getattr(user, "is_active", True):
+            return False
         groups = getattr(user, "groups", None)
         if groups is None:
             return False

@@ -38,6 +38,10 @@ class HTTPException(Exception):
         return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
 
 
+#: ``raise ApiError(400, "User not active")``: HTTPException under another name.
+ApiError = HTTPException
+
+
 def _http_error(name: str, status: int, message: str) -> type[HTTPException]:
     def __init__(
         self,
@@ -84,6 +88,7 @@ class ResponseValidationError(Exception):
 
 __all__ = [
     "HTTPException",
+    "ApiError",
     "BadRequest",
     "Unauthorized",
     "Forbidden",

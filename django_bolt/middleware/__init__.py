@@ -1,14 +1,18 @@
-"""Middleware run in Rust (CORS, rate limiting, compression) and the per-route decorators."""
+"""Middleware run in Rust (CORS, rate limiting, compression), Python middleware of your own
+(``BoltAPI(middleware=[...])``, ``@middleware(...)``) and the per-route decorators."""
 
 from .builtin import CompressionConfig, CompressionMiddleware, CORSMiddleware, RateLimitMiddleware
-from .decorators import cors, rate_limit, skip_middleware
+from .custom import MiddlewareChain
+from .decorators import cors, middleware, rate_limit, skip_middleware
 
 __all__ = [
     "CORSMiddleware",
     "CompressionConfig",
     "CompressionMiddleware",
+    "MiddlewareChain",
     "RateLimitMiddleware",
     "cors",
+    "middleware",
     "rate_limit",
     "skip_middleware",
 ]

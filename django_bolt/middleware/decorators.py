@@ -82,3 +82,24 @@ def skip_middleware(*names: Any) -> Callable[[F], F]:
     if not kinds:
         raise ValueError("skip_middleware needs at least one middleware name")
     return lambda handler: _mark(handler, "skip", kinds)
+
+
+PYTHON = "python"
+
+
+def middleware(*items: Any) -> Callable[[F], F]:
+    """Python middleware for this route only: ``@middleware(Audit, log_calls)``. Each is
+    an async ``(request, call_next)`` callable (see ``django_bolt.middleware.custom``);
+    they run inside the API's ``middleware=[...]``, in the order given."""
+    from .custom import as_middleware
+
+    if not items:
+        raise ValueError("middleware needs at least one middleware")
+    found = [as_middleware(item) for item in items]
+
+    def mark(handler: F) -> F:
+        earlier = route_middleware(handler).get(PYTHON, [])
+        # Decorators apply bottom-up: the one written first (outermost) runs first.
+        return _mark(handler, PYTHON, [*found, *earlier])
+
+    return mark

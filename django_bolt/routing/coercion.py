@@ -54,18 +54,22 @@ def error_type(msg: str) -> str:
     return "value_error"
 
 
-_AT = re.compile(r" - at `\$(.*)`$")
+_AT = re.compile(r" - at `\$([^`]*)`$")
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]+)\]")
 
 
 def validation_error_entry(exc: msgspec.ValidationError, base: list[Any]) -> dict[str, Any]:
     """Turns msgspec's ``Expected `int`, got `str` - at `$.a[0]``` into a loc list."""
     msg = str(exc)
-    loc = list(base)
-    m = _AT.search(msg)
-    if m:
+    # A field validator's error carries its field's path, and msgspec appends the path of
+    # the struct it sits in: the last suffix is the outermost.
+    paths: list[str] = []
+    while m := _AT.search(msg):
         msg = msg[: m.start()]
-        for name, index, key in _PATH_PART.findall(m.group(1)):
+        paths.append(m.group(1))
+    loc = list(base)
+    for path in paths:
+        for name, index, key in _PATH_PART.findall(path):
             if name:
                 loc.append(name)
             elif index:

@@ -96,6 +96,7 @@ def run_route(route: Route, job: Any) -> Any:
         django_chain=None,  # Django's own middleware already runs around this view
         exception_handler=route.router.exception_handler,
         debug=settings.DEBUG,
+        middleware=plan.middleware,
     )
     request = Request(job)
     # Under Django's URL resolver the project's middleware already ran on this request.
@@ -212,7 +213,13 @@ class _MountedRoute:
         compiled = compile_route(route.router, route)
         self.policy = compiled.policy
         self.plan = copy.copy(route.plan)
-        self.plan.bind(gate=compiled.gate, django_chain=None, exception_handler=None, debug=False)
+        self.plan.bind(
+            gate=compiled.gate,
+            django_chain=None,
+            exception_handler=None,
+            debug=False,
+            middleware=compiled.middleware,
+        )
 
 
 def _compiled(route: Route) -> _MountedRoute:

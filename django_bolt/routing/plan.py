@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, get_args, get_origin, get_type_hints
 
 import msgspec
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 
 from .._core import FastPlan
 from ..boundary import BodyArg, FastArg, RequestArg, ValueArg
@@ -74,6 +74,7 @@ class RoutePlan:
         self.django_chain: Any = None
         self.exception_handler: Callable[[Exception, Any], Any] | None = None
         self.debug = False
+        self.middleware: Any = None
         # Some argument comes from an async dependency: extraction must be awaited.
         self.async_extract = False
         self.extractors: list[tuple[str, Callable[[Request], Any]]] = []
@@ -273,11 +274,14 @@ class RoutePlan:
         exception_handler: Callable[[Exception, Any], Any] | None,
         debug: bool,
         atomic: bool = False,
+        middleware: Any = None,
     ) -> None:
         """What the route needs from its API and the site to run. ``atomic`` applies the
         databases' ATOMIC_REQUESTS to a sync handler, as Django does to its views (under
-        Django's own handler, Django wraps the view of ``api.urls`` itself)."""
+        Django's own handler, Django wraps the view of ``api.urls`` itself). ``middleware``
+        is the route's Python middleware chain."""
         self.gate = gate
+        self.middleware = middleware
         self.django_chain = django_chain
         self.exception_handler = exception_handler
         self.debug = debug
@@ -290,7 +294,12 @@ class RoutePlan:
 
     def fast_plan(self) -> Any:
         """The Rust FastPlan for this route, or None when only Python can run it."""
-        if self.fast_args is None or not self.is_async or self.django_chain is not None:
+        if (
+            self.fast_args is None
+            or not self.is_async
+            or self.django_chain is not None
+            or self.middleware is not None
+        ):
             return None
         if self.status_code in NO_BODY:
             return None
@@ -343,6 +352,16 @@ class RoutePlan:
             async_to_sync(self.gate.run)(request)
             request.auth_pending = False
             return self.call(request)
+        if self.middleware is not None:
+            if self.is_async:
+                return self.middleware.run(request, self._invoke, self.render, self.error)
+            return async_to_sync(self.middleware.run)(
+                request, sync_to_async(self._invoke), self.render, self.error
+            )
+        return self._invoke(request)
+
+    def _invoke(self, request: Request) -> Any:
+        """Extracts the arguments and calls the handler (a coroutine for async ones)."""
         if self.no_args:
             return self.handler()
         if self.async_extract:

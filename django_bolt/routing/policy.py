@@ -29,7 +29,8 @@ from ..middleware.builtin import (
     RateLimitMiddleware,
     middleware_kind,
 )
-from ..middleware.decorators import route_middleware
+from ..middleware.custom import MiddlewareChain, as_middleware, is_python_middleware
+from ..middleware.decorators import PYTHON, route_middleware
 from .paths import WEBSOCKET
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 class Compiled:
     policy: RoutePolicy | None
     gate: Gate | None
+    #: The API's and the route's Python middleware, None when there is none.
+    middleware: MiddlewareChain | None = None
+
+
+_GRANT_GUARDS = {"all_permissions", "any_permission", "any_role", "staff", "superuser"}
 
 
 def as_auth(value: Any) -> BaseAuth:
@@ -71,10 +77,21 @@ def api_middleware(router: Router) -> dict[str, Any]:
         else:
             found[kind] = CompressionConfig.from_config(config)
     for item in router.middleware or ():
+        if is_python_middleware(item):
+            continue
         if isinstance(item, type):
             item = item()
         found[middleware_kind(item)] = item
     return found
+
+
+def python_middleware(router: Router, route: Route) -> MiddlewareChain | None:
+    """The API's Python middleware, then the route's ``@middleware(...)`` (HTTP routes)."""
+    if WEBSOCKET in route.methods:
+        return None
+    items = [as_middleware(m) for m in router.middleware or () if is_python_middleware(m)]
+    items.extend(route_middleware(route.handler).get(PYTHON, []))
+    return MiddlewareChain(items) if items else None
 
 
 def default_auth(guards: list[BaseGuard]) -> list[BaseAuth]:
@@ -120,7 +137,9 @@ def compile_route(
     the Rust server adds to answers in place of Django's security middleware; the Django
     view of ``api.urls`` leaves it out, as Django's own middleware runs there."""
     try:
-        return _compile(router, route, mount_prefix, security_headers)
+        compiled = _compile(router, route, mount_prefix, security_headers)
+        compiled.middleware = python_middleware(router, route)
+        return compiled
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(f"{route.name} ({route.path}): {exc}") from exc
 
@@ -181,6 +200,11 @@ def _compile(
         and a.revocation is not None
         and a.revocation.rust_backend() is None
         for a in auth
+    )
+    # A token that leaves out the grant a guard reads is decided in Python from Django.
+    needs_python = needs_python or (
+        any(isinstance(a, JWTAuthentication) for a in auth)
+        and any(g.to_spec()["kind"] in _GRANT_GUARDS for g in guards)
     )
     gate = Gate(auth, guards, policy.challenge) if needs_python else None
     return Compiled(policy, gate)

@@ -54,6 +54,7 @@ class Site:
                     exception_handler=router.exception_handler,
                     debug=debug,
                     atomic=True,
+                    middleware=compiled.middleware,
                 )
                 self.plans.append(plan)
                 full = join_paths(prefix, route.path)

@@ -7,8 +7,29 @@ use super::errors::AuthError;
 /// The minimum HMAC secret length we accept (RFC 7518 asks for at least the hash size).
 pub const MIN_HS_SECRET: usize = 32;
 
+/// A JWT algorithm: one `jsonwebtoken` implements, or ES512 (ECDSA on P-521 with
+/// SHA-512), which it does not and we sign and verify with the `p521` crate.
+#[derive(PartialEq, Eq, Debug, Clone, Copy)]
+pub enum Alg {
+    Std(Algorithm),
+    Es512,
+}
+
+impl Alg {
+    /// The `jsonwebtoken` algorithm, None for ES512.
+    pub fn standard(self) -> Option<Algorithm> {
+        match self {
+            Alg::Std(a) => Some(a),
+            Alg::Es512 => None,
+        }
+    }
+}
+
 /// Parses an algorithm name; `none` in any spelling is not one.
-pub fn parse_algorithm(name: &str) -> Result<Algorithm, AuthError> {
+pub fn parse_algorithm(name: &str) -> Result<Alg, AuthError> {
+    if name.eq_ignore_ascii_case("ES512") {
+        return Ok(Alg::Es512);
+    }
     let alg = match name.to_ascii_uppercase().as_str() {
         "HS256" => Algorithm::HS256,
         "HS384" => Algorithm::HS384,
@@ -24,7 +45,7 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, AuthError> {
         "EDDSA" => Algorithm::EdDSA,
         _ => return Err(AuthError::UnsupportedAlgorithm(name.to_owned())),
     };
-    Ok(alg)
+    Ok(Alg::Std(alg))
 }
 
 #[derive(PartialEq, Eq, Debug, Clone, Copy)]
@@ -32,20 +53,23 @@ pub enum Family {
     Hmac,
     Rsa,
     Ec,
+    /// ES512: a P-521 key, which the other EC algorithms cannot share.
+    P521,
     Ed,
 }
 
-pub fn family(alg: Algorithm) -> Family {
+pub fn family(alg: Alg) -> Family {
     match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Hmac,
-        Algorithm::ES256 | Algorithm::ES384 => Family::Ec,
-        Algorithm::EdDSA => Family::Ed,
-        _ => Family::Rsa,
+        Alg::Es512 => Family::P521,
+        Alg::Std(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => Family::Hmac,
+        Alg::Std(Algorithm::ES256 | Algorithm::ES384) => Family::Ec,
+        Alg::Std(Algorithm::EdDSA) => Family::Ed,
+        Alg::Std(_) => Family::Rsa,
     }
 }
 
 /// The algorithms, which must all take the same kind of key.
-pub fn one_family(algorithms: &[String]) -> Result<(Vec<Algorithm>, Family), AuthError> {
+pub fn one_family(algorithms: &[String]) -> Result<(Vec<Alg>, Family), AuthError> {
     if algorithms.is_empty() {
         return Err(AuthError::NoAlgorithm);
     }
@@ -69,5 +93,7 @@ mod tests {
         assert!(one_family(&["HS256".into(), "RS256".into()]).is_err());
         assert!(parse_algorithm("none").is_err());
         assert!(parse_algorithm("NoNe").is_err());
+        assert_eq!(parse_algorithm("es512").unwrap(), Alg::Es512);
+        assert!(one_family(&["ES256".into(), "ES512".into()]).is_err());
     }
 }

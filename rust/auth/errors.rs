@@ -23,6 +23,10 @@ pub enum AuthError {
         kind: &'static str,
         error: jsonwebtoken::errors::Error,
     },
+    /// A key `jsonwebtoken` does not read (P-521 for ES512) that is not valid PEM.
+    InvalidPem {
+        kind: &'static str,
+    },
     NoApiKeys,
     EmptyApiKey(String),
     Claims(serde_json::Error),
@@ -46,6 +50,7 @@ impl fmt::Display for AuthError {
                 f.write_str("an HS* algorithm was given a PEM key; use RS*/ES* with PEM keys")
             }
             Self::InvalidKey { kind, error } => write!(f, "invalid {kind} key: {error}"),
+            Self::InvalidPem { kind } => write!(f, "invalid {kind} key: expected a PEM key"),
             Self::NoApiKeys => f.write_str("API key authentication was configured with no keys"),
             Self::EmptyApiKey(name) => write!(f, "API key {name:?} is empty"),
             Self::Claims(e) => write!(f, "claims must be a JSON object: {e}"),

@@ -17,6 +17,18 @@ pub struct Identity {
     pub claims: Option<Map<String, Value>>,
     /// The API key's name (never the key itself).
     pub key_name: Option<String>,
+    /// Grants the credential does not state (a token without a `permissions` claim, say):
+    /// guards on them are decided in Python from Django's own tables.
+    pub unstated: Unstated,
+}
+
+/// Which grants a token leaves out. API keys state everything they grant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unstated {
+    pub permissions: bool,
+    pub roles: bool,
+    pub staff: bool,
+    pub superuser: bool,
 }
 
 impl Identity {
@@ -64,6 +76,13 @@ pub fn identity_from_claims(claims: Map<String, Value>) -> Identity {
     permissions.extend(string_list(claims.get("perms")));
     let mut roles = string_list(claims.get("roles"));
     roles.extend(string_list(claims.get("role")));
+    let absent = |names: &[&str]| names.iter().all(|n| !claims.contains_key(*n));
+    let unstated = Unstated {
+        permissions: absent(&["permissions", "perms"]),
+        roles: absent(&["roles", "role"]),
+        staff: absent(&["is_staff"]),
+        superuser: absent(&["is_superuser"]),
+    };
     Identity {
         backend: "jwt",
         user_id,
@@ -73,5 +92,6 @@ pub fn identity_from_claims(claims: Map<String, Value>) -> Identity {
         roles,
         claims: Some(claims),
         key_name: None,
+        unstated,
     }
 }

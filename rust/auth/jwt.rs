@@ -1,5 +1,5 @@
-//! JWT verification (HMAC, RSA, ECDSA, EdDSA). HS* tokens are checked here directly; the
-//! others through `jsonwebtoken`.
+//! JWT verification (HMAC, RSA, ECDSA, EdDSA). HS* and ES512 tokens are checked here
+//! directly; the others through `jsonwebtoken`.
 
 use std::collections::HashSet;
 
@@ -7,7 +7,7 @@ use actix_web::http::header::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::algorithms::{one_family, Family, MIN_HS_SECRET};
+use super::algorithms::{one_family, Alg, Family, MIN_HS_SECRET};
 use super::errors::{AuthError, Rejection};
 use super::identity::{identity_from_claims, Outcome};
 use super::source::CredentialSource;
@@ -22,6 +22,8 @@ pub struct JwtAuth {
     validation: Validation,
     /// HMAC keys, already keyed (cloning one skips hashing the key per request).
     hmac: Option<HmacKeys>,
+    /// The public key for ES512, which `jsonwebtoken` does not implement.
+    p521: Option<p521::ecdsa::VerifyingKey>,
     pub revocation: Option<Revocation>,
 }
 
@@ -117,6 +119,7 @@ impl JwtAuth {
     ) -> Result<Self, AuthError> {
         let (algs, fam) = one_family(&settings.algorithms)?;
         let invalid = |kind| move |error| AuthError::InvalidKey { kind, error };
+        let mut p521 = None;
         let key = match fam {
             Family::Hmac => {
                 if settings.key.len() < MIN_HS_SECRET {
@@ -137,9 +140,17 @@ impl JwtAuth {
             Family::Ed => {
                 DecodingKey::from_ed_pem(&settings.key).map_err(invalid("Ed25519 public"))?
             }
+            Family::P521 => {
+                p521 = Some(p521_public_key(&settings.key)?);
+                // Never used: ES512 tokens are verified by `verify_es512`.
+                DecodingKey::from_secret(&[])
+            }
         };
-        let mut validation = Validation::new(algs[0]);
-        validation.algorithms = algs;
+        // For ES512, `validation` carries only the registered-claim settings `validate`
+        // reads; its algorithm list stays empty.
+        let standard: Vec<Algorithm> = algs.iter().filter_map(|a| a.standard()).collect();
+        let mut validation = Validation::new(standard.first().copied().unwrap_or_default());
+        validation.algorithms = standard;
         validation.leeway = settings.leeway;
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -156,11 +167,13 @@ impl JwtAuth {
         validation.required_spec_claims = required;
         let hmac = (fam == Family::Hmac)
             .then(|| HmacKeys::new(&settings.key, validation.algorithms.clone()));
+        debug_assert!(p521.is_none() || algs == [Alg::Es512]);
         Ok(Self {
             source,
             key,
             validation,
             hmac,
+            p521,
             revocation,
         })
     }
@@ -175,12 +188,21 @@ impl JwtAuth {
         if let Some(keys) = &self.hmac {
             return self.verify_hmac(keys, token);
         }
+        if let Some(key) = &self.p521 {
+            return self.verify_es512(key, token);
+        }
         jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| describe(e.kind()))
     }
 
-    fn verify_hmac(&self, keys: &HmacKeys, token: &str) -> Result<Map<String, Value>, Rejection> {
+    /// Checks the header, then the signature with `signature_ok(alg, input, signature)`,
+    /// then the claims.
+    fn verify_with(
+        &self,
+        token: &str,
+        signature_ok: impl FnOnce(&str, &[u8], &[u8]) -> Result<(), Rejection>,
+    ) -> Result<Map<String, Value>, Rejection> {
         let (input, sig) = token.rsplit_once('.').ok_or(Rejection::Malformed)?;
         let (header, payload) = input.split_once('.').ok_or(Rejection::Malformed)?;
         let header: JoseHeader =
@@ -188,23 +210,47 @@ impl JwtAuth {
         if header.crit.is_some() {
             return Err(Rejection::CriticalHeader);
         }
-        // Exact names only: "none", "hs256" or an RSA algorithm are not allowed here.
-        let alg = match header.alg.as_str() {
-            "HS256" => Algorithm::HS256,
-            "HS384" => Algorithm::HS384,
-            "HS512" => Algorithm::HS512,
-            _ => return Err(Rejection::AlgorithmNotAllowed),
-        };
-        if !keys.allowed.contains(&alg) {
-            return Err(Rejection::AlgorithmNotAllowed);
-        }
-        if !keys.verify_signature(alg, input.as_bytes(), &b64url(sig)?) {
-            return Err(Rejection::BadSignature);
-        }
+        signature_ok(&header.alg, input.as_bytes(), &b64url(sig)?)?;
         let claims: Map<String, Value> =
             serde_json::from_slice(&b64url(payload)?).map_err(|_| Rejection::Malformed)?;
         self.validate(&claims)?;
         Ok(claims)
+    }
+
+    fn verify_hmac(&self, keys: &HmacKeys, token: &str) -> Result<Map<String, Value>, Rejection> {
+        self.verify_with(token, |alg, input, sig| {
+            // Exact names only: "none", "hs256" or an RSA algorithm are not allowed here.
+            let alg = match alg {
+                "HS256" => Algorithm::HS256,
+                "HS384" => Algorithm::HS384,
+                "HS512" => Algorithm::HS512,
+                _ => return Err(Rejection::AlgorithmNotAllowed),
+            };
+            if !keys.allowed.contains(&alg) {
+                return Err(Rejection::AlgorithmNotAllowed);
+            }
+            if !keys.verify_signature(alg, input, sig) {
+                return Err(Rejection::BadSignature);
+            }
+            Ok(())
+        })
+    }
+
+    fn verify_es512(
+        &self,
+        key: &p521::ecdsa::VerifyingKey,
+        token: &str,
+    ) -> Result<Map<String, Value>, Rejection> {
+        use p521::ecdsa::signature::Verifier;
+        self.verify_with(token, |alg, input, sig| {
+            if alg != "ES512" {
+                return Err(Rejection::AlgorithmNotAllowed);
+            }
+            // JWS carries r || s (66 bytes each), not DER.
+            let sig =
+                p521::ecdsa::Signature::from_slice(sig).map_err(|_| Rejection::BadSignature)?;
+            key.verify(input, &sig).map_err(|_| Rejection::BadSignature)
+        })
     }
 
     /// The registered-claim checks of RFC 7519 (exp, nbf, aud, iss) as configured.
@@ -259,6 +305,17 @@ impl JwtAuth {
     }
 }
 
+/// A P-521 public key from PEM (`BEGIN PUBLIC KEY`).
+fn p521_public_key(pem: &[u8]) -> Result<p521::ecdsa::VerifyingKey, AuthError> {
+    use p521::pkcs8::DecodePublicKey;
+    let invalid = || AuthError::InvalidPem {
+        kind: "P-521 public",
+    };
+    let text = std::str::from_utf8(pem).map_err(|_| invalid())?;
+    let public = p521::PublicKey::from_public_key_pem(text).map_err(|_| invalid())?;
+    p521::ecdsa::VerifyingKey::from_affine(*public.as_affine()).map_err(|_| invalid())
+}
+
 fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> Rejection {
     use jsonwebtoken::errors::ErrorKind as K;
     match kind {
@@ -302,10 +359,14 @@ mod tests {
     }
 
     fn hs(algs: &[&str]) -> JwtAuth {
+        keyed(algs, SECRET)
+    }
+
+    fn keyed(algs: &[&str], key: &[u8]) -> JwtAuth {
         JwtAuth::new(
             JwtSettings {
                 algorithms: algs.iter().map(|s| s.to_string()).collect(),
-                key: SECRET.to_vec(),
+                key: key.to_vec(),
                 audience: None,
                 issuer: None,
                 leeway: 0,
@@ -462,6 +523,35 @@ mod tests {
             .encode(br#"{"alg":"HS256","crit":["exp"]}"#);
         let with_crit = format!("{}.{}.{}", crit, parts[1], parts[2]);
         assert!(auth.verify(&with_crit).is_err());
+    }
+
+    #[test]
+    fn es512_signs_and_verifies_with_p521_keys() {
+        use p521::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let secret = p521::SecretKey::random(&mut p521::elliptic_curve::rand_core::OsRng);
+        let private = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let public = secret
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let auth = keyed(&["ES512"], public.as_bytes());
+        let claims = json!({"sub": "7", "exp": now() + 60});
+        let Value::Object(map) = claims else {
+            unreachable!()
+        };
+        let token = encode(&map, "ES512", private.as_bytes()).unwrap();
+        assert_eq!(auth.verify(&token).unwrap()["sub"], "7");
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{input}.{flipped}{}", &sig[1..]);
+        assert_eq!(auth.verify(&forged), Err(Rejection::BadSignature));
+        let hs = encode(&map, "HS256", SECRET).unwrap();
+        assert_eq!(auth.verify(&hs), Err(Rejection::AlgorithmNotAllowed));
+        let mut expired = map.clone();
+        expired.insert("exp".into(), json!(now() - 60));
+        let old = encode(&expired, "ES512", private.as_bytes()).unwrap();
+        assert_eq!(auth.verify(&old), Err(Rejection::Expired));
+        assert!(encode(&map, "ES512", b"not a key").is_err());
     }
 
     #[test]

@@ -17,5 +17,6 @@ use pyo3::prelude::*;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign::jwt_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::jwt_decode, m)?)?;
     Ok(())
 }

@@ -14,6 +14,16 @@ pub struct CredentialSource {
 }
 
 impl CredentialSource {
+    /// `Authorization: Bearer <token>`.
+    pub fn authorization_bearer() -> Self {
+        Self {
+            header: actix_web::http::header::AUTHORIZATION,
+            scheme: "Bearer".into(),
+            cookie: None,
+            query: None,
+        }
+    }
+
     /// The credential from the header (with the scheme stripped), else the cookie, else the
     /// query parameter. A header with another scheme counts as absent for this source.
     pub fn find<'a>(&self, headers: &'a HeaderMap, query: &'a str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! Path parameters: percent-decoded after routing, refused when not UTF-8.
+//! Path and query parameters: percent-decoded after routing, refused when not UTF-8.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -47,9 +47,44 @@ pub fn bad_path() -> HttpResponse {
     )
 }
 
+/// The answer to a query whose names or values do not decode to UTF-8 (400 naming the
+/// parameter), or None when the query is sound. Handlers would otherwise see U+FFFD.
+pub fn bad_query(query: &str) -> Option<HttpResponse> {
+    if !query.contains('%') {
+        return None;
+    }
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = |s: &str| percent_encoding::percent_decode(s.as_bytes()).collect::<Vec<u8>>();
+        let raw_name = decoded(name);
+        let name_ok = std::str::from_utf8(&raw_name).is_ok();
+        if name_ok && std::str::from_utf8(&decoded(value)).is_ok() {
+            continue;
+        }
+        let shown = String::from_utf8_lossy(&raw_name).replace('+', " ");
+        let detail = if name_ok {
+            format!("Query parameter {shown:?} is not valid UTF-8")
+        } else {
+            format!("A query parameter name ({shown:?}) is not valid UTF-8")
+        };
+        return Some(json_error(StatusCode::BAD_REQUEST, &detail));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_queries_that_are_not_utf8() {
+        assert!(bad_query("").is_none());
+        assert!(bad_query("q=caf%C3%A9&x=%2B1+2").is_none());
+        assert!(bad_query("q=100%").is_none());
+        let resp = bad_query("ok=1&name=%FF%FE").expect("refused");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(bad_query("%C3=1").is_some());
+    }
 
     #[test]
     fn decodes_percent_escapes_in_params() {

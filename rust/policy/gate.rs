@@ -8,7 +8,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use serde_json::Value;
 
-use super::guards::{denial, Guard};
+use super::guards::{decide, Decision, Guard};
 use super::proxies::Net;
 use super::rate_limit::RateLimit;
 use crate::auth::api_key::ApiKeyAuth;
@@ -202,8 +202,12 @@ impl PolicyCore {
             let Some(id) = identity.as_ref() else {
                 return Gate::Reject(self.unauthorized(failure.as_ref()));
             };
-            if let Some(detail) = denial(guard, id) {
-                return Gate::Reject(json_error(StatusCode::FORBIDDEN, &detail));
+            match decide(guard, id) {
+                Decision::Allow => {}
+                Decision::Deny(detail) => {
+                    return Gate::Reject(json_error(StatusCode::FORBIDDEN, &detail));
+                }
+                Decision::Python => python_guards = true,
             }
         }
         Gate::Pass {

@@ -19,7 +19,7 @@ use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
 use crate::http::body::{read_input, within};
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
-use crate::http::params::{bad_path, decode_params};
+use crate::http::params::{bad_path, bad_query, decode_params};
 use crate::policy::gate::PolicyCore;
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
@@ -165,6 +165,9 @@ async fn serve(
                 let Some(decoded) = decode_params(params) else {
                     return bad_path();
                 };
+                if let Some(resp) = bad_query(req.query_string()) {
+                    return resp;
+                }
                 (
                     target.route_id as i64,
                     target.blocking,

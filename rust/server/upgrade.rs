@@ -13,7 +13,7 @@ use super::reply::build_response;
 use super::state::AppState;
 use crate::bridge::parts::{Reply, RequestParts};
 use crate::http::errors::json_error;
-use crate::http::params::{bad_path, decode_params};
+use crate::http::params::{bad_path, bad_query, decode_params};
 use crate::policy::gate::PolicyCore;
 use crate::policy::proxies::client_ip;
 use crate::ws::channel::Shared as WsShared;
@@ -38,6 +38,9 @@ pub async fn serve_websocket(
     let Some(params) = decode_params(params) else {
         return bad_path();
     };
+    if let Some(resp) = bad_query(req.query_string()) {
+        return resp;
+    }
     if let Some(check) = policy.as_deref().and_then(|p| p.ws_origins.as_ref()) {
         let origin = req.headers().get(header::ORIGIN);
         let text = origin.map(|o| o.to_str().unwrap_or("\u{fffd}"));

@@ -12,14 +12,18 @@ from django_bolt import BoltAPI, Request
 from django_bolt.auth import (
     DjangoCacheRevocation,
     DjangoORMRevocation,
+    HasAllPermissions,
+    HasAnyPermission,
     HasPermission,
     HasRole,
     InMemoryRevocation,
+    IsAdminUser,
     IsAuthenticated,
     IsStaff,
     JWTAuthentication,
     RedisRevocation,
     SessionAuthentication,
+    create_jwt_for_user,
     encode_jwt,
 )
 from django_bolt.testing import TestClient
@@ -92,6 +96,104 @@ def test_session_authentication_with_django_permissions():
         r = client.post("/logout", headers={"X-CSRFToken": token})
         assert r.json() == {"status": "logged out"}
         assert client.get("/profile").status_code == 401
+
+
+token_api = BoltAPI(auth=[JWTAuthentication(secret=SECRET)])
+
+
+@token_api.post("/articles", guards=[HasPermission("auth.add_group")])
+async def add_article(request: Request):
+    user = await request.auser()
+    return {"by": user.username}
+
+
+@token_api.get("/any", guards=[HasAnyPermission("auth.delete_group", "auth.change_group")])
+async def any_perm():
+    return {"ok": True}
+
+
+@token_api.get("/all", guards=[HasAllPermissions("auth.add_group", "auth.change_group")])
+async def all_perms():
+    return {"ok": True}
+
+
+@token_api.get("/editors", guards=[HasRole("editors")])
+async def editors():
+    return {"ok": True}
+
+
+@token_api.get("/staff", guards=[IsStaff])
+async def token_staff():
+    return {"ok": True}
+
+
+@token_api.get("/admin", guards=[IsAdminUser])
+async def token_admin():
+    return {"ok": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guards_ask_django_for_tokens_without_permission_claims():
+    from django.contrib.auth.models import Group, Permission
+
+    User = get_user_model()
+    perm = Permission.objects.get(codename="add_group")
+    change = Permission.objects.get(codename="change_group")
+    ann = User.objects.create_user("ann", password="x")  # holds the permission directly
+    ann.user_permissions.add(perm)
+    bob = User.objects.create_user("bob", password="x")  # through a group
+    editors = Group.objects.create(name="editors")
+    editors.permissions.add(perm, change)
+    bob.groups.add(editors)
+    cid = User.objects.create_user("cid", password="x")  # holds nothing
+    root = User.objects.create_superuser("root", password="x")
+    gone = User.objects.create_user("gone", password="x", is_active=False)
+    gone.user_permissions.add(perm)
+    tokens = {
+        u.username: create_jwt_for_user(u, secret=SECRET) for u in (ann, bob, cid, root, gone)
+    }
+
+    def status(path, who, method="get"):
+        auth = {"Authorization": f"Bearer {tokens[who]}"}
+        return getattr(client, method)(path, headers=auth).status_code
+
+    with TestClient(token_api) as client:
+        r = client.post("/articles", headers={"Authorization": f"Bearer {tokens['ann']}"})
+        assert (r.status_code, r.json()) == (200, {"by": "ann"})
+        assert status("/articles", "bob", "post") == 200
+        assert status("/articles", "root", "post") == 200
+        r = client.post("/articles", headers={"Authorization": f"Bearer {tokens['cid']}"})
+        assert (r.status_code, r.json()) == (
+            403,
+            {"detail": 'Permission "auth.add_group" required'},
+        )
+        assert status("/articles", "gone", "post") == 403  # inactive users hold nothing
+
+        assert [status("/any", u) for u in ("ann", "bob", "cid", "root")] == [403, 200, 403, 200]
+        assert [status("/all", u) for u in ("ann", "bob", "cid", "root")] == [403, 200, 403, 200]
+        assert [status("/editors", u) for u in ("ann", "bob", "cid")] == [403, 200, 403]
+        assert [status("/staff", u) for u in ("ann", "cid", "root")] == [403, 403, 200]
+        assert [status("/admin", u) for u in ("ann", "root")] == [403, 200]
+
+        # Django's tables are read per request: a grant shows on the next request.
+        cid.user_permissions.add(perm)
+        assert status("/articles", "cid", "post") == 200
+        cid.groups.add(editors)
+        assert status("/editors", "cid") == 200
+
+        # A token that states its grants is decided from its claims alone (in Rust): an
+        # empty permissions claim refuses even a user Django would allow.
+        stated = create_jwt_for_user(bob, secret=SECRET, permissions=[], roles=[])
+        r = client.post("/articles", headers={"Authorization": f"Bearer {stated}"})
+        assert r.status_code == 403
+        assert (
+            client.get("/editors", headers={"Authorization": f"Bearer {stated}"}).status_code == 403
+        )
+        claimed = create_jwt_for_user(cid, secret=SECRET, permissions=["auth.delete_group"])
+        assert client.get("/any", headers={"Authorization": f"Bearer {claimed}"}).status_code == 200
+        # A token for a user that no longer exists is refused.
+        User.objects.filter(pk=ann.pk).delete()
+        assert status("/articles", "ann", "post") == 403
 
 
 def jwt(**claims):

@@ -60,9 +60,17 @@ CASES = {
     ),
     "invalid utf-8 in query": (
         b"GET /api/items/1?q=%FF%FE&limit=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+        400,
+    ),
+    "invalid utf-8 in a query name": (
+        b"GET /api/items/1?%C3=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        400,
+    ),
+    "invalid utf-8 in a django page's query": (
+        b"GET /admin/login/?next=%FF HTTP/1.1\r\nHost: x\r\n\r\n",
         200,
     ),
-    "mistyped query": (b"GET /api/items/1?limit=%FF HTTP/1.1\r\nHost: x\r\n\r\n", 422),
+    "mistyped query": (b"GET /api/items/1?limit=%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n", 422),
     "huge query value": (
         b"GET /api/items/1?q=" + b"v" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
         200,

@@ -80,7 +80,10 @@ async def with_headers():
 
 @api.get("/extra")
 async def extra():
-    raise BadRequest(detail="Invalid input", extra={"field": "email"})
+    raise BadRequest(
+        detail="Invalid input",
+        extra={"field": "email", "value": "invalid@", "reason": "Invalid email format"},
+    )
 
 
 @api.get("/manual-validation")
@@ -146,11 +149,23 @@ def test_dict_detail_stays_an_object(client):
     }
 
 
-def test_exception_headers_and_extra(client):
+@pytest.mark.parametrize("debug", [False, True])
+def test_exception_headers_and_extra(client, settings, debug):
+    settings.DEBUG = debug
     response = client.get("/with-headers")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert client.get("/extra").json() == {"detail": "Invalid input", "field": "email"}
+    # extra is part of the answer the handler chose: the same with DEBUG on or off.
+    response = client.get("/extra")
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "detail": "Invalid input",
+            "field": "email",
+            "value": "invalid@",
+            "reason": "Invalid email format",
+        },
+    )
 
 
 def test_request_validation_error(client):

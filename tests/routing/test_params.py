@@ -263,6 +263,18 @@ def test_list_query_parameters(client):
     assert detail(client.get("/lists?ids=1&ids=x"))[0]["loc"][:2] == ["query", "ids"]
 
 
+def test_query_text_that_is_not_utf8_is_refused(client):
+    assert client.get("/lists?tags=caf%C3%A9").json() == {"tags": ["café"], "ids": []}
+    r = client.get("/lists?ids=1&tags=%FF%FE")
+    assert (r.status_code, r.json()) == (
+        400,
+        {"detail": 'Query parameter "tags" is not valid UTF-8'},
+    )
+    r = client.get("/lists?%C3=1")
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith("A query parameter name")
+
+
 def test_enums_dates_and_uuids(client):
     ref = uuid.uuid4()
     got = client.get(

@@ -1,0 +1,1 @@
+"""Helpers for handlers and views: ``django_bolt.utils.decorators``."""
