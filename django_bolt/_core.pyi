@@ -23,6 +23,7 @@ __all__ = [
     "WebSocketChannel",
     "attach_logging",
     "detach_logging",
+    "jwt_decode",
     "jwt_encode",
     "precompress",
     "take_log_records",
@@ -172,6 +173,7 @@ class ServerSettings:
         ssl_certfile: str = ...,
         ssl_keyfile: str = ...,
         root_path: str = ...,
+        cache_max_bytes: int = ...,
     ) -> ServerSettings: ...
     @property
     def host(self) -> str: ...
@@ -237,6 +239,8 @@ class ServerSettings:
     def ssl_keyfile(self) -> str: ...
     @property
     def root_path(self) -> str: ...
+    @property
+    def cache_max_bytes(self) -> int: ...
 
 @final
 class Server:

@@ -58,6 +58,7 @@ class ServerConfig:
     root_path: str = ""  # where a proxy mounts the site: Django's SCRIPT_NAME
     metrics_port: int | None = None  # a second listener: /metrics, /healthz, /readyz
     metrics_host: str = "127.0.0.1"
+    cache_max_bytes: int = 64 * 1024 * 1024  # cache_page answers kept per process
 
     def server_settings(
         self, *, asgi_websockets: bool = False, batch_scheduling: bool = True
@@ -97,6 +98,7 @@ class ServerConfig:
             ssl_certfile=self.ssl_certfile or "",
             ssl_keyfile=self.ssl_keyfile or "",
             root_path=self.root_path,
+            cache_max_bytes=self.cache_max_bytes,
         )
 
     def validate(self) -> None:
@@ -121,6 +123,8 @@ class ServerConfig:
         for name in ("limit_request_line", "limit_request_field_size", "limit_request_fields"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.upper()} must be positive")
+        if self.cache_max_bytes < 0:
+            raise ValueError("CACHE_MAX_BYTES cannot be negative")
         if self.ws_max_message < 1:
             raise ValueError("WS_MAX_MESSAGE must be positive")
         if self.ws_max_connections_per_client < 0:
@@ -210,6 +214,7 @@ _KEYS = {
     "ROOT_PATH": "root_path",
     "METRICS_PORT": "metrics_port",
     "METRICS_HOST": "metrics_host",
+    "CACHE_MAX_BYTES": "cache_max_bytes",
 }
 _ACCEPTED_ELSEWHERE = {
     "WS_ALLOWED_ORIGINS",

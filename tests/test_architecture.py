@@ -36,6 +36,7 @@ FACES = {
     "django_bolt",
     "django_bolt.admin",
     "django_bolt.api",
+    "django_bolt.cache",
     "django_bolt.auth",
     "django_bolt.error_handlers",
     "django_bolt.errors",

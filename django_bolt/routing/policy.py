@@ -29,6 +29,7 @@ from ..middleware.builtin import (
     RateLimitMiddleware,
     middleware_kind,
 )
+from ..middleware.cache import cache_of
 from ..middleware.custom import MiddlewareChain, as_middleware, is_python_middleware
 from ..middleware.decorators import PYTHON, route_middleware
 from .paths import WEBSOCKET
@@ -90,6 +91,9 @@ def python_middleware(router: Router, route: Route) -> MiddlewareChain | None:
     if WEBSOCKET in route.methods:
         return None
     items = [as_middleware(m) for m in router.middleware or () if is_python_middleware(m)]
+    page = cache_of(route.handler)
+    if page is not None:
+        items.insert(0, page)  # outermost: what it keeps is the final answer
     items.extend(route_middleware(route.handler).get(PYTHON, []))
     return MiddlewareChain(items) if items else None
 
@@ -167,6 +171,13 @@ def _compile(
     if auth or guards:
         spec["auth"] = [a.to_spec() for a in auth]
         spec["guards"] = [g.to_spec() for g in guards]
+
+    page = cache_of(route.handler)
+    if page is not None:
+        if set(route.methods) - {"GET", "HEAD"}:
+            raise ValueError("cache_page applies to GET routes only")
+        page.validate()
+        spec["cache"] = {"per_user": page.per_user}
 
     declared = route_middleware(route.handler)
     skipped = declared.get("skip", set())

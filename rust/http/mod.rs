@@ -10,4 +10,5 @@ pub mod form;
 pub mod origins;
 pub mod params;
 pub mod request_id;
+pub mod response_cache;
 pub mod security;

@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyDict, PyList, PyString};
 
-use super::gate::{Authenticator, PolicyCore};
+use super::gate::{Authenticator, CacheRule, PolicyCore};
 use super::guards::Guard;
 use super::proxies::Net;
 use super::rate_limit::{RateKey, RateLimit};
@@ -284,6 +284,12 @@ impl PolicyCore {
             Some(s) => Some(compile_security(&s)?),
             None => None,
         };
+        let cache = match sub_dict(spec, "cache")? {
+            Some(c) => Some(CacheRule {
+                per_user: get(&c, "per_user")?.unwrap_or(false),
+            }),
+            None => None,
+        };
         let trusted_proxies = get::<Vec<String>>(spec, "trusted_proxies")?
             .unwrap_or_default()
             .iter()
@@ -305,6 +311,7 @@ impl PolicyCore {
             security,
             trusted_proxies,
             challenge: HeaderValue::from_str(&challenge).map_err(SpecError::HeaderValue)?,
+            cache,
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{HeaderMap, HeaderValue, ORIGIN, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use serde_json::Value;
@@ -19,6 +19,7 @@ use crate::http::compress::CompressionPolicy;
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::{json_error, static_error};
 use crate::http::origins::OriginCheck;
+use crate::http::response_cache::Owner;
 use crate::http::security::SecurityHeaders;
 use crate::store::backend::{Revocation, Store};
 
@@ -42,6 +43,41 @@ pub struct PolicyCore {
     pub(super) security: Option<SecurityHeaders>,
     pub(super) trusted_proxies: Vec<Net>,
     pub(crate) challenge: HeaderValue,
+    /// `cache_page`: GET answers kept and served again without Python.
+    pub cache: Option<CacheRule>,
+}
+
+/// Which requests of a `cache_page` route may be answered from (and fill) the cache.
+pub struct CacheRule {
+    /// Authenticated requests too, each credential with its own answers.
+    pub per_user: bool,
+}
+
+impl CacheRule {
+    /// Whose cached answers this request may see: `Some(None)` for the shared ones,
+    /// `Some(Some(who))` for one credential's, None when it bypasses the cache (not a GET
+    /// or HEAD, authenticated without `per_user`, or authenticated in Python, where Rust
+    /// cannot tell who it is).
+    pub fn owner(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        identity: Option<&Identity>,
+        python: bool,
+    ) -> Option<Owner> {
+        if (*method != Method::GET && *method != Method::HEAD) || python {
+            return None;
+        }
+        match identity {
+            Some(id) if self.per_user => {
+                let who = id.user_id.as_deref().or(id.key_name.as_deref())?;
+                Some(Some(format!("{}:{who}", id.backend)))
+            }
+            Some(_) => None,
+            None if headers.contains_key(AUTHORIZATION) => None,
+            None => Some(None),
+        }
+    }
 }
 
 /// What the gate decided for one request.

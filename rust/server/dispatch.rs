@@ -4,9 +4,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
+use actix_web::http::header::{HeaderValue, AGE, ALLOW, UPGRADE};
 use actix_web::http::uri::{PathAndQuery, Uri};
-use actix_web::http::{ConnectionType, StatusCode};
+use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use super::django::to_django;
@@ -15,11 +15,12 @@ use super::limits::{answer_within, check_head, not_handed_over, timed_out};
 use super::reply::into_response;
 use super::state::AppState;
 use super::upgrade::serve_websocket;
-use crate::bridge::parts::{RequestParts, DJANGO_FALLBACK};
+use crate::bridge::parts::{Reply, RequestParts, DJANGO_FALLBACK};
 use crate::http::body::{read_input, within};
 use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, bad_query, decode_params};
+use crate::http::response_cache::{Cached, Owner, ResponseCache};
 use crate::policy::gate::PolicyCore;
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
@@ -197,6 +198,22 @@ async fn serve(
             Ok(pass) => pass,
             Err(refusal) => return refusal,
         };
+    let cache = policy.as_deref().and_then(|p| p.cache.as_ref());
+    let owner = cache
+        .and_then(|rule| rule.owner(req.method(), req.headers(), identity.as_ref(), python_gate));
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    if let Some(owner) = &owner {
+        let hit = state
+            .response_cache
+            .get(route_id as u32, target, owner, req.headers());
+        if let Some(hit) = hit {
+            return finish(
+                &req,
+                policy.as_deref(),
+                cached(&hit, &req, policy.as_deref()),
+            );
+        }
+    }
     let input = read_input(&req, payload, state.form_limits());
     let (body, form) = match within(input, state.body_timeout).await {
         Ok(input) => input,
@@ -214,11 +231,57 @@ async fn serve(
         Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
     };
     let resp = match answer_within(rx, state.handler_timeout).await {
-        Some(Ok(reply)) => into_response(reply, &req, policy.as_deref()),
+        Some(Ok(mut reply)) => {
+            if cache.is_some() {
+                keep(&state, &req, route_id as u32, owner, &mut reply);
+            }
+            into_response(reply, &req, policy.as_deref())
+        }
         Some(Err(_)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         None => timed_out(state.handler_timeout, false),
     };
     finish(&req, policy.as_deref(), resp)
+}
+
+/// A kept answer of a `cache_page` route, with its `Age`.
+fn cached(hit: &Cached, req: &HttpRequest, policy: Option<&PolicyCore>) -> HttpResponse {
+    let reply = Reply::Full {
+        status: hit.status,
+        headers: hit.headers.clone(),
+        body: hit.body.clone(),
+    };
+    let mut resp = into_response(reply, req, policy);
+    resp.headers_mut().insert(AGE, hit.age(Instant::now()));
+    resp
+}
+
+/// Keeps an answer Python marked as cacheable (the marker never reaches the client).
+fn keep(state: &AppState, req: &HttpRequest, route: u32, owner: Option<Owner>, reply: &mut Reply) {
+    let Reply::Full {
+        status,
+        headers,
+        body,
+    } = reply
+    else {
+        return;
+    };
+    let Some(ttl) = ResponseCache::take_marker(headers) else {
+        return;
+    };
+    if let (Some(owner), true) = (owner, req.method() == Method::GET) {
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let (status, headers, body) = (*status, headers.clone(), body.clone());
+        state.response_cache.put(
+            route,
+            target,
+            owner,
+            req.headers(),
+            status,
+            headers,
+            body,
+            ttl,
+        );
+    }
 }
 
 /// The route policy's last word on an answer (CORS and security headers).

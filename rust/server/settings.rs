@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::access_log::AccessLog;
 use super::state::{AppState, HeadLimits};
 use crate::bridge::queue::BridgeCore;
+use crate::http::response_cache::ResponseCache;
 use crate::policy::proxies::Net;
 use crate::router::RouteTable;
 use crate::staticfiles::static_files::StaticFiles;
@@ -78,6 +79,8 @@ pub struct ServerSettings {
     /// The path the site is mounted at behind a proxy ("" or "/app"): stripped from
     /// request paths before routing, given to Django as SCRIPT_NAME.
     pub root_path: String,
+    /// Memory for the answers of `cache_page` routes kept in this process.
+    pub cache_max_bytes: usize,
 }
 
 #[pymethods]
@@ -95,7 +98,8 @@ impl ServerSettings {
                         max_pending=0, limit_request_line=4094,
                         limit_request_field_size=8190, limit_request_fields=100,
                         header_timeout=5.0, send_timeout=60.0, ssl_certfile=String::new(),
-                        ssl_keyfile=String::new(), root_path=String::new()))]
+                        ssl_keyfile=String::new(), root_path=String::new(),
+                        cache_max_bytes=64*1024*1024))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -130,6 +134,7 @@ impl ServerSettings {
         ssl_certfile: String,
         ssl_keyfile: String,
         root_path: String,
+        cache_max_bytes: usize,
     ) -> PyResult<Self> {
         if workers == 0 {
             return Err(PyValueError::new_err("workers must be at least 1"));
@@ -214,6 +219,7 @@ impl ServerSettings {
             ssl_certfile,
             ssl_keyfile,
             root_path,
+            cache_max_bytes,
         })
     }
 
@@ -281,6 +287,7 @@ impl ServerSettings {
             trusted_proxies: trusted,
             root_path: self.root_path.clone(),
             metrics: None,
+            response_cache: Arc::new(ResponseCache::new(self.cache_max_bytes)),
         })
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use crate::bridge::parts::{Reply, RequestParts};
 use crate::bridge::queue::{BridgeCore, NotHandedOver};
 use crate::http::form::FormLimits;
+use crate::http::response_cache::ResponseCache;
 use crate::metrics::Recorder;
 use crate::policy::proxies::Net;
 use crate::router::RouteTable;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub root_path: String,
     /// This process's slot in the shared metrics (`--metrics-port`).
     pub metrics: Option<Recorder>,
+    /// The answers of `cache_page` routes, served again without Python.
+    pub response_cache: Arc<ResponseCache>,
 }
 
 /// gunicorn's limits on a request's head.

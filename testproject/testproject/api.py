@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from django_bolt import BoltAPI, File, FileSize, Form, Query, Request, UploadFile
 from django_bolt.auth import BaseGuard, IsAuthenticated, IsStaff, SessionAuthentication
+from django_bolt.cache import cache_page
 from django_bolt.exceptions import HTTPException
 from django_bolt.middleware import cors, rate_limit
 from django_bolt.params import Path as UrlPath
@@ -69,6 +70,17 @@ async def search(query: str = Query(...), limit: int = Query(10), offset: int = 
 @api.get("/sync/{n}")
 def sync_handler(n: int):
     return {"n": n, "sync": True}
+
+
+@api.get("/report")
+@cache_page(60)
+async def report(region: str = "all"):
+    """An answer worth keeping: computed once per region a minute, for every process."""
+    log = os.environ.get("BOLT_REPORT_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {region}\n")
+    return {"region": region, "computed_by": os.getpid(), "at": time.time()}
 
 
 @api.get("/sleep")

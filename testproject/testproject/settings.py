@@ -127,6 +127,16 @@ if os.environ.get("BOLT_LOG_FILE"):
     LOGGING["loggers"]["django_bolt.access"] = {"handlers": ["file"], "propagate": False}
     LOGGING["loggers"]["django_bolt.server"] = {"handlers": ["file"], "propagate": False}
 
+# Processes share cache_page answers through Django's cache: a file cache here (Redis,
+# Memcached or the database in production).
+if os.environ.get("BOLT_FILE_CACHE"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ["BOLT_FILE_CACHE"],
+        }
+    }
+
 if os.environ.get("BOLT_TRUSTED_PROXIES"):
     BOLT_TRUSTED_PROXIES = os.environ["BOLT_TRUSTED_PROXIES"].split(",")
 

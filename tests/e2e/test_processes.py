@@ -138,3 +138,24 @@ def test_workers_leave_when_their_supervisor_is_killed(bolt):
         # Nobody serves the port any more.
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/api/hello", timeout=2)
+
+
+def test_cache_page_answers_are_shared_by_the_processes(bolt, tmp_path):
+    """Two workers, one Django cache: the handler runs once; every answer, from either
+    process (new connections spread over both), is that one."""
+    log = tmp_path / "computed.log"
+    env = {"BOLT_FILE_CACHE": str(tmp_path / "cache"), "BOLT_REPORT_LOG": str(log)}
+    with bolt("--processes", "2", env=env) as server:
+        wait_for(lambda: len(children(server.proc.pid)) == 2)
+        answers = []
+        for _ in range(40):
+            with httpx.Client() as fresh:  # a new connection each time
+                r = fresh.get(f"{server.url}/api/report?region=eu")
+            assert r.status_code == 200
+            assert "x-bolt-cache-ttl" not in r.headers
+            answers.append(r.json())
+        assert all(a == answers[0] for a in answers)
+        assert log.read_text().splitlines() == [f"{answers[0]['computed_by']} eu"]
+        other = httpx.get(f"{server.url}/api/report?region=us").json()
+        assert other["region"] == "us"
+        assert len(log.read_text().splitlines()) == 2
