@@ -18,7 +18,13 @@ MAX_LINES = 600
 #: Bottom to top. A module may import its own unit and the units of lower layers only.
 PY_LAYERS: list[set[str]] = [
     {CORE},
-    {"django_bolt.conf", "django_bolt.boundary", "django_bolt.models", "django_bolt.apps"},
+    {
+        "django_bolt.conf",
+        "django_bolt.boundary",
+        "django_bolt.models",
+        "django_bolt.apps",
+        "django_bolt.bootstrap",
+    },
     {"django_bolt.contrib"},
     {"django_bolt.contrib.sessions", "django_bolt.contrib.static", "django_bolt.contrib.security"},
     {"django_bolt.http"},
@@ -37,6 +43,8 @@ FACES = {
     "django_bolt.admin",
     "django_bolt.api",
     "django_bolt.cache",
+    "django_bolt.cli",
+    "django_bolt.__main__",
     "django_bolt.auth",
     "django_bolt.error_handlers",
     "django_bolt.errors",

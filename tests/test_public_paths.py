@@ -21,6 +21,8 @@ DOCUMENTED = {
     "django_bolt.serializers": ["ModelSerializer", "Serializer", "ValidationError"],
     "django_bolt.errors": ["ApiError"],
     "django_bolt.cache": ["cache_page"],
+    "django_bolt.bootstrap": ["ensure_django_ready"],
+    "django_bolt.cli": ["main"],
     "django_bolt.http": ["HttpRequest", "JsonResponse"],
     "django_bolt.utils.decorators": ["json_response"],
     "django_bolt.auth.jwt_utils": ["create_jwt_for_user", "get_current_user"],

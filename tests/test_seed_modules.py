@@ -2,6 +2,9 @@
 ``django_bolt.utils.decorators.json_response``, ``django_bolt.errors.ApiError`` and the
 ``django_bolt.auth.token`` helpers."""
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -94,3 +97,42 @@ def test_decode_jwt_applies_the_checks_of_jwt_authentication(settings):
 
     claims = decode_jwt(create_jwt_for_user(User()))
     assert (claims["sub"], claims["username"]) == ("3", "cat")
+
+
+def test_bootstrap_finds_the_settings_manage_py_names(tmp_path, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_bolt.bootstrap import ensure_django_ready, settings_module_of
+
+    (tmp_path / "manage.py").write_text(
+        'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\n'
+    )
+    assert settings_module_of(tmp_path) == "shop.settings"
+    assert settings_module_of(tmp_path / "nowhere") is None
+    # Django is already set up here: nothing to do.
+    assert ensure_django_ready(project=tmp_path) == os.environ["DJANGO_SETTINGS_MODULE"]
+    # In a fresh interpreter it sets Django up from manage.py alone.
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "settings.py").write_text(
+        'SECRET_KEY = "x" * 50\nINSTALLED_APPS = ["django.contrib.contenttypes"]\n'
+    )
+    code = (
+        "from django_bolt.bootstrap import ensure_django_ready\n"
+        "print(ensure_django_ready())\n"
+        "from django.contrib.contenttypes.models import ContentType\n"
+        "print(ContentType._meta.app_label)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["shop.settings", "contenttypes"], done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = "from django_bolt.bootstrap import ensure_django_ready\nensure_django_ready()\n"
+    failed = subprocess.run(
+        [sys.executable, "-c", code], cwd=empty, env=env, capture_output=True, text=True
+    )
+    assert failed.returncode == 1 and ImproperlyConfigured.__name__ in failed.stderr
+    assert "manage.py" in failed.stderr

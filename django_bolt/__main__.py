@@ -1,0 +1,7 @@
+"""``python -m django_bolt``: see ``django_bolt.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

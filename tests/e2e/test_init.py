@@ -1,0 +1,108 @@
+"""``python -m django_bolt init``: a new project that passes its own tests and serves
+under runbolt, and an existing project where nothing is overwritten."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from django_bolt.testing import run_bolt
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+def clean_env(**extra):
+    """The environment of a user's shell: none of this suite's Django settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH") and not k.startswith("BOLT_")
+    }
+    return {**env, **extra}
+
+
+def run(*args, cwd):
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True
+    )
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".sqlite3"
+    }
+
+
+def test_a_new_project_passes_its_tests_and_serves(tmp_path):
+    made = run("-m", "django_bolt", "init", "mysite", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / "mysite"
+    for line in ("changed  mysite/settings.py", "created  mysite/api.py", "created  Dockerfile"):
+        assert line in made.stdout
+    assert {"Dockerfile", "requirements.txt", "pytest.ini", "deploy/mysite.service"} <= set(
+        files(root)
+    )
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "1 passed" in tests.stdout
+    check = run("manage.py", "check", "--deploy", "--fail-level", "CRITICAL", cwd=root)
+    assert check.returncode == 0, check.stderr
+    assert run("manage.py", "migrate", "-v0", cwd=root).returncode == 0
+    with run_bolt(
+        manage_py=str(root / "manage.py"),
+        cwd=str(root),
+        env={"DJANGO_SETTINGS_MODULE": "mysite.settings", "PYTHONPATH": ""},
+    ) as server:
+        r = httpx.get(f"{server.url}/api/hello", params={"name": "Ada"})
+        assert r.json() == {"message": "Hello, Ada!"}
+        docs = httpx.get(f"{server.url}/api/docs")
+        assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+        spec = httpx.get(f"{server.url}/api/openapi.json").json()
+        assert "/api/hello" in spec["paths"]
+        assert httpx.get(f"{server.url}/admin/login/").status_code == 200
+
+
+def test_an_existing_project_keeps_everything_it_has(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "shop", str(tmp_path)],
+        check=True,
+        env=clean_env(),
+    )
+    (tmp_path / "Dockerfile").write_text("FROM mine\n")
+    settings = tmp_path / "shop" / "settings.py"
+    settings.write_text(settings.read_text() + "\nMY_SETTING = 42\n")
+    before = files(tmp_path)
+
+    first = run("-m", "django_bolt", "init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "kept     Dockerfile  (exists)" in first.stdout
+    after = files(tmp_path)
+    assert after["Dockerfile"] == b"FROM mine\n"
+    # Existing files only grow: every line they had is still there, in order.
+    for name, old in before.items():
+        assert after[name].startswith(old[: old.find(b"INSTALLED_APPS")]), name
+        assert set(old.decode().splitlines()) <= set(after[name].decode().splitlines()), name
+    assert '"django_bolt",' in after["shop/settings.py"].decode()
+    assert 'urlpatterns += [_path("api/", api.urls)]' in after["shop/urls.py"].decode()
+
+    second = run("-m", "django_bolt", "init", "--project", str(tmp_path), cwd="/")
+    assert second.returncode == 0
+    assert "created" not in second.stdout and "changed" not in second.stdout
+    assert files(tmp_path) == after
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_init_says_what_is_wrong(tmp_path):
+    nothing = run("-m", "django_bolt", "init", cwd=tmp_path)
+    assert nothing.returncode == 2
+    assert "no manage.py" in nothing.stderr
+    assert run("-m", "django_bolt", "init", "my-site", cwd=tmp_path).returncode == 2
+    assert run("-m", "django_bolt", "init", "site1", cwd=tmp_path).returncode == 0
+    again = run("-m", "django_bolt", "init", "site1", cwd=tmp_path)
+    assert again.returncode == 2 and "already holds a project" in again.stderr
