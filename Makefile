@@ -39,7 +39,7 @@ venv: $(VENV)/.deps
 
 build: venv
 	maturin develop --release -q
-	$(PY) -m django_bolt.openapi.assets
+	$(PY) -m django_bolt.openapi.assets --check
 
 run: build
 	cd testproject && $(PY) manage.py migrate --noinput -v0 && \

@@ -1,10 +1,13 @@
 """The documentation UIs' JavaScript and CSS, shipped inside the package so the docs work
 offline and under a Content-Security-Policy that allows only the site itself.
 
-They are the upstream npm releases, pinned by version and checked against the registry's
-sha512 integrity before use. ``python -m django_bolt.openapi.assets`` (run by the
-project's build) downloads them into ``django_bolt/openapi/static``; wheels include that
-folder.
+They are the upstream npm releases, pinned by version, kept in the repository in
+``django_bolt/openapi/static`` with their licences (see ``THIRD_PARTY.md`` there), so any
+build (``pip install .``, ``pip wheel .``, an sdist) has them. ``FILES`` holds the sha256 of
+each; ``python -m django_bolt.openapi.assets --check`` (run by the project's build and its
+tests) verifies them. To move to another release, change ``PACKAGES``, run ``python -m
+django_bolt.openapi.assets --update``: it downloads the tarballs, checks the registry's
+sha512 integrity, writes the files and prints the new ``FILES`` table.
 """
 
 from __future__ import annotations
@@ -63,6 +66,33 @@ PACKAGES = [
 ]
 
 
+#: served file -> sha256 of the vendored copy
+FILES = {
+    "swagger-ui-bundle.js": "e6a898692f2d768e807c3ba4626068a69a2c5dd960dd6c76f3e4d3a3de180af2",
+    "swagger-ui.css": "5ed08757e53da3e026d6cbecc61fe5d43585c9560b302d534ad56692519a273d",
+    "swagger-ui.LICENSE": "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30",
+    "swagger-ui.NOTICE": "0d20d1adef18aee3f40dd258172155521ce702ac445cb5f7b7d60ed32dad2fb2",
+    "redoc.standalone.js": "dcaf76612bc4a3fbcc923a8966dee2f6146a5f32e5ce1b6f02dd60cbbf89500b",
+    "redoc.LICENSE": "d3026d549cf68ab7355bcfa85877bf8f845b3334a7efbfdc63936432fb34ff0e",
+    "scalar.standalone.js": "bf091006bdc3af6067af77c2f534812e3e633e94a94e87138069f570f33b762c",
+    "scalar.package.json": "53a6a5af2e83bca667aff8134a1df79e158b669d82519c8b6f6a9d1ade76fc47",
+    "rapidoc-min.js": "affbd173a65e870e18f392cca963113bcdafb6e50e88cd2f6a834a65b22db94d",
+    "rapidoc.LICENSE": "92682ac573adb5e1357f1f41dd0eaa2f0e9dd6116b569218978c2469c1cd085c",
+}
+
+
+def problems() -> list[str]:
+    """Served files that are missing or differ from their recorded sha256."""
+    found = []
+    for served, digest in FILES.items():
+        path = STATIC / served
+        if not path.is_file():
+            found.append(f"{served}: missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            found.append(f"{served}: does not match its sha256")
+    return found
+
+
 def missing() -> list[str]:
     """Served files not on disk."""
     return [
@@ -78,7 +108,8 @@ def _tarball_url(name: str, version: str) -> str:
 
 
 def fetch(force: bool = False) -> list[str]:
-    """Downloads what is missing; returns the files written."""
+    """Downloads the pinned releases (what is missing, or everything with ``force``);
+    returns the files written."""
     STATIC.mkdir(parents=True, exist_ok=True)
     written = []
     for name, version, integrity, files in PACKAGES:
@@ -100,15 +131,25 @@ def fetch(force: bool = False) -> list[str]:
     return written
 
 
-def main() -> int:
-    try:
-        written = fetch(force="--force" in sys.argv)
-    except OSError as exc:
-        print(f"cannot download the documentation UIs: {exc}", file=sys.stderr)
+def main(argv: list[str]) -> int:
+    if "--update" in argv:
+        try:
+            written = fetch(force=True)
+        except OSError as exc:
+            print(f"cannot download the documentation UIs: {exc}", file=sys.stderr)
+            return 1
+        print(f"{len(written)} files written in {STATIC}; the new FILES table:")
+        for served in FILES:
+            digest = hashlib.sha256((STATIC / served).read_bytes()).hexdigest()
+            print(f'    "{served}": "{digest}",')
+        return 0
+    found = problems()
+    if found:
+        print("documentation UI assets: " + "; ".join(found), file=sys.stderr)
         return 1
-    print(f"documentation UI assets: {len(written)} written, in {STATIC}")
+    print(f"documentation UI assets: {len(FILES)} files checked in {STATIC}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
