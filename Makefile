@@ -82,7 +82,7 @@ $(DJ52)/.deps: pyproject.toml Makefile
 	$(DJ52)/bin/python -m pip install -q --upgrade pip
 	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" "msgspec>=0.19" "httpx>=0.27" "pytest>=8" \
 	    "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "psycopg[binary]>=3.1" \
-	    "redis>=5" "brotli>=1.1" "zstandard>=0.22" "websockets>=12"
+	    "redis>=5" "brotli>=1.1" "zstandard>=0.22" "websockets>=12" "cryptography>=42"
 	touch $@
 
 test-django52: build $(DJ52)/.deps
