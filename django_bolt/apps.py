@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class DjangoBoltConfig(AppConfig):
     name = "django_bolt"
     verbose_name = "Django Bolt"
+
+    def ready(self) -> None:
+        # Registers the system checks of BOLT settings and the API (manage.py check).
+        from .management import checks  # noqa: F401

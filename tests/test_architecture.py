@@ -22,7 +22,6 @@ PY_LAYERS: list[set[str]] = [
         "django_bolt.conf",
         "django_bolt.boundary",
         "django_bolt.models",
-        "django_bolt.apps",
         "django_bolt.bootstrap",
     },
     {"django_bolt.contrib"},
@@ -36,6 +35,7 @@ PY_LAYERS: list[set[str]] = [
     {"django_bolt.server"},
     {"django_bolt.testing"},
     {"django_bolt.api", "django_bolt.management", "django_bolt.pytest_plugin"},
+    {"django_bolt.apps"},  # Django's entry point: wires the system checks
 ]
 #: The documented import paths: they re-export and nothing inside the package imports them.
 FACES = {

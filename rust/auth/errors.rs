@@ -44,7 +44,7 @@ impl fmt::Display for AuthError {
             ),
             Self::ShortSecret { len, min } => write!(
                 f,
-                "the JWT secret is {len} bytes; HMAC secrets must be at least {min} bytes"
+                "the JWT secret is {len} bytes; HMAC secrets must be at least {min} bytes: set JWT_SECRET_KEY (or secret=) to a longer one"
             ),
             Self::PemForHmac => {
                 f.write_str("an HS* algorithm was given a PEM key; use RS*/ES* with PEM keys")
