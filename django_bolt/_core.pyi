@@ -300,6 +300,7 @@ class TestApp:
         headers: Sequence[tuple[str, bytes]],
         body: bytes,
         client: str = "127.0.0.1:50000",
+        forced: dict[str, Any] | None = None,
     ) -> tuple[int, list[tuple[str, bytes]], bytes]: ...
 
 def use_batch_scheduling() -> None: ...

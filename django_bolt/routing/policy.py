@@ -212,10 +212,8 @@ def _compile(
         and a.revocation.rust_backend() is None
         for a in auth
     )
-    # A token that leaves out the grant a guard reads is decided in Python from Django.
-    needs_python = needs_python or (
-        any(isinstance(a, JWTAuthentication) for a in auth)
-        and any(g.to_spec()["kind"] in _GRANT_GUARDS for g in guards)
-    )
+    # An identity that leaves out the grant a guard reads (a token without the claim, a
+    # test client's forced user) is decided in Python from Django.
+    needs_python = needs_python or any(g.to_spec()["kind"] in _GRANT_GUARDS for g in guards)
     gate = Gate(auth, guards, policy.challenge) if needs_python else None
     return Compiled(policy, gate)

@@ -33,32 +33,21 @@ from ..routing.plan import RoutePlan
 from ..websocket.asgi import ASGIWebSocket
 from ..websocket.connection import WebSocket, WebSocketDisconnect, WebSocketState
 from . import middleware_chain
-from .streams import StreamPump, close_old_connections_async
+from .connections import aclose_old, close_old, close_thread
+from .streams import StreamPump
 
 logger = logging.getLogger("django_bolt")
 
 _SPECIAL = (StreamingResponse, FileResponse)
 
 
-def _close_connections() -> None:
-    """A worker thread that ends closes its database connections (they are its own)."""
-    from django.db import connections
-
-    try:
-        connections.close_all()
-    except Exception:
-        logger.exception("closing a worker thread's database connections failed")
-
-
 def _render_then_close(plan: RoutePlan, result: Any) -> Rendered:
     """Renders in the ORM's thread, then closes connections past their CONN_MAX_AGE as
     Django does at the end of a request."""
-    from django.db import close_old_connections
-
     try:
         return plan.render(result)
     finally:
-        close_old_connections()
+        close_old()
 
 
 class _Started:
@@ -240,7 +229,7 @@ class Dispatcher:
             # The handler suspended, so it may have used the database through
             # sync_to_async: close connections past their CONN_MAX_AGE as Django does
             # at the end of a request.
-            await close_old_connections_async()
+            await aclose_old()
 
     def _sweep(self) -> None:
         """Cancels the async handlers past the timeout (Rust has answered 504 by then).
@@ -359,7 +348,7 @@ class Dispatcher:
             job = bridge.next_blocking(0.5)
             if job is None:
                 if bridge.closed:
-                    _close_connections()
+                    close_thread()
                     return
                 continue
             self._busy[me] = [time.monotonic(), job, False]
@@ -383,7 +372,7 @@ class Dispatcher:
                 if leaving:
                     self._alive -= 1
             if leaving:
-                _close_connections()
+                close_thread()
                 return
 
     def _watch_workers(self) -> None:
@@ -465,14 +454,14 @@ class Dispatcher:
             if websocket.state is WebSocketState.CONNECTING:
                 await websocket.close(1000)  # returned without accepting
         finally:
-            await close_old_connections_async()
+            await aclose_old()
 
     async def _run_asgi_websocket(self, job: Job) -> None:
         websocket = WebSocket(Request(job), self.streams.wait)
         try:
             await ASGIWebSocket(self.asgi_application, job, websocket).run()
         finally:
-            await close_old_connections_async()
+            await aclose_old()
 
     # -- Django middleware around API routes ------------------------------------------
     @staticmethod
@@ -515,7 +504,7 @@ class Dispatcher:
                 raise
             return
         finally:
-            await close_old_connections_async()
+            await aclose_old()
         self._send_django(job, request, plan, response)
 
     def _send_django(

@@ -202,29 +202,6 @@ class StreamPump:
             request.close()
 
 
-_closing_connections = False
-
-
-async def close_old_connections_async() -> None:
-    """Django's end-of-request ``close_old_connections`` in the thread async handlers use
-    for the database. Handlers that end while one such call is on its way share it, so
-    thousands of WebSocket handlers ending together cost a few thread hops, not
-    thousands."""
-    global _closing_connections
-    if _closing_connections:
-        return
-    from asgiref.sync import sync_to_async
-    from django.db import close_old_connections
-
-    _closing_connections = True
-    try:
-        await sync_to_async(close_old_connections)()
-    except Exception:
-        logger.exception("closing old database connections failed")
-    finally:
-        _closing_connections = False
-
-
 async def _aclose(agen: Any) -> None:
     close = getattr(agen, "aclose", None)
     if close is not None:

@@ -22,6 +22,7 @@ from ..routing.router import Router
 from ..server.django_app import DjangoApplication
 from ..server.runner import Dispatcher
 from ..server.site import Site, compile_site
+from .database import SharedConnections, in_test_transaction
 
 
 class _Runtime:
@@ -35,8 +36,12 @@ class _Runtime:
         max_body_size: int | None,
         threads: int,
         client_address: str = "127.0.0.1:50000",
+        share_connections: bool = False,
     ) -> None:
         self.client_address = client_address
+        #: What ``force_authenticate`` set: the identity every request carries, or None.
+        self.forced: dict[str, Any] | None = None
+        self.shared = SharedConnections() if share_connections else None
         # The limits runbolt would apply (BOLT settings), with the test's own body limit.
         config = load_config(max_body_size=max_body_size)
         statics = static_mounts()  # before any thread starts: settings errors raise cleanly
@@ -64,30 +69,44 @@ class _Runtime:
             config.server_settings(),
             static_files=statics,
         )
+        # Last: handlers look their connection up per request, so nothing is missed, and
+        # a client that failed to start leaves the test's connections as they were.
+        if self.shared is not None:
+            self.shared.start()
 
     def close(self) -> None:
         if self.loop.is_closed():
             return
 
-        def shutdown() -> None:
+        async def shutdown() -> None:
             self.dispatcher.close(timeout=1.0)
+            # What requests left behind (closing connections, say) ends before the loop.
+            current = asyncio.current_task()
+            pending = [t for t in asyncio.all_tasks() if t is not current]
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
             self.loop.stop()
 
-        self.loop.call_soon_threadsafe(shutdown)
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
         self.thread.join(10)
         self.loop.close()
+        if self.shared is not None:
+            self.shared.stop()
 
 
 class _Transport(httpx.BaseTransport):
     def __init__(self, runtime: _Runtime) -> None:
         self.runtime = runtime
 
+    def close(self) -> None:  # also what ``with TestClient(...)`` ends with
+        self.runtime.close()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
         status, resp_headers, content = self.runtime.app.request(
-            request.method, uri, headers, body, self.runtime.client_address
+            request.method, uri, headers, body, self.runtime.client_address, self.runtime.forced
         )
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
@@ -95,6 +114,9 @@ class _Transport(httpx.BaseTransport):
 class _AsyncTransport(httpx.AsyncBaseTransport):
     def __init__(self, runtime: _Runtime) -> None:
         self.runtime = runtime
+
+    async def aclose(self) -> None:
+        self.runtime.close()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
@@ -107,6 +129,7 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
             headers,
             body,
             self.runtime.client_address,
+            self.runtime.forced,
         )
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
@@ -127,7 +150,10 @@ class TestClient(httpx.Client):
     ``TestClient(api)`` serves one API at the root; ``TestClient()`` serves the project's
     whole URLconf as runbolt would. Paths no route owns go to Django. Options: ``debug``
     (default ``settings.DEBUG``), ``django_fallback`` (False: 404 for paths no route
-    owns), ``max_body_size``, ``threads``; other keywords go to ``httpx.Client``.
+    owns), ``max_body_size``, ``threads``, ``share_connections`` (default: when created
+    inside a test's transaction, as in Django's ``TestCase`` or pytest-django's ``db``
+    fixture, handlers use the test's database connection and see its data); other
+    keywords go to ``httpx.Client``.
     """
 
     __test__ = False  # not a pytest test class
@@ -141,6 +167,13 @@ class TestClient(httpx.Client):
     ) -> None:
         self._runtime, client_kwargs = _runtime_for(api, options)
         super().__init__(transport=_Transport(self._runtime), base_url=base_url, **client_kwargs)
+
+    def force_authenticate(self, user: Any = None) -> None:
+        """Every following request is authenticated as ``user`` (``None``: no longer):
+        the route's authentication is skipped, ``request.user`` / ``await
+        request.auser()`` is that user, and guards decide from Django's permission tables
+        and groups for them (as for a token that carries no permission claims)."""
+        self._runtime.forced = forced_identity(user)
 
     @property
     def handed_over(self) -> int:
@@ -169,20 +202,43 @@ class AsyncTestClient(httpx.AsyncClient):
             transport=_AsyncTransport(self._runtime), base_url=base_url, **client_kwargs
         )
 
+    def force_authenticate(self, user: Any = None) -> None:
+        """See ``TestClient.force_authenticate``."""
+        self._runtime.forced = forced_identity(user)
+
     async def aclose(self) -> None:
         await super().aclose()
         self._runtime.close()
+
+
+def forced_identity(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    pk = getattr(user, "pk", None)
+    if pk is None or not getattr(user, "is_authenticated", False):
+        raise ValueError(f"force_authenticate needs a saved user, not {user!r}")
+    username = user.get_username() if hasattr(user, "get_username") else str(pk)
+    return {
+        "user_id": str(pk),
+        "username": username,
+        "is_staff": bool(getattr(user, "is_staff", False)),
+        "is_superuser": bool(getattr(user, "is_superuser", False)),
+    }
 
 
 def _runtime_for(
     api: Router | Site | None, options: dict[str, Any]
 ) -> tuple[_Runtime, dict[str, Any]]:
     debug = options.pop("debug", None)
+    share = options.pop("share_connections", None)
+    if share is None:
+        share = in_test_transaction()
     runtime = _Runtime(
         _site_for(api, debug),
         django_fallback=options.pop("django_fallback", True),
         max_body_size=options.pop("max_body_size", None),
         threads=options.pop("threads", 2),
         client_address=options.pop("client_address", "127.0.0.1:50000"),
+        share_connections=share,
     )
     return runtime, options

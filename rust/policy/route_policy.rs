@@ -56,6 +56,7 @@ impl RoutePolicy {
             headers: &map,
             query,
             peer,
+            forced: None,
         };
         let gate = py.detach(|| {
             futures_executor::block_on(async {

@@ -7,10 +7,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, AGE, ALLOW, UPGRADE};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{ConnectionType, Method, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
 use super::django::to_django;
-use super::gate::run_gate;
+use super::gate::{run_gate, Forced};
 use super::limits::{answer_within, check_head, not_handed_over, timed_out};
 use super::reply::into_response;
 use super::state::AppState;
@@ -193,11 +193,20 @@ async fn serve(
                 return to_django(req, payload, state).await;
             }
         };
-    let (identity, python_gate) =
-        match run_gate(&req, policy.as_deref(), state.metrics.as_ref()).await {
-            Ok(pass) => pass,
-            Err(refusal) => return refusal,
-        };
+    let forced = match state.testing {
+        true => req.extensions().get::<Forced>().map(|f| f.0.clone()),
+        false => None,
+    };
+    let gated = run_gate(
+        &req,
+        policy.as_deref(),
+        state.metrics.as_ref(),
+        forced.as_ref(),
+    );
+    let (identity, python_gate) = match gated.await {
+        Ok(pass) => pass,
+        Err(refusal) => return refusal,
+    };
     let cache = policy.as_deref().and_then(|p| p.cache.as_ref());
     let owner = cache
         .and_then(|rule| rule.owner(req.method(), req.headers(), identity.as_ref(), python_gate));

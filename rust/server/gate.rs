@@ -11,22 +11,29 @@ use crate::http::errors::json_error;
 use crate::metrics::Recorder;
 use crate::policy::gate::{Gate, PolicyCore, RequestView};
 
+/// The identity a test client's `force_authenticate` puts on a request (only the test
+/// app reads it).
+#[derive(Clone)]
+pub struct Forced(pub Identity);
+
 /// Rate limit, authentication and guards for a request: the identity and whether Python
 /// authentication or guards are still to run, or the refusal (with its CORS headers),
-/// counted in the metrics.
+/// counted in the metrics. `forced` (tests only) stands in for authentication.
 pub async fn run_gate(
     req: &HttpRequest,
     policy: Option<&PolicyCore>,
     metrics: Option<&Recorder>,
+    forced: Option<&Identity>,
 ) -> Result<(Option<Identity>, bool), HttpResponse> {
     let Some(policy) = policy.filter(|p| p.needs_gate()) else {
-        return Ok((None, false));
+        return Ok((forced.cloned(), false));
     };
     let view = RequestView {
         method: req.method(),
         headers: req.headers(),
         query: req.query_string(),
         peer: req.peer_addr().map(|a| a.ip()),
+        forced,
     };
     let gate = if policy.gate_is_immediate() {
         // Nothing to wait for: run it here, so its state never enters the caller's future.

@@ -288,6 +288,7 @@ impl ServerSettings {
             root_path: self.root_path.clone(),
             metrics: None,
             response_cache: Arc::new(ResponseCache::new(self.cache_max_bytes)),
+            testing: false,
         })
     }
 }

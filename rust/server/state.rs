@@ -62,6 +62,8 @@ pub struct AppState {
     pub metrics: Option<Recorder>,
     /// The answers of `cache_page` routes, served again without Python.
     pub response_cache: Arc<ResponseCache>,
+    /// The in-process test app: requests may carry a forced identity.
+    pub testing: bool,
 }
 
 /// gunicorn's limits on a request's head.

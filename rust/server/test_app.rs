@@ -7,15 +7,18 @@ use std::sync::Arc;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::test::{init_service, read_body, TestRequest};
-use actix_web::{web, App};
-use pyo3::exceptions::PyRuntimeError;
+use actix_web::{web, App, HttpMessage};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyAny, PyBytes};
+use pyo3::types::{PyAny, PyBytes, PyDict};
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::dispatch::entry;
+use super::gate::Forced;
 use super::routes::build_routes;
 use super::settings::ServerSettings;
+use crate::auth::identity::{Identity, Unstated};
 use crate::bridge::handle::Bridge;
 use crate::staticfiles::static_files::StaticFiles;
 
@@ -28,7 +31,45 @@ struct Call {
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     client: String,
+    forced: Option<Identity>,
     reply: std::sync::mpsc::Sender<Answer>,
+}
+
+/// The identity of `force_authenticate(user)`: the user's id and flags; permissions and
+/// roles are left unstated, so guards ask Django about them.
+fn forced_identity(spec: &Bound<'_, PyDict>) -> PyResult<Identity> {
+    let text = |key: &str| -> PyResult<String> {
+        spec.get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("forced identity needs {key:?}")))?
+            .extract()
+    };
+    let flag = |key: &str| -> PyResult<bool> {
+        Ok(match spec.get_item(key)? {
+            Some(v) => v.is_truthy()?,
+            None => false,
+        })
+    };
+    let user_id = text("user_id")?;
+    let (is_staff, is_superuser) = (flag("is_staff")?, flag("is_superuser")?);
+    let mut claims = Map::new();
+    claims.insert("sub".into(), Value::String(user_id.clone()));
+    claims.insert("username".into(), Value::String(text("username")?));
+    claims.insert("is_staff".into(), Value::Bool(is_staff));
+    claims.insert("is_superuser".into(), Value::Bool(is_superuser));
+    claims.insert("jti".into(), Value::String("force-authenticated".into()));
+    Ok(Identity {
+        backend: "jwt",
+        user_id: Some(user_id),
+        is_staff,
+        is_superuser,
+        claims: Some(claims),
+        unstated: Unstated {
+            permissions: true,
+            roles: true,
+            ..Unstated::default()
+        },
+        ..Identity::default()
+    })
 }
 
 #[pyclass(frozen, module = "django_bolt._core")]
@@ -46,13 +87,15 @@ impl TestApp {
         settings: &ServerSettings,
         static_files: Vec<PyRef<'_, StaticFiles>>,
     ) -> PyResult<Self> {
-        let state = web::Data::new(settings.app_state(
+        let mut state = settings.app_state(
             build_routes(routes)?,
             Arc::clone(&bridge.core),
             Default::default(),
             tokio::sync::watch::channel(0).1,
             &static_files,
-        )?);
+        )?;
+        state.testing = true;
+        let state = web::Data::new(state);
         let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
         std::thread::Builder::new()
             .name("bolt-test-app".into())
@@ -84,7 +127,11 @@ impl TestApp {
                             for (k, v) in call.headers {
                                 req = req.append_header((k, v));
                             }
-                            let resp = actix_web::dev::Service::call(&*app, req.to_request()).await;
+                            let request = req.to_request();
+                            if let Some(id) = call.forced {
+                                request.extensions_mut().insert(Forced(id));
+                            }
+                            let resp = actix_web::dev::Service::call(&*app, request).await;
                             let answer = match resp {
                                 Ok(resp) => {
                                     let status = resp.status().as_u16();
@@ -123,7 +170,9 @@ impl TestApp {
     }
 
     /// Runs one request through the pipeline and returns (status, headers, body).
-    #[pyo3(signature = (method, uri, headers, body, client="127.0.0.1:50000"))]
+    /// `forced` ({"user_id", "username", "is_staff", "is_superuser"}) authenticates it.
+    #[pyo3(signature = (method, uri, headers, body, client="127.0.0.1:50000", forced=None))]
+    #[allow(clippy::too_many_arguments)]
     fn request<'py>(
         &self,
         py: Python<'py>,
@@ -132,7 +181,9 @@ impl TestApp {
         headers: Vec<(String, Vec<u8>)>,
         body: Vec<u8>,
         client: &str,
+        forced: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<PyAnswer<'py>> {
+        let forced = forced.map(forced_identity).transpose()?;
         let (reply, answer) = std::sync::mpsc::channel();
         self.calls
             .send(Call {
@@ -141,6 +192,7 @@ impl TestApp {
                 headers,
                 body,
                 client: client.to_owned(),
+                forced,
                 reply,
             })
             .map_err(|_| PyRuntimeError::new_err("the test app has stopped"))?;

@@ -78,7 +78,7 @@ pub async fn serve_websocket(
         }
     };
     let (identity, python_gate) =
-        match run_gate(&req, policy.as_deref(), state.metrics.as_ref()).await {
+        match run_gate(&req, policy.as_deref(), state.metrics.as_ref(), None).await {
             Ok(pass) => pass,
             Err(refusal) => return refusal,
         };
