@@ -9,5 +9,14 @@ real ``runbolt`` subprocess on a free port.
 
 from .client import AsyncTestClient, TestClient
 from .process import BoltProcess, free_port, run_bolt
+from .websocket import WebSocketRejected, WebSocketSession
 
-__all__ = ["TestClient", "AsyncTestClient", "BoltProcess", "free_port", "run_bolt"]
+__all__ = [
+    "TestClient",
+    "AsyncTestClient",
+    "BoltProcess",
+    "WebSocketRejected",
+    "WebSocketSession",
+    "free_port",
+    "run_bolt",
+]

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .._core import TestApp
+from .._core import Server, TestApp
 from ..conf import load_config
 from ..contrib.static.serving import static_mounts
 from ..routing.router import Router
@@ -23,6 +23,7 @@ from ..server.django_app import DjangoApplication
 from ..server.runner import Dispatcher
 from ..server.site import Site, compile_site
 from .database import SharedConnections, in_test_transaction
+from .websocket import WebSocketSession
 
 
 class _Runtime:
@@ -63,20 +64,47 @@ class _Runtime:
         self.thread = threading.Thread(target=run, name="bolt-test-loop", daemon=True)
         self.thread.start()
         started.wait(10)
+        self.site, self.settings, self.statics = site, config.server_settings(), statics
         self.app = TestApp(
             site.table,
             self.dispatcher.bridge,
-            config.server_settings(),
+            self.settings,
             static_files=statics,
         )
+        self._server: Any = None
+        self._listener: Any = None
         # Last: handlers look their connection up per request, so nothing is missed, and
         # a client that failed to start leaves the test's connections as they were.
         if self.shared is not None:
             self.shared.start()
 
+    def websocket_port(self) -> int:
+        """The loopback port of the real server WebSockets are tested against, started on
+        first use (same routes, same Python dispatcher as the in-process app)."""
+        if self._server is None:
+            import socket
+
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
+            self._listener = listener
+            self._server = Server(
+                self.site.table,
+                self.dispatcher.bridge,
+                self.settings,
+                static_files=self.statics,
+                fd=listener.fileno(),
+            )
+        return int(self._server.port)
+
     def close(self) -> None:
         if self.loop.is_closed():
             return
+        if self._server is not None:
+            self._server.stop(graceful=False)
+            self._server.wait()
+            self._listener.close()
+            self._server = None
 
         async def shutdown() -> None:
             self.dispatcher.close(timeout=1.0)
@@ -167,6 +195,28 @@ class TestClient(httpx.Client):
     ) -> None:
         self._runtime, client_kwargs = _runtime_for(api, options)
         super().__init__(transport=_Transport(self._runtime), base_url=base_url, **client_kwargs)
+
+    def websocket_connect(
+        self,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        subprotocols: list[str] | None = None,
+        timeout: float = 10.0,
+    ) -> WebSocketSession:
+        """A WebSocket connection to ``path``, for ``with ... as ws:``; ``ws.send_text``,
+        ``send_bytes``, ``send_json``, ``receive_text``, ``receive_bytes``,
+        ``receive_json``, ``close(code)``. A handshake the route refuses raises
+        ``WebSocketRejected`` (``status_code``, ``json()``). Authenticate with
+        ``headers`` (``force_authenticate`` applies to HTTP requests only)."""
+        return WebSocketSession(
+            "127.0.0.1",
+            self._runtime.websocket_port(),
+            path,
+            headers=headers,
+            subprotocols=subprotocols,
+            timeout=timeout,
+        )
 
     def force_authenticate(self, user: Any = None) -> None:
         """Every following request is authenticated as ``user`` (``None``: no longer):

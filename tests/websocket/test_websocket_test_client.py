@@ -1,0 +1,102 @@
+"""``client.websocket_connect``: WebSocket routes tested in the test's process, with the
+test's database, without a subprocess."""
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from django_bolt import BoltAPI
+from django_bolt.auth import IsAuthenticated, JWTAuthentication, encode_jwt
+from django_bolt.testing import TestClient, WebSocketRejected
+from django_bolt.websocket import WebSocket, WebSocketDisconnect
+
+SECRET = "websocket-test-client-secret-long-enough-0123456789"
+api = BoltAPI()
+
+
+@api.websocket("/echo")
+async def echo(websocket: WebSocket):
+    await websocket.accept()
+    async for message in websocket.iter_text():
+        if message == "bye":
+            await websocket.close(4001, "asked to leave")
+            return
+        await websocket.send_text(f"echo: {message}")
+
+
+@api.websocket("/bytes")
+async def reverse(websocket: WebSocket):
+    await websocket.accept()
+    async for data in websocket.iter_bytes():
+        await websocket.send_bytes(data[::-1])
+
+
+@api.websocket("/rooms/{room}")
+async def room(websocket: WebSocket, room: str, name: str = "anon"):
+    await websocket.accept(subprotocol="chat.v1")
+    await websocket.send_json({"room": room, "name": name})
+    await websocket.close()
+
+
+@api.websocket("/users")
+async def users(websocket: WebSocket):
+    await websocket.accept()
+    names = [u.username async for u in get_user_model().objects.order_by("username")]
+    await websocket.send_json(names)
+    await websocket.close()
+
+
+@api.websocket("/private", auth=[JWTAuthentication(secret=SECRET)], guards=[IsAuthenticated])
+async def private(websocket: WebSocket):
+    await websocket.accept()
+    await websocket.send_text(websocket.context["sub"])
+    await websocket.close()
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(api, share_connections=False) as c:
+        yield c
+
+
+def test_text_binary_and_a_close_code(client):
+    with client.websocket_connect("/echo") as ws:
+        for text in ("hello", "héllo ✓", "x" * 70_000):
+            ws.send_text(text)
+            assert ws.receive_text() == f"echo: {text}"
+        ws.send_text("bye")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert (closed.value.code, closed.value.reason) == (4001, "asked to leave")
+    with client.websocket_connect("/bytes") as ws:
+        ws.send_bytes(b"\x00\x01\xff")
+        assert ws.receive_bytes() == b"\xff\x01\x00"
+
+
+def test_path_query_and_subprotocol(client):
+    with client.websocket_connect("/rooms/lobby?name=ada", subprotocols=["chat.v1"]) as ws:
+        assert ws.accepted_subprotocol == "chat.v1"
+        assert ws.receive_json() == {"room": "lobby", "name": "ada"}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive()
+        assert closed.value.code == 1000
+
+
+def test_refused_handshakes_and_authentication(client):
+    with pytest.raises(WebSocketRejected) as refused:
+        client.websocket_connect("/private")
+    assert refused.value.status_code == 401
+    with pytest.raises(WebSocketRejected) as missing:
+        client.websocket_connect("/nowhere")
+    assert missing.value.status_code == 404
+    token = encode_jwt({"sub": "42", "exp": int(time.time()) + 60}, secret=SECRET)
+    with client.websocket_connect("/private", headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert ws.receive_text() == "42"
+
+
+@pytest.mark.django_db
+def test_websocket_handlers_see_the_tests_data():
+    get_user_model().objects.create_user("wanda")
+    with TestClient(api) as client, client.websocket_connect("/users") as ws:
+        assert ws.receive_json() == ["wanda"]
