@@ -8,3 +8,6 @@ class DjangoBoltConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks of BOLT settings and the API (manage.py check).
         from .management import checks  # noqa: F401
+        from .testing.databases import use_test_databases
+
+        use_test_databases()

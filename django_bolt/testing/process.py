@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 
+from .databases import ENV
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -74,6 +76,29 @@ class BoltProcess:
         return self.proc.returncode
 
 
+def served_databases_env() -> dict[str, str]:
+    """The environment that makes a runbolt subprocess use this process's databases as
+    they are now: the test databases once pytest-django or Django's runner made them.
+    An in-memory SQLite database cannot be reached from another process: refused with
+    what to set instead."""
+    import json
+
+    from django.db import connections
+
+    chosen: dict[str, dict[str, object]] = {}
+    for alias in connections:
+        conn = connections[alias]
+        name = conn.settings_dict.get("NAME")
+        if conn.vendor == "sqlite" and conn.is_in_memory_db():
+            raise RuntimeError(
+                f"the {alias!r} test database is SQLite in memory, which a runbolt process "
+                "cannot open: give it a file, e.g. DATABASES['" + alias + "']['TEST'] = "
+                "{'NAME': BASE_DIR / 'test_db.sqlite3'}"
+            )
+        chosen[alias] = {"NAME": str(name) if name is not None else None}
+    return {ENV: json.dumps(chosen)}
+
+
 @contextlib.contextmanager
 def run_bolt(
     *args: str,
@@ -83,10 +108,14 @@ def run_bolt(
     port: int | None = None,
     cwd: str | None = None,
     timeout: float = 30.0,
+    test_database: bool = False,
 ) -> Iterator[BoltProcess]:
     """Starts ``manage.py runbolt`` on a free port, waits until it serves, and stops it
-    with SIGTERM on exit."""
+    with SIGTERM on exit. With ``test_database`` it serves this process's databases (the
+    test databases), not the ones its settings name."""
     port = port or free_port(host)
+    if test_database:
+        env = {**served_databases_env(), **(env or {})}
     manage_py = manage_py or os.environ.get("BOLT_MANAGE_PY") or "manage.py"
     cmd = [sys.executable, "-u", manage_py, "runbolt", "--host", host, "--port", str(port), *args]
     proc = subprocess.Popen(
