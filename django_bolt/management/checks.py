@@ -13,11 +13,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+#: The tag of these checks. runbolt leaves them out of the checks it runs first: it
+#: reports the same problems itself, in one line.
+TAG = "django_bolt"
 
-@register(Tags.urls, "django_bolt")
+
+@register(TAG)
 def check_site(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     from ..server.site import compile_site
 
@@ -34,7 +38,7 @@ def check_site(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
-@register("django_bolt")
+@register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     from ..conf import load_config
 
