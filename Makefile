@@ -17,7 +17,7 @@ for c in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2
 done; echo python3
 endef
 
-.PHONY: help venv build browser-deps run test test-rust test-python test-django52 lint fmt bench bench-ws clean
+.PHONY: help venv build browser-deps ci-services run test test-rust test-python test-django52 lint fmt bench bench-ws clean
 
 help:
 	@echo "make run    build, migrate and collectstatic the SQLite testproject, serve it on $(HOST):$(PORT)"
@@ -25,14 +25,17 @@ help:
 	@echo "make bench  the side-by-side benchmark (see bench/README.md)"
 	@echo "make bench-ws  the WebSocket benchmark"
 
+# What the suite needs besides Django (both venvs: the 5.2 run is the whole suite too).
+TEST_DEPS := "maturin>=1.9.4,<2" "msgspec>=0.19" "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" \
+    "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "websockets>=12" "psycopg[binary]>=3.1" \
+    "playwright>=1.45" "redis>=5" "brotli>=1.1" "zstandard>=0.22" "channels>=4.1" \
+    "openapi-spec-validator>=0.7" "schemathesis>=4.1" "trustme>=1.1" "h2>=4.1" \
+    "prometheus-client>=0.20" "cryptography>=42"
+
 $(VENV)/.deps: pyproject.toml Makefile
 	@if [ ! -x "$(PY)" ]; then py="$$($(FIND_PYTHON))"; echo "creating $(VENV) with $$py"; "$$py" -m venv "$(VENV)"; fi
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.9.4,<2" "django>=5.2,<7" "msgspec>=0.19" \
-	    "httpx>=0.27" "pytest>=8" "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" \
-	    "ruff>=0.6" "websockets>=12" "psycopg[binary]>=3.1" "playwright>=1.45" "mypy>=1.18" \
-	    "redis>=5" "brotli>=1.1" "zstandard>=0.22" "channels>=4.1" "openapi-spec-validator>=0.7" "schemathesis>=4.1" \
-	    "trustme>=1.1" "h2>=4.1" "prometheus-client>=0.20"
+	$(PY) -m pip install -q "django>=5.2,<7" $(TEST_DEPS) "ruff>=0.6" "mypy>=1.18"
 	touch $@
 
 venv: $(VENV)/.deps
@@ -67,7 +70,15 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "install Debian's chromium package (sudo apt-get install chromium) for the browser tests" >&2; exit 1; fi; }
 
-test-python: build browser-deps
+# Under CI every service the suite uses must be configured (locally they are optional).
+ci-services:
+	@if [ "$${CI:-}" = true ]; then \
+	  for v in DATABASE_URL REDIS_URL; do \
+	    if [ -z "$$(printenv $$v)" ]; then echo "CI=true needs $$v (PostgreSQL and Redis tests)" >&2; exit 1; fi; \
+	  done; \
+	fi
+
+test-python: build browser-deps ci-services
 	$(PY) -m mypy.stubtest django_bolt._core
 	$(PY) -m pytest
 	@if [ -n "$${DATABASE_URL:-}" ]; then \
@@ -80,15 +91,13 @@ DJ52 := .venv-django52
 $(DJ52)/.deps: pyproject.toml Makefile
 	@if [ ! -x "$(DJ52)/bin/python" ]; then "$$($(PY) -c 'import sys; print(sys._base_executable)')" -m venv $(DJ52); fi
 	$(DJ52)/bin/python -m pip install -q --upgrade pip
-	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" "msgspec>=0.19" "httpx>=0.27" "pytest>=8" \
-	    "pytest-django>=4.9" "pytest-timeout>=2.3" "pytest-asyncio>=0.24" "psycopg[binary]>=3.1" \
-	    "redis>=5" "brotli>=1.1" "zstandard>=0.22" "websockets>=12" "cryptography>=42"
+	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" $(TEST_DEPS)
 	touch $@
 
-test-django52: build $(DJ52)/.deps
+test-django52: build browser-deps $(DJ52)/.deps
 	VIRTUAL_ENV=$(abspath $(DJ52)) maturin develop --release -q
 	$(DJ52)/bin/python -c 'import django; assert django.VERSION[:2] == (5, 2), django.VERSION'
-	$(DJ52)/bin/python -m pytest -q -m "not e2e"
+	$(DJ52)/bin/python -m pytest -q
 
 test: lint test-rust test-python test-django52
 

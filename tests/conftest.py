@@ -1,3 +1,5 @@
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -9,6 +11,39 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = ROOT / "testproject" / "manage.py"
+
+
+#: Under CI (CI=true) every service and tool the suite uses must be there: a test that
+#: would be skipped for want of one fails instead. Elsewhere it is a visible skip.
+IN_CI = os.environ.get("CI") == "true"
+
+
+def requires(what: str, available: object) -> pytest.MarkDecorator:
+    """Marks a test that needs ``what`` (a service, a package, a browser)."""
+    return pytest.mark.requires(what=what, available=bool(available))
+
+
+def requires_module(name: str) -> pytest.MarkDecorator:
+    return requires(f"the {name} package", importlib.util.find_spec(name) is not None)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        if not mark.kwargs["available"]:
+            missing = f"{mark.kwargs['what']} is not available"
+            if IN_CI:
+                pytest.fail(f"{missing}, and CI=true requires it", pytrace=False)
+            pytest.skip(missing)
+
+
+def import_required(name: str):
+    """The module, else a skip (a failure under CI)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"{name} cannot be imported ({exc}), and CI=true requires it")
+        pytest.skip(f"{name} cannot be imported: {exc}")
 
 
 def wait_for(predicate, timeout=20.0, interval=0.02):
@@ -32,6 +67,17 @@ def refused_start(*args: str) -> subprocess.CompletedProcess:
     assert done.returncode != 0, done.stdout
     assert "Traceback" not in done.stderr, done.stderr
     return done
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_outside_the_repository(tmp_path_factory):
+    """Uploads land in a temporary folder, never in testproject/media: for this process
+    and for every server it starts."""
+    from django.conf import settings
+
+    media = str(tmp_path_factory.mktemp("media"))
+    os.environ["BOLT_MEDIA_ROOT"] = media
+    settings.MEDIA_ROOT = media
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +124,8 @@ def bolt(e2e_db):
 
     def start(*args, env=None, **kwargs):
         merged = {"BOLT_SQLITE_PATH": str(e2e_db), **(env or {})}
-        return run_bolt(*args, manage_py=str(MANAGE_PY), env=merged, **kwargs)
+        kwargs.setdefault("manage_py", str(MANAGE_PY))
+        return run_bolt(*args, env=merged, **kwargs)
 
     return start
 
@@ -99,7 +146,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium (Debian's package) driven by Playwright."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = import_required("playwright.sync_api")
     if not shutil.which(CHROMIUM):
         pytest.fail(f"Chromium is not installed at {CHROMIUM} (make test installs it)")
     with sync_api.sync_playwright() as p:

@@ -62,7 +62,8 @@ class BoltProcess:
         raise TimeoutError(f"runbolt did not listen on {self.port} within {timeout}s:\n{self.log}")
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``; then whatever is
+        left of its process group (workers, a reloaded generation) is killed too."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -70,6 +71,10 @@ class BoltProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self._reader.join(5)
         if self.proc.stdout is not None and not self._reader.is_alive():
             self.proc.stdout.close()
@@ -125,6 +130,7 @@ def run_bolt(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: stop() leaves nothing behind
     )
     server = BoltProcess(proc, host, port, "https" if "--ssl-certfile" in args else "http")
     try:

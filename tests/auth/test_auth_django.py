@@ -27,6 +27,7 @@ from django_bolt.auth import (
     encode_jwt,
 )
 from django_bolt.testing import TestClient
+from tests.conftest import requires
 
 SECRET = "another-secret-that-is-long-enough-0123456789"
 
@@ -256,7 +257,7 @@ def test_orm_revocation_purge():
 # -- Redis ---------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL")
-needs_redis = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+needs_redis = requires("Redis (REDIS_URL)", REDIS_URL)
 
 
 @pytest.fixture

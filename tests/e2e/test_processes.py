@@ -159,3 +159,32 @@ def test_cache_page_answers_are_shared_by_the_processes(bolt, tmp_path):
         other = httpx.get(f"{server.url}/api/report?region=us").json()
         assert other["region"] == "us"
         assert len(log.read_text().splitlines()) == 2
+
+
+def test_a_stopped_test_server_leaves_no_process_behind(bolt):
+    """run_bolt gives the server its own process group and stop() ends all of it, even
+    when the supervisor is gone before its workers."""
+    with bolt("--processes", "2") as server:
+        workers = wait_for(lambda: (c := children(server.proc.pid)) and len(c) == 2 and c)
+        assert os.getpgid(workers[0]) == server.proc.pid  # the group the server leads
+        # Workers told to ignore SIGTERM would outlive a supervisor killed outright.
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        server.proc.kill()
+        server.proc.wait(10)
+    # stop() ran when the block ended: nothing of the group runs any more (a killed
+    # process whose parent is gone may stay a zombie until init collects it).
+    assert wait_for(lambda: all(state == "Z" for state in group(server.proc.pid).values()))
+
+
+def group(pgid):
+    """{pid: state} of the processes in a process group."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            found[int(stat.parent.name)] = fields[0]
+    return found

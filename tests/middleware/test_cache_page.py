@@ -100,7 +100,7 @@ async def mine(request: Request):
 
 
 @api.get("/short")
-@cache_page(0.3)
+@cache_page(1)
 async def short():
     return {"call": counted("short")}
 
@@ -203,8 +203,11 @@ def test_authenticated_requests_bypass_unless_per_user(client):
 
 
 def test_answers_expire(client):
+    started = time.monotonic()
     assert client.get("/short").json() == {"call": 1}
-    assert client.get("/short").json() == {"call": 1}
+    again = client.get("/short").json()
+    if time.monotonic() - started < 1:  # a stalled machine may take longer than the timeout
+        assert again == {"call": 1}
     deadline = time.monotonic() + 10
     while client.get("/short").json()["call"] == 1:
         assert time.monotonic() < deadline, "the kept answer never expired"

@@ -16,6 +16,7 @@ from django_bolt.middleware import (
 )
 from django_bolt.responses import StreamingResponse
 from django_bolt.testing import TestClient
+from tests.conftest import wait_for
 
 ORIGIN = "https://app.example.com"
 
@@ -280,12 +281,17 @@ def test_route_rate_limit_token_bucket():
     rl = BoltAPI()
 
     @rl.get("/limited")
-    @rate_limit(rps=1, burst=3)
+    @rate_limit(rps=0.01, burst=3)  # a token per 100 s: none comes back during the test
     async def limited():
         return {"ok": True}
 
     @rl.get("/free")
     async def free():
+        return {"ok": True}
+
+    @rl.get("/refills")
+    @rate_limit(rps=2, burst=1)
+    async def refills():
         return {"ok": True}
 
     with TestClient(rl) as client:
@@ -295,11 +301,12 @@ def test_route_rate_limit_token_bucket():
         r = client.get("/limited")
         assert r.status_code == 429
         assert r.json() == {"detail": "Rate limit exceeded"}
-        assert r.headers["retry-after"] == "1"
+        assert r.headers["retry-after"] == "100"
         assert client.handed_over == before
         assert client.get("/free").status_code == 200
-        time.sleep(1.05)
-        assert client.get("/limited").status_code == 200
+        # Tokens come back with time: a bucket of one at two a second serves again.
+        assert client.get("/refills").status_code == 200
+        wait_for(lambda: client.get("/refills").status_code == 200, timeout=10)
 
 
 def test_global_limit_shared_by_routes_and_keyed_by_ip():
