@@ -14,6 +14,7 @@ fails to start is stopped and the old one keeps serving."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import os
@@ -105,6 +106,8 @@ class _Supervisor:
         #: process would bring back the code it started with.
         self.fresh = False
         self.reload_asked = False
+        #: +1 (SIGTTIN) / -1 (SIGTTOU) in arrival order, applied by the loop.
+        self.resizes: collections.deque[int] = collections.deque()
         self.reload_deadline: float | None = None
         self.respawns: list[tuple[float, int]] = []  # (when, slot) of crashed workers
         self.code = 0
@@ -151,21 +154,27 @@ class _Supervisor:
             self.metrics.set_stopping()
         self.terminate()
 
+    # A handler only records the request: the loop acts on it. A handler that forked
+    # itself could be interrupted by the next signal between the fork and the new child's
+    # registration, and that signal would miss the child.
     def on_more(self, signum: int, frame: object) -> None:
-        if self.stopping:
-            return
-        self.wanted += 1
-        _say(f"SIGTTIN: {self.wanted} workers")
-        self.spawn(self.wanted - 1, self.generation, self.fresh)
+        self.resizes.append(1)
 
     def on_fewer(self, signum: int, frame: object) -> None:
-        if self.stopping or self.wanted <= 1:
-            return
-        self.wanted -= 1
-        _say(f"SIGTTOU: {self.wanted} workers")
-        for pid, child in list(self.children.items()):
-            if child.generation == self.generation and child.slot >= self.wanted:
-                _kill(pid)
+        self.resizes.append(-1)
+
+    def resize(self) -> None:
+        while self.resizes:
+            if self.resizes.popleft() > 0:
+                self.wanted += 1
+                _say(f"SIGTTIN: {self.wanted} workers")
+                self.spawn(self.wanted - 1, self.generation, self.fresh)
+            elif self.wanted > 1:
+                self.wanted -= 1
+                _say(f"SIGTTOU: {self.wanted} workers")
+                for pid, child in list(self.children.items()):
+                    if child.generation == self.generation and child.slot >= self.wanted:
+                        _kill(pid)
 
     def on_reload(self, signum: int, frame: object) -> None:
         self.reload_asked = True
@@ -253,6 +262,7 @@ class _Supervisor:
                 sd_notify("WATCHDOG=1")  # this loop turns and has workers
                 fed = now
             if not self.stopping:
+                self.resize()
                 if self.reload_asked:
                     self.start_reload()
                 if self.reload_deadline is not None:
