@@ -184,6 +184,16 @@ async fn serve(
                 return resp;
             }
             Lookup::NotFound => {
+                if let Lookup::Found { .. } = state.routes.lookup(WEBSOCKET, req.path()) {
+                    // A WebSocket route's path asked without the upgrade.
+                    let mut resp = json_error(
+                        StatusCode::UPGRADE_REQUIRED,
+                        "This path takes WebSocket connections",
+                    );
+                    resp.headers_mut()
+                        .insert(UPGRADE, HeaderValue::from_static("websocket"));
+                    return resp;
+                }
                 // Collected static files answer where Django would (API routes win).
                 if let Some(resp) = serve_static(&state.statics, &req).await {
                     *routed = Routed::Static;

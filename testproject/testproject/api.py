@@ -312,7 +312,7 @@ async def cors_demo():
 
 
 @api.get("/limited")
-@rate_limit(rps=0.2, burst=4)
+@rate_limit(rps=0.01, burst=4)  # four, then one per 100 s
 async def limited():
     return {"ok": True}
 

@@ -188,3 +188,16 @@ def group(pgid):
         if int(fields[2]) == pgid:
             found[int(stat.parent.name)] = fields[0]
     return found
+
+
+def test_the_supervisor_kills_a_worker_that_outlives_the_shutdown_timeout(bolt):
+    with bolt("--processes", "2", "--shutdown-timeout", "1") as server:
+        workers = wait_for(lambda: (c := children(server.proc.pid)) and len(c) == 2 and c)
+        os.kill(workers[0], signal.SIGSTOP)  # it cannot act on SIGTERM any more
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        # Killed once the timeout (and the supervisor's grace of 5 s) had passed.
+        assert time.monotonic() - started >= 1
+    assert f"worker pid {workers[0]} did not stop in time; killing it" in server.log
+    assert group(server.proc.pid).get(workers[0], "Z") == "Z"  # gone (or not yet reaped)

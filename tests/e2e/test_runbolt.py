@@ -359,3 +359,45 @@ def test_unloadable_asgi_application_is_a_clear_error(e2e_db):
     assert proc.returncode != 0
     assert "ASGI_APPLICATION 'testproject.nowhere.application' cannot be loaded" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_keep_alive_0_closes_every_connection_after_its_answer(bolt):
+    with bolt("--keep-alive", "0") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while chunk := s.recv(65536):  # ends when the server closes
+                received += chunk
+        head = received.split(b"\r\n\r\n", 1)[0].lower()
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+    with bolt() as server:  # the default keeps it open for the next request
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            for _ in range(2):
+                s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while b"Hello, World!" not in answer:
+                    answer += s.recv(65536)
+                assert b"connection: close" not in answer.lower()
+
+
+def test_host_port_argument_as_runserver_takes_it(e2e_db):
+    from django_bolt.testing.process import BoltProcess
+    from tests.conftest import MANAGE_PY
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-u", str(MANAGE_PY), "runbolt", f"127.0.0.1:{port}"],
+        env={**os.environ, "BOLT_SQLITE_PATH": str(e2e_db)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    server = BoltProcess(proc, "127.0.0.1", port)
+    try:
+        server.wait_ready(30)
+        assert httpx.get(f"{server.url}/api/hello").json() == {"message": "Hello, World!"}
+        assert f"serving http://127.0.0.1:{port}/" in server.log
+    finally:
+        assert server.stop() == 0

@@ -176,7 +176,31 @@ def test_request_validation_error(client):
 
 @pytest.mark.django_db
 def test_does_not_exist_is_404(client):
-    assert client.get("/does-not-exist").status_code == 404
+    r = client.get("/does-not-exist")
+    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+
+
+@api.get("/django-404")
+def django_404():
+    from django.http import Http404
+
+    raise Http404("no such page")
+
+
+@api.get("/django-403")
+async def django_403():
+    from django.core.exceptions import PermissionDenied
+
+    raise PermissionDenied("not yours")
+
+
+def test_djangos_http404_and_permission_denied(client):
+    r = client.get("/django-404")
+    assert (r.status_code, r.headers["content-type"]) == (404, "application/json")
+    assert r.json()["detail"]
+    r = client.get("/django-403")
+    assert (r.status_code, r.headers["content-type"]) == (403, "application/json")
+    assert r.json()["detail"]
 
 
 def test_wrong_response_shape_is_500_naming_the_field(client, caplog):

@@ -141,6 +141,15 @@ async def stream_empty():
     return StreamingResponse(nothing(), media_type="text/plain")
 
 
+@api.get("/stream-fails-later")
+async def stream_fails_later():
+    async def parts():
+        yield b"first part;"
+        raise RuntimeError("the source went away")
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
 @api.get("/stream-fails-first")
 async def stream_fails_first():
     async def broken():
@@ -153,8 +162,8 @@ async def stream_fails_first():
 @api.get("/stream-big")
 async def stream_big():
     async def blocks():
-        for _ in range(64):
-            yield b"z" * 65536
+        for i in range(64):
+            yield bytes([65 + i]) * 65536
 
     return StreamingResponse(blocks())
 
@@ -270,9 +279,24 @@ def test_empty_and_failing_streams(client):
     assert failing.json() == {"detail": "Internal Server Error"}
 
 
-def test_large_stream_with_backpressure(client):
+def test_a_stream_failing_after_its_first_item_is_logged_and_ends(client, caplog):
+    """The status is already sent: the body ends where the failure came, and the
+    failure is logged (a client sees a body cut short, not a second answer)."""
+    with caplog.at_level("ERROR", logger="django_bolt"):
+        r = client.get("/stream-fails-later")
+    assert (r.status_code, r.content) == (200, b"first part;")
+    assert "the source went away" in caplog.text
+    # The server goes on serving.
+    assert client.get("/stream-fails-first").status_code == 500
+
+
+def test_a_large_stream_arrives_whole_and_in_order(client):
+    """(Backpressure against a slow reader needs a real socket: see
+    test_slow_reader_does_not_make_the_server_buffer in tests/e2e/test_runbolt.py.)"""
     r = client.get("/stream-big")
     assert len(r.content) == 64 * 65536
+    blocks = [r.content[i : i + 65536] for i in range(0, len(r.content), 65536)]
+    assert blocks == [bytes([65 + i]) * 65536 for i in range(64)]
 
 
 def test_both_module_spellings():

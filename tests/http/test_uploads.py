@@ -269,3 +269,30 @@ def test_upload_over_the_body_limit_is_413():
     with TestClient(api, django_fallback=False, max_body_size=1000) as small:
         r = small.post("/upload", files={"file": ("big.bin", b"x" * 5000)})
         assert r.status_code == 413
+
+
+def multipart(fields):
+    body = b"".join(
+        b'--B\r\nContent-Disposition: form-data; name="'
+        + name.encode()
+        + b'"\r\n\r\n'
+        + value
+        + b"\r\n"
+        for name, value in fields
+    )
+    return body + b"--B--\r\n"
+
+
+def test_multipart_part_and_text_field_limits_are_400(client):
+    headers = {"content-type": "multipart/form-data; boundary=B"}
+    flood = multipart([(f"f{i}", b"x") for i in range(1001)])
+    r = client.post("/document", content=flood, headers=headers)
+    assert (r.status_code, r.json()) == (400, {"detail": "more than 1000 form fields"})
+    huge = multipart([("title", b"x" * (1024 * 1024 + 1))])
+    r = client.post("/document", content=huge, headers=headers)
+    assert r.status_code == 400
+    assert r.json() == {"detail": 'form field "title" is larger than 1048576 bytes'}
+    # At the limits, the form is read (the file part is what /document then asks for).
+    fine = multipart([("title", b"x" * (1024 * 1024))] + [(f"f{i}", b"x") for i in range(998)])
+    missing = client.post("/document", content=fine, headers=headers).json()["detail"]
+    assert [e["loc"] for e in missing] == [["form", "upload"]]

@@ -216,3 +216,14 @@ def test_schema_is_cached_and_can_be_turned_off():
     with TestClient(quiet) as client:
         assert client.get("/openapi.json").status_code == 404
         assert client.get("/docs").status_code == 404
+    # docs=False: the document stays, the UI pages and their assets go.
+    bare = BoltAPI(docs=False)
+
+    @bare.get("/y")
+    async def y():
+        return {}
+
+    with TestClient(bare) as client:
+        assert "/y" in client.get("/openapi.json").json()["paths"]
+        for page in ("/docs", "/redoc", "/scalar", "/rapiddoc", "/docs/assets/swagger-ui.css"):
+            assert client.get(page).status_code == 404, page

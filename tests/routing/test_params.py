@@ -263,6 +263,25 @@ def test_list_query_parameters(client):
     assert detail(client.get("/lists?ids=1&ids=x"))[0]["loc"][:2] == ["query", "ids"]
 
 
+@api.get("/optional")
+async def optional(after: int | None = None, name: str | None = "x"):
+    return {"after": after, "name": name}
+
+
+@api.get("/optional-sync")
+def optional_sync(after: int | None = None):
+    return {"after": after}
+
+
+def test_an_empty_value_of_an_optional_parameter_is_none(client):
+    assert client.get("/optional?after=&name=").json() == {"after": None, "name": None}
+    assert client.get("/optional?after=3&name=ada").json() == {"after": 3, "name": "ada"}
+    assert client.get("/optional").json() == {"after": None, "name": "x"}
+    assert client.get("/optional-sync?after=").json() == {"after": None}
+    # Only for optional ones: an empty int that is required stays an error.
+    assert client.get("/ints/1?q=").status_code == 422
+
+
 def test_query_text_that_is_not_utf8_is_refused(client):
     assert client.get("/lists?tags=caf%C3%A9").json() == {"tags": ["café"], "ids": []}
     r = client.get("/lists?ids=1&tags=%FF%FE")

@@ -407,3 +407,25 @@ def test_path_parameter_without_argument_is_refused():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unsupported HTTP method"):
         BoltAPI().api_route("/x", methods=["FETCH"])
+
+
+def test_an_api_prefix_prefixes_every_route():
+    from django_bolt import BoltAPI
+    from django_bolt.testing import TestClient
+
+    v1 = BoltAPI(prefix="/v1")
+
+    @v1.get("/items/{item_id}")
+    async def item(item_id: int):
+        return {"id": item_id}
+
+    @v1.post("/items")
+    def create():
+        return {"made": True}, 201
+
+    with TestClient(v1) as client:
+        assert client.get("/v1/items/3").json() == {"id": 3}
+        r = client.post("/v1/items")
+        assert (r.status_code, r.json()) == (201, {"made": True})
+        assert client.get("/items/3").status_code == 404
+        assert "/v1/items/{item_id}" in client.get("/v1/openapi.json").json()["paths"]

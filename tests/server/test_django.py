@@ -38,6 +38,14 @@ def test_compiled_site_prefixes_every_route():
 def test_non_literal_include_prefix_falls_back_to_django(settings):
     settings.ROOT_URLCONF = "tests.urls_regex"
     assert find_mounts() == [("v1/", project_api)]
+    # Both mounts answer: the literal one from the Rust router, the regex one (which
+    # Rust cannot compile) through Django's resolver, with the same handlers.
+    with TestClient() as client:
+        for prefix in ("/v1", "/v7"):
+            r = client.get(f"{prefix}/items/3?q=a")
+            assert r.json() == {"item_id": 3, "q": "a", "limit": 10}, prefix
+        assert client.get("/v7/hello").json() == {"message": "Hello, World!"}
+        assert client.get("/v7/items/x").status_code == 422  # validated the same way
 
 
 def test_autodiscovery_without_mounts(settings):

@@ -100,3 +100,21 @@ def test_websocket_handlers_see_the_tests_data():
     get_user_model().objects.create_user("wanda")
     with TestClient(api) as client, client.websocket_connect("/users") as ws:
         assert ws.receive_json() == ["wanda"]
+
+
+def test_browser_origins_default_to_allowed_hosts(settings):
+    """A page from a host in ALLOWED_HOSTS may open a WebSocket; another site may not;
+    a client that sends no Origin (not a browser) is not asked."""
+    settings.ALLOWED_HOSTS = ["shop.example.com", ".example.org"]
+    with TestClient(api, share_connections=False) as client:
+        for origin in ("https://shop.example.com", "http://api.example.org"):
+            with client.websocket_connect("/echo", headers={"Origin": origin}) as ws:
+                ws.send_text("hi")
+                assert ws.receive_text() == "echo: hi"
+        for origin in ("https://evil.example.net", "https://shop.example.com.evil.net"):
+            with pytest.raises(WebSocketRejected) as refused:
+                client.websocket_connect("/echo", headers={"Origin": origin})
+            assert refused.value.status_code == 403
+        with client.websocket_connect("/echo") as ws:
+            ws.send_text("no origin")
+            assert ws.receive_text() == "echo: no origin"
