@@ -26,6 +26,19 @@ async def get_item(item_id: int, q: str | None = None, limit: int = 10):
     return {"item_id": item_id, "q": q, "limit": limit}
 
 
+try:  # ours only: the reference package has no cache_page
+    from django_bolt.cache import cache_page
+except ImportError:  # pragma: no cover - the reference's run
+    cache_page = None
+
+if cache_page is not None:
+
+    @api.get("/report")
+    @cache_page(3600)
+    async def report(region: str = "all"):
+        return {"region": region, "rows": [{"n": i, "total": i * 7} for i in range(20)]}
+
+
 @api.post("/items")
 async def create_item(item: Item):
     return {"name": item.name, "price": item.price, "tags": item.tags}
