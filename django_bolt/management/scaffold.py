@@ -8,6 +8,7 @@ Each step reports what it did; a step that cannot be done safely says what to do
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -143,13 +144,32 @@ class Report:
         self.lines.append(f"{verb:<8} {shown}{f'  ({why})' if why else ''}")
 
 
-def _create(path: Path, text: str, root: Path, report: Report) -> None:
+def _create(path: Path, text: str, root: Path, report: Report) -> bool:
+    """Writes ``path`` unless it exists; True when it did."""
     if path.exists():
         report.add("kept", path, root, "exists")
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     report.add("created", path, root)
+    return True
+
+
+def _read(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replaces ``path`` at once (a temporary file renamed over it), keeping its line
+    endings and permissions."""
+    if "\r\n" in _read(path):
+        text = re.sub(r"(?<!\r)\n", "\r\n", text)
+    tmp = path.with_name(f".{path.name}.django_bolt-init")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.chmod(tmp, path.stat().st_mode)
+    os.replace(tmp, path)
 
 
 def _module_file(root: Path, module: str) -> Path:
@@ -163,7 +183,7 @@ _URLCONF = re.compile(r"""^ROOT_URLCONF\s*=\s*["']([\w.]+)["']""", re.MULTILINE)
 
 def _settings(path: Path, root: Path, report: Report) -> str | None:
     """Adds django_bolt to INSTALLED_APPS and a BOLT block; returns ROOT_URLCONF."""
-    text = path.read_text()
+    text = _read(path)
     urlconf = _URLCONF.search(text)
     if re.search(r"""["']django_bolt["']""", text):
         report.add("kept", path, root, "django_bolt is already installed")
@@ -174,7 +194,9 @@ def _settings(path: Path, root: Path, report: Report) -> str | None:
         return urlconf.group(1) if urlconf else None
     text = text[: found.end()] + '\n    "django_bolt",' + text[found.end() :]
     static_root = ""
-    if not re.search(r"^STATIC_ROOT\s*=", text, re.MULTILINE):
+    # Settings that import others (``from .base import *``) may have it from there.
+    star = re.search(r"^from\s+\S+\s+import\s+\*", text, re.MULTILINE)
+    if not star and not re.search(r"^STATIC_ROOT\s*[:=]", text, re.MULTILINE):
         if re.search(r"^BASE_DIR\s*=", text, re.MULTILINE):
             static_root = (
                 'STATIC_ROOT = BASE_DIR / "staticfiles"  # collectstatic; runbolt serves it\n'
@@ -184,15 +206,17 @@ def _settings(path: Path, root: Path, report: Report) -> str | None:
                 "from pathlib import Path as _Path  # noqa: E402\n\n"
                 'STATIC_ROOT = _Path(__file__).resolve().parent.parent / "staticfiles"\n'
             )
-    if "BOLT = " not in text:
-        text = text.rstrip("\n") + SETTINGS_BLOCK.format(static_root=static_root)
-    path.write_text(text)
+    if not re.search(r"^BOLT\s*[:=]", text, re.MULTILINE):
+        text = text.rstrip("\r\n") + SETTINGS_BLOCK.format(static_root=static_root)
+    elif static_root:
+        text = text.rstrip("\r\n") + "\n\n" + static_root
+    _rewrite(path, text)
     report.add("changed", path, root, "django_bolt installed, BOLT settings added")
     return urlconf.group(1) if urlconf else None
 
 
 def _urls(path: Path, package: str, root: Path, report: Report) -> None:
-    text = path.read_text()
+    text = _read(path)
     if "api.urls" in text:
         report.add("kept", path, root, "an API is already mounted")
         return
@@ -205,7 +229,7 @@ def _urls(path: Path, package: str, root: Path, report: Report) -> None:
         f"from {package}.api import api  # noqa: E402\n\n"
         'urlpatterns += [_path("api/", api.urls)]\n'
     )
-    path.write_text(text)
+    _rewrite(path, text)
     report.add("changed", path, root, "API mounted at /api/")
 
 
@@ -224,13 +248,24 @@ def add_to_project(root: Path) -> Report:
         raise InitError(f"{settings_module} ({settings_file}) is not a file init can edit")
     report = Report()
     urlconf = _settings(settings_file, root, report)
-    _create(root / package / "api.py", API, root, report)
-    if urlconf:
+    api_file = root / package / "api.py"
+    mount = 'mount an API: path("api/", api.urls) in the root URLconf'
+    if "." not in settings_module or (root / package / "api").is_dir():
+        # No project package to put api.py in, or an ``api`` package already there.
+        report.add("todo", api_file, root, "write your API module; then " + mount)
+        usable = False
+    else:
+        usable = _create(api_file, API, root, report) or bool(
+            re.search(r"^api\s*=\s*BoltAPI\(", _read(api_file), re.MULTILINE)
+        )
+        if not usable:
+            report.add("todo", api_file, root, f"it defines no api = BoltAPI(); {mount}")
+    if urlconf and usable:
         urls_file = _module_file(root, urlconf)
         if urls_file.is_file():
             _urls(urls_file, package, root, report)
         else:
-            report.add("todo", urls_file, root, 'mount the API: path("api/", api.urls)')
+            report.add("todo", urls_file, root, mount)
     _create(root / "tests" / "__init__.py", "", root, report)
     _create(root / "tests" / "test_api.py", TEST.format(package=package), root, report)
     elsewhere = ("pyproject.toml", "setup.cfg", "tox.ini")

@@ -8,7 +8,8 @@ database or files) and only then runs the handler, storing what it answers in bo
 Kept: answers to GET (HEAD is served from them) with status 200, not streamed, setting no
 cookie (``cookies=True`` allows it), from a handler that did not use the session, whose
 ``Cache-Control`` does not say ``private``, ``no-store`` or ``no-cache``. The key is the
-path with its query and the values of the request headers the answer's ``Vary`` names.
+host, the path with its query and the values of the request headers the answer's ``Vary``
+names.
 Authenticated requests bypass the cache unless ``per_user=True``, which keeps answers per
 credential (a token's user, an API key's name, a session's user). A ``Cache-Control:
 max-age`` is added when the answer has none, as Django's ``cache_page`` does.
@@ -72,7 +73,9 @@ class CachePage:
     def _base(self, request: Any, owner: str) -> str:
         query = request.query_string
         target = f"{request.path}?{query}" if query else request.path
-        digest = hashlib.sha256(f"{self.key_prefix}\n{target}\n{owner}".encode()).hexdigest()
+        host = request.headers.get("host", "")
+        key = f"{self.key_prefix}\n{host}\n{target}\n{owner}"
+        digest = hashlib.sha256(key.encode()).hexdigest()
         return f"bolt.cache:{digest}"
 
     @staticmethod
@@ -97,10 +100,15 @@ class CachePage:
         response = await call_next(request)
         if method != "GET" or not self._keeps(request, response):
             return response
+        if getattr(request, "_django_request", None) is not None:
+            return response  # the handler used Django's request (its session, its user)
         names = _vary(response)
         if names is None:
             return response
-        response.headers.setdefault("cache-control", f"max-age={int(self.timeout)}")
+        if not any(k.lower() == "cache-control" for k in response.headers):
+            # Per-user answers are for their user only: shared caches must not keep them.
+            scope = "private, " if owner else ""
+            response.headers["cache-control"] = f"{scope}max-age={int(self.timeout)}"
         headers = [(k, v) for k, v in response.header_list() if k.lower() != MARKER]
         if response.media_type is not None:
             headers.append(("content-type", response.media_type))

@@ -177,7 +177,7 @@ def _compile(
         if set(route.methods) - {"GET", "HEAD"}:
             raise ValueError("cache_page applies to GET routes only")
         page.validate()
-        spec["cache"] = {"per_user": page.per_user}
+        spec["cache"] = {"per_user": page.per_user, "cookies": page.cookies}
 
     declared = route_middleware(route.handler)
     skipped = declared.get("skip", set())

@@ -22,7 +22,7 @@ from ..routing.router import Router
 from ..server.django_app import DjangoApplication
 from ..server.runner import Dispatcher
 from ..server.site import Site, compile_site
-from .database import SharedConnections, in_test_transaction
+from .database import REQUESTS, SharedConnections, in_test_transaction
 from .websocket import WebSocketSession
 
 
@@ -78,6 +78,14 @@ class _Runtime:
         if self.shared is not None:
             self.shared.start()
 
+    def request(self, method: str, uri: str, headers: Any, body: bytes) -> Any:
+        """One request through the in-process app (one at a time while sharing the test's
+        database connection)."""
+        if self.shared is None:
+            return self.app.request(method, uri, headers, body, self.client_address, self.forced)
+        with REQUESTS:
+            return self.app.request(method, uri, headers, body, self.client_address, self.forced)
+
     def websocket_port(self) -> int:
         """The loopback port of the real server WebSockets are tested against, started on
         first use (same routes, same Python dispatcher as the in-process app)."""
@@ -100,11 +108,6 @@ class _Runtime:
     def close(self) -> None:
         if self.loop.is_closed():
             return
-        if self._server is not None:
-            self._server.stop(graceful=False)
-            self._server.wait()
-            self._listener.close()
-            self._server = None
 
         async def shutdown() -> None:
             self.dispatcher.close(timeout=1.0)
@@ -115,11 +118,18 @@ class _Runtime:
                 await asyncio.wait(pending, timeout=2.0)
             self.loop.stop()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
-        self.thread.join(10)
-        self.loop.close()
-        if self.shared is not None:
-            self.shared.stop()
+        try:
+            if self._server is not None:
+                self._server.stop(graceful=False)
+                self._server.wait()
+                self._listener.close()
+                self._server = None
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+            self.thread.join(10)
+            self.loop.close()
+        finally:
+            if self.shared is not None:
+                self.shared.stop()
 
 
 class _Transport(httpx.BaseTransport):
@@ -133,9 +143,7 @@ class _Transport(httpx.BaseTransport):
         body = request.read()
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
-        status, resp_headers, content = self.runtime.app.request(
-            request.method, uri, headers, body, self.runtime.client_address, self.runtime.forced
-        )
+        status, resp_headers, content = self.runtime.request(request.method, uri, headers, body)
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
 
@@ -151,13 +159,7 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
         status, resp_headers, content = await asyncio.to_thread(
-            self.runtime.app.request,
-            request.method,
-            uri,
-            headers,
-            body,
-            self.runtime.client_address,
-            self.runtime.forced,
+            self.runtime.request, request.method, uri, headers, body
         )
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 

@@ -167,7 +167,7 @@ impl JwtAuth {
         validation.required_spec_claims = required;
         let hmac = (fam == Family::Hmac)
             .then(|| HmacKeys::new(&settings.key, validation.algorithms.clone()));
-        debug_assert!(p521.is_none() || algs == [Alg::Es512]);
+        debug_assert!(p521.is_none() || algs.iter().all(|a| *a == Alg::Es512));
         Ok(Self {
             source,
             key,

@@ -36,10 +36,20 @@ impl Cached {
     }
 }
 
+/// The request's values of the headers an answer varies on: every field of a repeated
+/// header, joined (a second `Accept-Language` or `Cookie` field makes another key).
+type VaryValues = Vec<Option<Vec<u8>>>;
+
 struct Variant {
-    values: Vec<Option<HeaderValue>>,
+    values: VaryValues,
     answer: std::sync::Arc<Cached>,
 }
+
+/// At most this many variants per path: the oldest goes first beyond it (a client that
+/// sends a new `User-Agent` each time cannot grow one entry without bound).
+const MAX_VARIANTS: usize = 32;
+/// What an entry and a variant cost beyond the bytes they hold (allocations, the maps).
+const OVERHEAD: usize = 256;
 
 struct Entry {
     route: u32,
@@ -66,8 +76,43 @@ fn key(route: u32, target: &str, owner: &Owner) -> u64 {
     h.finish()
 }
 
-fn values(vary: &[HeaderName], headers: &HeaderMap) -> Vec<Option<HeaderValue>> {
-    vary.iter().map(|name| headers.get(name).cloned()).collect()
+fn values(vary: &[HeaderName], headers: &HeaderMap) -> VaryValues {
+    vary.iter()
+        .map(|name| {
+            let mut fields = headers.get_all(name);
+            let first = fields.next()?;
+            let mut joined = first.as_bytes().to_vec();
+            for more in fields {
+                joined.extend_from_slice(b"\n");
+                joined.extend_from_slice(more.as_bytes());
+            }
+            Some(joined)
+        })
+        .collect()
+}
+
+/// The memory one variant holds: its answer, its key, its headers.
+fn cost(variant: &Variant) -> usize {
+    let answer = &variant.answer;
+    OVERHEAD
+        + answer.body.len()
+        + answer
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum::<usize>()
+        + variant
+            .values
+            .iter()
+            .map(|v| v.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
+}
+
+fn entry_cost(target: &str, owner: &Owner, variants: &[Variant]) -> usize {
+    OVERHEAD
+        + target.len()
+        + owner.as_ref().map_or(0, String::len)
+        + variants.iter().map(cost).sum::<usize>()
 }
 
 /// The header names an answer's `Vary` lists; None for `Vary: *` (never reusable).
@@ -184,13 +229,12 @@ impl ResponseCache {
         entry
             .variants
             .retain(|v| v.values != values && v.answer.expires > now);
+        if entry.variants.len() >= MAX_VARIANTS {
+            entry.variants.remove(0);
+        }
         entry.variants.push(Variant { values, answer });
         let before = entry.bytes;
-        entry.bytes = entry
-            .variants
-            .iter()
-            .map(|v| v.answer.body.len() + target.len() + 64)
-            .sum();
+        entry.bytes = entry_cost(target, &entry.owner, &entry.variants);
         inner.bytes = inner.bytes + entry.bytes - before;
         if inner.bytes > self.max_bytes {
             Self::evict(inner, self.max_bytes, now);
@@ -200,6 +244,7 @@ impl ResponseCache {
     fn evict(inner: &mut Inner, max_bytes: usize, now: Instant) {
         inner.entries.retain(|_, e| {
             e.variants.retain(|v| v.answer.expires > now);
+            e.bytes = entry_cost(&e.target, &e.owner, &e.variants);
             !e.variants.is_empty()
         });
         let mut total: usize = inner.entries.values().map(|e| e.bytes).sum();
@@ -346,6 +391,62 @@ mod tests {
             Duration::from_secs(60),
         );
         assert!(cache.get(1, "/huge", &None, &req).is_none());
+    }
+
+    #[test]
+    fn repeated_header_fields_are_part_of_the_key() {
+        let cache = ResponseCache::new(1 << 20);
+        let ttl = Duration::from_secs(60);
+        let fr = request(Some("fr"));
+        let mut fr_and_more = request(Some("fr"));
+        fr_and_more.append(
+            HeaderName::from_static("accept-language"),
+            HeaderValue::from_static("<script>"),
+        );
+        let vary = answer(Some("Accept-Language"));
+        cache.put(
+            1,
+            "/a",
+            None,
+            &fr_and_more,
+            200,
+            vary,
+            Bytes::from_static(b"both"),
+            ttl,
+        );
+        assert!(cache.get(1, "/a", &None, &fr).is_none());
+        assert_eq!(
+            cache.get(1, "/a", &None, &fr_and_more).unwrap().body,
+            "both"
+        );
+    }
+
+    #[test]
+    fn variants_per_path_are_bounded() {
+        let cache = ResponseCache::new(64 << 20);
+        let ttl = Duration::from_secs(60);
+        let vary = answer(Some("User-Agent"));
+        for i in 0..100 {
+            let mut h = HeaderMap::new();
+            h.insert(
+                HeaderName::from_static("user-agent"),
+                HeaderValue::from_str(&format!("agent {i}")).unwrap(),
+            );
+            cache.put(
+                1,
+                "/ua",
+                None,
+                &h,
+                200,
+                vary.clone(),
+                Bytes::from_static(b"x"),
+                ttl,
+            );
+        }
+        let inner = cache.inner.lock();
+        let entry = inner.entries.values().next().unwrap();
+        assert_eq!(entry.variants.len(), MAX_VARIANTS);
+        assert_eq!(inner.bytes, entry.bytes);
     }
 
     #[test]

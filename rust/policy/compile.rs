@@ -287,6 +287,7 @@ impl PolicyCore {
         let cache = match sub_dict(spec, "cache")? {
             Some(c) => Some(CacheRule {
                 per_user: get(&c, "per_user")?.unwrap_or(false),
+                cookies: get(&c, "cookies")?.unwrap_or(false),
             }),
             None => None,
         };

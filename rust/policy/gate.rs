@@ -51,6 +51,8 @@ pub struct PolicyCore {
 pub struct CacheRule {
     /// Authenticated requests too, each credential with its own answers.
     pub per_user: bool,
+    /// Answers that set cookies may be kept (and replayed).
+    pub cookies: bool,
 }
 
 impl CacheRule {

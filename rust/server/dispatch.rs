@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, AGE, ALLOW, UPGRADE};
+use actix_web::http::header::{HeaderValue, AGE, ALLOW, HOST, SET_COOKIE, UPGRADE};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
@@ -21,7 +21,7 @@ use crate::http::cors::CorsPolicy;
 use crate::http::errors::json_error;
 use crate::http::params::{bad_path, bad_query, decode_params};
 use crate::http::response_cache::{Cached, Owner, ResponseCache};
-use crate::policy::gate::PolicyCore;
+use crate::policy::gate::{CacheRule, PolicyCore};
 use crate::policy::preflight::{preflight_policy, Asked};
 use crate::router::{Lookup, WEBSOCKET};
 use crate::staticfiles::static_files::serve_static;
@@ -184,8 +184,10 @@ async fn serve(
                 return resp;
             }
             Lookup::NotFound => {
-                if let Lookup::Found { .. } = state.routes.lookup(WEBSOCKET, req.path()) {
-                    // A WebSocket route's path asked without the upgrade.
+                let ws = state.routes.lookup(WEBSOCKET, req.path());
+                if matches!(ws, Lookup::Found { ref params, .. } if params.is_empty()) {
+                    // A WebSocket route's own path (no parameters, so no Django view or
+                    // file behind it is hidden) asked without the upgrade.
                     let mut resp = json_error(
                         StatusCode::UPGRADE_REQUIRED,
                         "This path takes WebSocket connections",
@@ -220,8 +222,8 @@ async fn serve(
     let cache = policy.as_deref().and_then(|p| p.cache.as_ref());
     let owner = cache
         .and_then(|rule| rule.owner(req.method(), req.headers(), identity.as_ref(), python_gate));
-    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    if let Some(owner) = &owner {
+    let target = owner.as_ref().map(|_| cache_target(&req));
+    if let (Some(owner), Some(target)) = (&owner, &target) {
         let hit = state
             .response_cache
             .get(route_id as u32, target, owner, req.headers());
@@ -251,9 +253,11 @@ async fn serve(
     };
     let resp = match answer_within(rx, state.handler_timeout).await {
         Some(Ok(mut reply)) => {
-            if cache.is_some() {
-                keep(&state, &req, route_id as u32, owner, &mut reply);
-            }
+            let kept = match (cache, owner, target) {
+                (Some(rule), Some(owner), Some(target)) => Some((rule, owner, target)),
+                _ => None,
+            };
+            keep(&state, &req, route_id as u32, kept, &mut reply);
             into_response(reply, &req, policy.as_deref())
         }
         Some(Err(_)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
@@ -274,8 +278,23 @@ fn cached(hit: &Cached, req: &HttpRequest, policy: Option<&PolicyCore>) -> HttpR
     resp
 }
 
-/// Keeps an answer Python marked as cacheable (the marker never reaches the client).
-fn keep(state: &AppState, req: &HttpRequest, route: u32, owner: Option<Owner>, reply: &mut Reply) {
+/// Where a `cache_page` answer is kept: host, path and query.
+fn cache_target(req: &HttpRequest) -> String {
+    let host = req.headers().get(HOST).map_or(&b""[..], |h| h.as_bytes());
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    format!("{}{pq}", String::from_utf8_lossy(host))
+}
+
+/// Takes Python's cache marker out of an answer (it never reaches the client) and keeps
+/// the answer when the route caches and the final answer qualifies: a GET, status 200,
+/// no cookie set unless the route allows it.
+fn keep(
+    state: &AppState,
+    req: &HttpRequest,
+    route: u32,
+    cache: Option<(&CacheRule, Owner, String)>,
+    reply: &mut Reply,
+) {
     let Reply::Full {
         status,
         headers,
@@ -287,20 +306,24 @@ fn keep(state: &AppState, req: &HttpRequest, route: u32, owner: Option<Owner>, r
     let Some(ttl) = ResponseCache::take_marker(headers) else {
         return;
     };
-    if let (Some(owner), true) = (owner, req.method() == Method::GET) {
-        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let (status, headers, body) = (*status, headers.clone(), body.clone());
-        state.response_cache.put(
-            route,
-            target,
-            owner,
-            req.headers(),
-            status,
-            headers,
-            body,
-            ttl,
-        );
+    let Some((rule, owner, target)) = cache else {
+        return;
+    };
+    let sets_cookie = headers.iter().any(|(k, _)| k == SET_COOKIE);
+    if req.method() != Method::GET || *status != 200 || (sets_cookie && !rule.cookies) {
+        return;
     }
+    let (status, headers, body) = (*status, headers.clone(), body.clone());
+    state.response_cache.put(
+        route,
+        &target,
+        owner,
+        req.headers(),
+        status,
+        headers,
+        body,
+        ttl,
+    );
 }
 
 /// The route policy's last word on an answer (CORS and security headers).

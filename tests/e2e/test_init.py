@@ -106,3 +106,44 @@ def test_init_says_what_is_wrong(tmp_path):
     assert run("-m", "django_bolt", "init", "site1", cwd=tmp_path).returncode == 0
     again = run("-m", "django_bolt", "init", "site1", cwd=tmp_path)
     assert again.returncode == 2 and "already holds a project" in again.stderr
+
+
+def test_init_leaves_what_it_cannot_safely_change(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "shop", str(tmp_path)],
+        check=True,
+        env=clean_env(),
+    )
+    settings = tmp_path / "shop" / "settings.py"
+    # Windows line endings, a BOLT written without spaces, an api module of another kind.
+    text = settings.read_text() + 'BOLT={"PROCESSES": 3}\n'
+    settings.write_bytes(text.replace("\n", "\r\n").encode())
+    (tmp_path / "shop" / "api.py").write_text("def helper():\n    return 1\n")
+    urls_before = (tmp_path / "shop" / "urls.py").read_bytes()
+
+    done = run("-m", "django_bolt", "init", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "todo     shop/api.py  (it defines no api = BoltAPI()" in done.stdout
+    assert (tmp_path / "shop" / "urls.py").read_bytes() == urls_before
+    after = settings.read_bytes()
+    assert after.count(b"BOLT") == 1 and b'BOLT={"PROCESSES": 3}' in after
+    assert b"\r\n" in after and b"\n" not in after.replace(b"\r\n", b"")
+    assert b'"django_bolt",' in after
+    assert (tmp_path / "shop" / "api.py").read_text() == "def helper():\n    return 1\n"
+
+    split = tmp_path / "split"
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "conf", str(split)],
+        check=True,
+        env=clean_env(),
+    )
+    base = split / "conf" / "settings.py"
+    (split / "conf" / "prod.py").write_text(
+        "from conf.settings import *  # noqa\nINSTALLED_APPS = [*INSTALLED_APPS]\n"
+    )
+    manage = split / "manage.py"
+    manage.write_text(manage.read_text().replace("conf.settings", "conf.prod"))
+    assert run("-m", "django_bolt", "init", cwd=split).returncode == 0
+    prod = (split / "conf" / "prod.py").read_text()
+    assert '"django_bolt",' in prod and "STATIC_ROOT" not in prod  # it comes from the base
+    assert "STATIC_ROOT" not in base.read_text()

@@ -236,3 +236,73 @@ def test_misconfiguration_is_refused_at_start():
 
     with pytest.raises(ImproperlyConfigured, match="no cache 'nowhere'"):
         TestClient(other).__enter__()
+
+
+wrapped = BoltAPI(django_middleware=True)
+
+
+@wrapped.get("/session-page")
+@cache_page(60)
+async def session_page(request: Request):
+    seen = await request.session.aget("seen", 0)
+    await request.session.aset("seen", seen + 1)
+    return {"seen": seen, "call": counted("session-page")}
+
+
+@pytest.mark.django_db
+def test_nothing_is_kept_under_djangos_middleware():
+    """Django's middleware changes the answer after cache_page (the session's cookie, Vary:
+    Cookie): such routes are never kept, so no user gets another's page or cookie."""
+    with TestClient(wrapped) as ann, TestClient(wrapped) as bob:
+        first = ann.get("/session-page")
+        assert first.json() == {"seen": 0, "call": 1}
+        assert "sessionid" in first.cookies
+        assert ann.get("/session-page").json() == {"seen": 1, "call": 2}
+        other = bob.get("/session-page")
+        assert other.json() == {"seen": 0, "call": 3}
+        assert other.cookies["sessionid"] != first.cookies["sessionid"]
+        assert "x-bolt-cache-ttl" not in other.headers
+
+
+def test_the_host_is_part_of_the_key(client):
+    one = client.get("/data", headers={"Host": "one.example.com"}).json()
+    two = client.get("/data", headers={"Host": "two.example.com"}).json()
+    assert (one["call"], two["call"]) == (1, 2)
+    assert client.get("/data", headers={"Host": "one.example.com"}).json()["call"] == 1
+
+
+def test_per_user_answers_are_private_to_shared_caches(client):
+    r = client.get("/mine", headers=bearer("1"))
+    assert r.headers["cache-control"] == "private, max-age=60"
+    assert client.get("/data").headers["cache-control"] == "max-age=60"
+
+
+@pytest.mark.django_db
+def test_the_marker_never_leaves_under_djangos_own_handler():
+    from django.test import Client
+
+    r = Client().get("/api/report?region=eu")
+    assert r.status_code == 200
+    assert "x-bolt-cache-ttl" not in r.headers
+
+
+@api.get("/forged-marker")
+@cache_page(60)
+async def forged_marker():
+    # As if something after cache_page had marked an answer that sets a cookie.
+    response = JSON({"call": counted("forged")}, headers={"x-bolt-cache-ttl": "60"})
+    response.set_cookie("sessionid", "someone-elses")
+    return response
+
+
+@api.get("/plain-marker")
+async def plain_marker():
+    return JSON({"ok": True}, headers={"x-bolt-cache-ttl": "60"})
+
+
+def test_rust_keeps_only_what_qualifies_and_never_sends_the_marker(client):
+    for _ in range(2):
+        r = client.get("/forged-marker")
+        assert "x-bolt-cache-ttl" not in r.headers
+    assert calls["forged"] == 2  # an answer setting a cookie is never kept
+    assert "x-bolt-cache-ttl" not in client.get("/plain-marker").headers

@@ -141,3 +141,30 @@ def test_force_authenticate():
         assert client.get("/me").status_code == 401
     with pytest.raises(ValueError, match="saved user"):
         client.force_authenticate(User(username="unsaved"))
+
+
+@pytest.mark.django_db
+def test_clients_closed_in_any_order_give_the_connections_back():
+    own = connections._connections
+    first = TestClient(api)
+    second = TestClient(api)
+    User.objects.create_user("gus")
+    assert first.get("/users").json() == {"names": ["gus"]}
+    first.close()  # closed before the one made after it
+    assert second.get("/sync-users").json() == {"count": 1}
+    second.close()
+    assert connections._connections is own
+    assert close_old_connections in [r[1]() for r in signals.request_finished.receivers]
+
+
+@pytest.mark.django_db
+def test_concurrent_requests_take_turns_on_the_shared_connection():
+    from concurrent.futures import ThreadPoolExecutor
+
+    User.objects.create_user("hal")
+    with TestClient(api) as client, ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.get("/sync-users").json(), range(16)))
+        assert client.post("/users/ivy").status_code == 200
+        counts = list(pool.map(lambda _: client.get("/users").json()["names"], range(8)))
+    assert answers == [{"count": 1}] * 16
+    assert counts == [["hal", "ivy"]] * 8
