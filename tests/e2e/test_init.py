@@ -132,6 +132,7 @@ def test_init_leaves_what_it_cannot_safely_change(tmp_path):
     assert (tmp_path / "shop" / "api.py").read_text() == "def helper():\n    return 1\n"
 
     split = tmp_path / "split"
+    split.mkdir()  # Django 5.2's startproject wants it to exist
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "conf", str(split)],
         check=True,
