@@ -361,17 +361,21 @@ def test_one_limit_across_the_processes_of_one_runbolt(bolt, redis_prefix):
 
     env = {"BOLT_REDIS_URL": REDIS_URL, "BOLT_REDIS_PREFIX": redis_prefix}
     flags = ("--processes", "2", "--access-log", "--access-log-format", "LIMITED %(p)s %(s)s")
+
+    def answered_by():
+        return {pid for pid, _ in re.findall(r"LIMITED (\d+) (\d+)", server.log)}
+
     with bolt(*flags, env=env) as server:
         codes = []
-        for _ in range(30):
-            # A new connection each time, so SO_REUSEPORT spreads them over both workers.
-            with httpx.Client() as client:
-                r = client.get(f"http://127.0.0.1:{server.port}/api/limited")
-                codes.append(r.status_code)
-        lines = wait_for(
-            lambda: len(found := re.findall(r"LIMITED (\d+) (\d+)", server.log)) == 30 and found
-        )
-    # Both workers answered, and between them they let through the bucket's four.
-    assert len({pid for pid, _ in lines}) == 2
+        # New connections until both workers have answered (the second may still be
+        # starting, and the kernel need not spread the first few evenly).
+        while len(answered_by()) < 2:
+            assert len(codes) < 600, f"one worker answered all {len(codes)} requests"
+            for _ in range(10):
+                with httpx.Client() as client:
+                    r = client.get(f"http://127.0.0.1:{server.port}/api/limited")
+                    codes.append(r.status_code)
+            wait_for(lambda: len(re.findall(r"LIMITED ", server.log)) == len(codes))
+    # Between them the two workers let through the bucket's four, no more.
     assert codes.count(200) == 4
-    assert codes.count(429) == 26
+    assert codes.count(429) == len(codes) - 4
