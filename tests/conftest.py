@@ -46,6 +46,18 @@ def import_required(name: str):
         pytest.skip(f"{name} cannot be imported: {exc}")
 
 
+def user_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: none of this suite's Django settings, paths,
+    virtualenv or BOLT_* variables (for subprocesses working on a project of their own)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")
+        and not k.startswith("BOLT_")
+    }
+    return {**env, **extra}
+
+
 def wait_for(predicate, timeout=20.0, interval=0.02):
     """Polls ``predicate`` until it returns something true (returned), failing after
     ``timeout`` seconds: tests wait on conditions, not on the clock."""

@@ -15,6 +15,7 @@ from django_bolt.errors import ApiError
 from django_bolt.http import HttpRequest, JsonResponse
 from django_bolt.testing import TestClient
 from django_bolt.utils.decorators import json_response
+from tests.conftest import user_env
 
 api = BoltAPI()
 
@@ -123,7 +124,7 @@ def test_bootstrap_finds_the_settings_manage_py_names(tmp_path, monkeypatch):
         "from django.contrib.contenttypes.models import ContentType\n"
         "print(ContentType._meta.app_label)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    env = user_env()
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..http.responses import FileResponse, Response, StreamingResponse
+from .custom import as_response
 
 #: The header by which Python tells Rust to keep an answer (seconds); never sent.
 MARKER = "x-bolt-cache-ttl"
@@ -95,7 +96,7 @@ class CachePage:
         vary = await store.aget(f"{base}:vary")
         if vary is not None:
             kept = await store.aget(self._variant(base, vary, request))
-            if kept is not None and kept[3] > time.time():
+            if kept is not None and kept[4] > time.time():
                 return _replay(kept, rust)
         response = await call_next(request)
         if method != "GET" or not self._keeps(request, response):
@@ -110,9 +111,14 @@ class CachePage:
             scope = "private, " if owner else ""
             response.headers["cache-control"] = f"{scope}max-age={int(self.timeout)}"
         headers = [(k, v) for k, v in response.header_list() if k.lower() != MARKER]
-        if response.media_type is not None:
-            headers.append(("content-type", response.media_type))
-        kept = (response.status_code, headers, response.render(), time.time() + self.timeout)
+        # The rendered answer (status, body, content type, headers) and when it expires.
+        kept = (
+            response.status_code,
+            response.render(),
+            response.media_type,
+            headers,
+            time.time() + self.timeout,
+        )
         # Longer than the answers, so a variant is never orphaned by its Vary list.
         await store.aset(f"{base}:vary", names, self.timeout * 2)
         await store.aset(self._variant(base, names, request), kept, self.timeout)
@@ -153,16 +159,9 @@ def _vary(response: Response) -> list[str] | None:
     return sorted(names)
 
 
-def _replay(kept: tuple[int, list[tuple[str, str]], bytes, float], rust: bool) -> Response:
-    status, headers, body, expires = kept
-    response = Response(body, status, media_type=None)
-    for name, value in headers:
-        if name.lower() == "set-cookie":
-            response._cookies.append(value)
-        elif name.lower() == "content-type":
-            response.media_type = value
-        else:
-            response.headers[name] = value
+def _replay(kept: tuple[Any, ...], rust: bool) -> Response:
+    *rendered, expires = kept
+    response = as_response(tuple(rendered))  # type: ignore[arg-type]
     left = expires - time.time()
     if rust and left > 0:
         response.headers[MARKER] = f"{left:.3f}"

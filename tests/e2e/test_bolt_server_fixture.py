@@ -1,7 +1,6 @@
 """The ``bolt_server`` fixture in a project's own test suite: a real runbolt serving the
 test database (rows the test made), never the development one."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -9,6 +8,7 @@ import textwrap
 import pytest
 
 from django_bolt.testing.process import served_databases_env
+from tests.conftest import user_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -45,11 +45,7 @@ def test_each_test_starts_empty(bolt_server):
 
 
 def test_bolt_server_serves_the_test_database(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH") and not k.startswith("BOLT_")
-    }
+    env = user_env()
 
     def run(*args, cwd):
         return subprocess.run(

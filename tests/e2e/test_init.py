@@ -1,7 +1,6 @@
 """``python -m django_bolt init``: a new project that passes its own tests and serves
 under runbolt, and an existing project where nothing is overwritten."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,23 +9,14 @@ import httpx
 import pytest
 
 from django_bolt.testing import run_bolt
+from tests.conftest import user_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-def clean_env(**extra):
-    """The environment of a user's shell: none of this suite's Django settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH") and not k.startswith("BOLT_")
-    }
-    return {**env, **extra}
-
-
 def run(*args, cwd):
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True
+        [sys.executable, *args], cwd=cwd, env=user_env(), capture_output=True, text=True
     )
 
 
@@ -71,7 +61,7 @@ def test_an_existing_project_keeps_everything_it_has(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "shop", str(tmp_path)],
         check=True,
-        env=clean_env(),
+        env=user_env(),
     )
     (tmp_path / "Dockerfile").write_text("FROM mine\n")
     settings = tmp_path / "shop" / "settings.py"
@@ -112,7 +102,7 @@ def test_init_leaves_what_it_cannot_safely_change(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "shop", str(tmp_path)],
         check=True,
-        env=clean_env(),
+        env=user_env(),
     )
     settings = tmp_path / "shop" / "settings.py"
     # Windows line endings, a BOLT written without spaces, an api module of another kind.
@@ -136,7 +126,7 @@ def test_init_leaves_what_it_cannot_safely_change(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "conf", str(split)],
         check=True,
-        env=clean_env(),
+        env=user_env(),
     )
     base = split / "conf" / "settings.py"
     (split / "conf" / "prod.py").write_text(

@@ -2,7 +2,6 @@
 virtualenv, serving a project ``init`` made; and an sdist that carries everything a build
 needs (the documentation UIs included)."""
 
-import os
 import subprocess
 import sys
 import tarfile
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from django_bolt.testing.process import free_port
-from tests.conftest import wait_for
+from tests.conftest import user_env, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -42,12 +41,7 @@ def test_the_wheel_installs_and_serves_a_new_project(dist, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = str(env_dir / "bin" / "python")
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")
-        and not k.startswith("BOLT_")
-    }
+    clean = user_env()
 
     def run(*args, cwd=tmp_path):
         done = subprocess.run([py, *args], cwd=cwd, env=clean, capture_output=True, text=True)

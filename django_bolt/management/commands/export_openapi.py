@@ -24,10 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--indent", type=int, default=2, help="JSON indent (0: compact).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.core.exceptions import ImproperlyConfigured
+
         from ...openapi.schema import build_document
         from ...server.site import compile_site
 
-        site = compile_site()
+        try:
+            site = compile_site()
+        except (ImproperlyConfigured, ValueError, TypeError) as exc:
+            raise CommandError(f"the API cannot be compiled: {exc}") from None
         shared = {id(other) for _, router in site.mounts for other in router.docs_with}
         places = [(p, r) for p, r in site.mounts if id(r) not in shared]
         wanted = options.get("mount")
