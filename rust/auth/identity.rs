@@ -17,9 +17,6 @@ pub struct Identity {
     pub claims: Option<Map<String, Value>>,
     /// The API key's name (never the key itself).
     pub key_name: Option<String>,
-    /// Grants the credential does not state (a token without a `permissions` claim, say):
-    /// guards on them are decided in Python from Django's own tables.
-    pub unstated: Unstated,
 }
 
 /// Which grants a token leaves out. API keys state everything they grant.
@@ -32,6 +29,22 @@ pub struct Unstated {
 }
 
 impl Identity {
+    /// Grants the credential does not state (a token without a `permissions` claim, say):
+    /// guards on them are decided in Python from Django's own tables. Read from the
+    /// claims only when a guard would refuse, so allowed requests never pay for it.
+    pub fn unstated(&self) -> Unstated {
+        let Some(claims) = &self.claims else {
+            return Unstated::default(); // an API key states everything it grants
+        };
+        let absent = |names: &[&str]| names.iter().all(|n| !claims.contains_key(*n));
+        Unstated {
+            permissions: absent(&["permissions", "perms"]),
+            roles: absent(&["roles", "role"]),
+            staff: absent(&["is_staff"]),
+            superuser: absent(&["is_superuser"]),
+        }
+    }
+
     pub fn has_permission(&self, perm: &str) -> bool {
         self.is_superuser || self.permissions.iter().any(|p| p == perm || p == "*")
     }
@@ -76,13 +89,6 @@ pub fn identity_from_claims(claims: Map<String, Value>) -> Identity {
     permissions.extend(string_list(claims.get("perms")));
     let mut roles = string_list(claims.get("roles"));
     roles.extend(string_list(claims.get("role")));
-    let absent = |names: &[&str]| names.iter().all(|n| !claims.contains_key(*n));
-    let unstated = Unstated {
-        permissions: absent(&["permissions", "perms"]),
-        roles: absent(&["roles", "role"]),
-        staff: absent(&["is_staff"]),
-        superuser: absent(&["is_superuser"]),
-    };
     Identity {
         backend: "jwt",
         user_id,
@@ -92,6 +98,5 @@ pub fn identity_from_claims(claims: Map<String, Value>) -> Identity {
         roles,
         claims: Some(claims),
         key_name: None,
-        unstated,
     }
 }

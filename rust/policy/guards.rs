@@ -33,7 +33,7 @@ pub fn decide(guard: &Guard, id: &Identity) -> Decision {
     let Some(detail) = denial(guard, id) else {
         return Decision::Allow;
     };
-    let u = &id.unstated;
+    let u = id.unstated();
     let unsettled = match guard {
         Guard::Superuser => u.superuser,
         Guard::Staff => u.staff,

@@ -18,7 +18,7 @@ use super::dispatch::entry;
 use super::gate::Forced;
 use super::routes::build_routes;
 use super::settings::ServerSettings;
-use crate::auth::identity::{Identity, Unstated};
+use crate::auth::identity::Identity;
 use crate::bridge::handle::Bridge;
 use crate::staticfiles::static_files::StaticFiles;
 
@@ -35,8 +35,8 @@ struct Call {
     reply: std::sync::mpsc::Sender<Answer>,
 }
 
-/// The identity of `force_authenticate(user)`: the user's id and flags; permissions and
-/// roles are left unstated, so guards ask Django about them.
+/// The identity of `force_authenticate(user)`: the user's id and flags; its claims state
+/// no permissions or roles, so guards ask Django about them.
 fn forced_identity(spec: &Bound<'_, PyDict>) -> PyResult<Identity> {
     let text = |key: &str| -> PyResult<String> {
         spec.get_item(key)?
@@ -63,11 +63,6 @@ fn forced_identity(spec: &Bound<'_, PyDict>) -> PyResult<Identity> {
         is_staff,
         is_superuser,
         claims: Some(claims),
-        unstated: Unstated {
-            permissions: true,
-            roles: true,
-            ..Unstated::default()
-        },
         ..Identity::default()
     })
 }
