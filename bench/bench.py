@@ -10,20 +10,20 @@ CPU time per request, with each throughput as a ratio to django-bolt 0.13.0.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE / "project"
@@ -182,6 +182,17 @@ def contenders(port: int) -> dict[str, dict]:
             "cmd": runbolt(OUR_PY, "--metrics-port", str(free_port())),
             "env": {},
             "endpoints": ["hello", "admin login page"],
+        },
+        # Django's paths with fewer and more Python threads than the default 2.
+        "django_bolt (1 thread)": {
+            "cmd": runbolt(OUR_PY, "--threads", "1"),
+            "env": {},
+            "endpoints": ["admin login page"],
+        },
+        "django_bolt (4 threads)": {
+            "cmd": runbolt(OUR_PY, "--threads", "4"),
+            "env": {},
+            "endpoints": ["admin login page"],
         },
         # HTTPS from runbolt itself (rustls), HTTP/1.1 by wrk and HTTP/2 by h2load.
         "django_bolt (TLS)": {
@@ -461,85 +472,6 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
         pass
 
 
-def median_of(runs: list[dict], endpoint: str, key: str) -> float:
-    values = [r[endpoint][key] for r in runs if endpoint in r]
-    return statistics.median(values) if values else float("nan")
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def paired(runs: list[dict], base_runs: list[dict], endpoint: str) -> list[float]:
-    """Throughput over the base's, round by round (the two measured seconds apart)."""
-    return [
-        r[endpoint]["rps"] / b[endpoint]["rps"]
-        for r, b in zip(runs, base_runs, strict=True)
-        if endpoint in r and endpoint in b and b[endpoint]["rps"]
-    ]
-
-
-def render(results: dict, args: argparse.Namespace, command: str) -> str:
-    lines = [
-        f"# {args.title}",
-        "",
-        f"Produced by `{command}` on {datetime.date.today().isoformat()} at commit "
-        f"{commit()}; the raw results of every round are in "
-        f"[{Path(args.output).with_suffix('.json').name}]"
-        f"({Path(args.output).with_suffix('.json').name}).",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
-        f"Python {platform.python_version()} for ours. Each server pinned to CPU 0 "
-        f"(`taskset -c 0`), `wrk -t1 -c{args.connections} -d{args.duration}s` pinned to CPU 1, "
-        f"{args.warmup}s warm-up per endpoint, one process and one Actix worker each, no access log. "
-        f"All servers run side by side and each endpoint is measured on every server in turn; median "
-        f"of {args.rounds} rounds. `x ref` is throughput relative to {REFERENCE} "
-        "measured in the same run; CPU is the server's CPU time (user+system, all its threads "
-        "and children) per request.",
-        "",
-    ]
-    for endpoint in ENDPOINTS:
-        measured = {n: r for n, r in results.items() if median_of(r, endpoint, "rps") > 0}
-        if not measured:
-            continue
-        lines += [f"## {endpoint}", ""]
-        # The base of `x ref`: the reference when it serves the endpoint, else nginx
-        # (static files), else ours (a run of our own variants).
-        base = next(
-            (b for b in (REFERENCE, "nginx (fixed body)", "django_bolt (ours)") if b in measured),
-            next(iter(measured)),
-        )
-        if base != REFERENCE:
-            lines += [f"`x ref` here is relative to {base}.", ""]
-        lines += ["| server | req/s | x ref | p99 ms | CPU us/req |", "|---|---:|---:|---:|---:|"]
-        ref = median_of(measured[base], endpoint, "rps")
-        for name, runs in measured.items():
-            rps = median_of(runs, endpoint, "rps")
-            lines.append(
-                f"| {name} | {rps:,.0f} | {rps / ref:.2f} | "
-                f"{median_of(runs, endpoint, 'p99_ms'):.2f} | "
-                f"{median_of(runs, endpoint, 'cpu_us_per_req'):.1f} |"
-            )
-        lines.append("")
-        spreads = [
-            f"{name} {min(p):.2f}-{max(p):.2f} (median {statistics.median(p):.2f})"
-            for name, runs in measured.items()
-            if name != base and (p := paired(runs, measured[base], endpoint))
-        ]
-        if len(results[base]) > 1 and spreads:
-            lines += [f"`x ref` paired round by round: {'; '.join(spreads)}.", ""]
-    return "\n".join(lines)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -596,15 +528,24 @@ def main() -> int:
     finally:
         for c in running.values():
             c.stop()
-    (OUT / "results.json").write_text(json.dumps(results, indent=2))
     command = (
         "make bench" if not sys.argv[1:] else "python bench/bench.py " + shlex.join(sys.argv[1:])
     )
-    report = render(results, args, command)
+    settings = {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections")} | {
+        "endpoints": [
+            e for e in ENDPOINTS if any(e in r for runs in results.values() for r in runs)
+        ]
+    }
+    data = {"meta": report.meta(command, settings), "results": results}
     output = Path(os.environ.get("BENCH_CALLER_DIR", ".")) / args.output
-    output.write_text(report + "\n")
-    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    print(report)
+    output.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    if output.resolve() == (HERE / "RESULTS.md").resolve():
+        report.write_results()
+    else:
+        output.write_text(
+            report.HttpRun(data).render(args.title, output.with_suffix(".json").name) + "\n"
+        )
+    print(output.read_text())
     return 0
 
 

@@ -18,10 +18,9 @@ the connections open minus RSS before).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402
+
 from bench import (  # noqa: E402
     OUR_PY,
     OUT,
@@ -205,55 +206,6 @@ def run_scenario(server: Server, connections: int, rate: float, args: argparse.N
     }
 
 
-def render(results: dict, args: argparse.Namespace, command: str) -> str:
-    lines = [
-        "# WebSocket benchmark results",
-        "",
-        f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}. "
-        f"Each server pinned to CPU 0 (one process, one Actix worker); {args.clients} `wsload` "
-        f"client processes pinned to CPU 1, {args.sources_per_client} source addresses each; "
-        f"{args.payload}-byte text messages echoed for {args.duration}s after every connection "
-        f"has opened; each server started fresh per scenario and round; median of {args.rounds} "
-        f"rounds. `x ref` is throughput relative to {REFERENCE} in the same run; CPU is the "
-        "server's CPU time per echoed message; memory is the server's RSS growth per open "
-        "connection.",
-        "",
-    ]
-    for scenario in SCENARIOS:
-        lines += [
-            f"## {scenario}",
-            "",
-            "| server | messages/s | x ref | connected | p50 ms | p99 ms | CPU us/msg | "
-            "server CPU | KB/conn |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        ref_runs = results.get(REFERENCE, {}).get(scenario, [])
-        ref = statistics.median(r["msgs_per_s"] for r in ref_runs) if ref_runs else float("nan")
-        for name, by_scenario in results.items():
-            runs = by_scenario.get(scenario, [])
-            if not runs:
-                continue
-
-            def med(key: str, runs: list = runs) -> float:
-                return statistics.median(r[key] for r in runs)
-
-            rate = med("msgs_per_s")
-            ratio = rate / ref if ref == ref and ref else float("nan")
-            connected = min(r["connected_pct"] for r in runs)
-            lines.append(
-                f"| {name} | {rate:,.0f} | {ratio:.2f} | {connected:.1f}% | {med('p50_ms'):.2f} | "
-                f"{med('p99_ms'):.1f} | {med('cpu_us_per_msg'):.1f} | {med('cpu_pct'):.0f}% | "
-                f"{med('rss_kb_per_conn'):.1f} |"
-            )
-            notes = [r["failures"] for r in runs if r["failures"]]
-            if notes:
-                lines.append(f"|  | failures: {notes} | | | | | | | |")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -296,9 +248,18 @@ def main() -> int:
                     + (" (late start)" if r["late_start"] else ""),
                     flush=True,
                 )
-    command = "python bench/ws_bench.py " + " ".join(sys.argv[1:])
-    Path(args.output).write_text(render(results, args, command.strip()) + "\n")
-    print(f"wrote {args.output}")
+    command = ("python bench/ws_bench.py " + shlex.join(sys.argv[1:])).strip()
+    settings = {
+        k: getattr(args, k)
+        for k in ("rounds", "duration", "clients", "sources_per_client", "payload")
+    } | {"scenarios": list(scenarios)}
+    data = {"meta": report.meta(command, settings), "results": results}
+    output = Path(args.output)
+    output.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    output.write_text(report.WsRun(data).render() + "\n")
+    print(f"wrote {output}")
+    if output.resolve() == (HERE / "WS_RESULTS.md").resolve() and report.write_results():
+        print("rendered RESULTS.md again with these WebSocket figures")
     return 0
 
 
