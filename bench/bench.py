@@ -494,6 +494,13 @@ def main() -> int:
             print(f"{tool} is not installed (bench/run.sh installs it)", file=sys.stderr)
             return 2
     OUT.mkdir(exist_ok=True)
+    command = (
+        "make bench" if not sys.argv[1:] else "python bench/bench.py " + shlex.join(sys.argv[1:])
+    )
+    # What is measured is the tree as the servers start (they import it then).
+    started = report.meta(
+        command, {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections")}
+    )
     ports = {name: free_port() for name in contenders(0)}
     specs = {name: contenders(ports[name])[name] for name in ports}
     if args.only:
@@ -528,15 +535,9 @@ def main() -> int:
     finally:
         for c in running.values():
             c.stop()
-    command = (
-        "make bench" if not sys.argv[1:] else "python bench/bench.py " + shlex.join(sys.argv[1:])
-    )
-    settings = {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections")} | {
-        "endpoints": [
-            e for e in ENDPOINTS if any(e in r for runs in results.values() for r in runs)
-        ]
-    }
-    data = {"meta": report.meta(command, settings), "results": results}
+    measured = [e for e in ENDPOINTS if any(e in r for runs in results.values() for r in runs)]
+    started["settings"]["endpoints"] = measured
+    data = {"meta": started, "results": results}
     output = Path(os.environ.get("BENCH_CALLER_DIR", ".")) / args.output
     output.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     if output.resolve() == (HERE / "RESULTS.md").resolve():

@@ -229,6 +229,13 @@ def main() -> int:
         for k, v in SCENARIOS.items()
         if not args.scenario or any(s in k for s in args.scenario)
     }
+    command = ("python bench/ws_bench.py " + shlex.join(sys.argv[1:])).strip()
+    # What is measured is the tree as the first server starts.
+    started = report.meta(
+        command,
+        {k: getattr(args, k) for k in ("rounds", "duration", "clients", "sources_per_client")}
+        | {"payload": args.payload, "scenarios": list(scenarios)},
+    )
     results: dict[str, dict[str, list]] = {name: {} for name in servers}
     names = list(servers)
     for round_no in range(1, args.rounds + 1):
@@ -248,12 +255,7 @@ def main() -> int:
                     + (" (late start)" if r["late_start"] else ""),
                     flush=True,
                 )
-    command = ("python bench/ws_bench.py " + shlex.join(sys.argv[1:])).strip()
-    settings = {
-        k: getattr(args, k)
-        for k in ("rounds", "duration", "clients", "sources_per_client", "payload")
-    } | {"scenarios": list(scenarios)}
-    data = {"meta": report.meta(command, settings), "results": results}
+    data = {"meta": started, "results": results}
     output = Path(args.output)
     output.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     output.write_text(report.WsRun(data).render() + "\n")
