@@ -499,7 +499,8 @@ def main() -> int:
     )
     # What is measured is the tree as the servers start (they import it then).
     started = report.meta(
-        command, {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections")}
+        command,
+        {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections", "title")},
     )
     ports = {name: free_port() for name in contenders(0)}
     specs = {name: contenders(ports[name])[name] for name in ports}
@@ -543,9 +544,7 @@ def main() -> int:
     if output.resolve() == (HERE / "RESULTS.md").resolve():
         report.write_results()
     else:
-        output.write_text(
-            report.HttpRun(data).render(args.title, output.with_suffix(".json").name) + "\n"
-        )
+        output.write_text(report.HttpRun(data).render(output.with_suffix(".json").name) + "\n")
     print(output.read_text())
     return 0
 

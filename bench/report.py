@@ -171,8 +171,9 @@ class HttpRun:
             lines += [f"`x ref` paired round by round: {'; '.join(spreads)}.", ""]
         return lines
 
-    def render(self, title: str, json_name: str) -> str:
-        lines = self.header(title, json_name)
+    def render(self, json_name: str) -> str:
+        """A report of its own (OPERATIONS.md, CACHE.md...): its tables under its title."""
+        lines = self.header(self.meta["settings"]["title"], json_name)
         for endpoint in self.endpoints:
             lines += self.table(endpoint)
         return "\n".join(lines)

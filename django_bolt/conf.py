@@ -274,8 +274,12 @@ def setting(name: str, default: Any = None) -> Any:
 
 
 def bolt_option(key: str, default: Any = None) -> Any:
-    """One key of the ``BOLT = {...}`` dict."""
-    return (setting("BOLT") or {}).get(key, default)
+    """One key of the ``BOLT = {...}`` dict, its case ignored as in ``load_config``."""
+    wanted = key.upper()
+    for name, value in dict(setting("BOLT") or {}).items():
+        if str(name).upper() == wanted:
+            return value
+    return default
 
 
 def redis_url() -> str | None:

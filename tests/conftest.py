@@ -46,6 +46,25 @@ def import_required(name: str):
         pytest.skip(f"{name} cannot be imported: {exc}")
 
 
+def answer(response) -> tuple:
+    """(status, body) of an httpx response: the decoded body when it is JSON, else its bytes
+    (so comparing with a dict also checks that the answer was JSON)."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.status_code, response.json()
+    return response.status_code, response.content
+
+
+def django_error_page(title: str, details: str = "") -> bytes:
+    """The page Django's default handlers render without a template of the project's."""
+    from django.views.defaults import ERROR_PAGE_TEMPLATE
+
+    return (ERROR_PAGE_TEMPLATE % {"title": title, "details": details}).encode()
+
+
+DJANGO_404 = ("Not Found", "The requested resource was not found on this server.")
+NOT_FOUND = (404, {"detail": "Not Found"})
+
+
 def user_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: none of this suite's Django settings, paths,
     virtualenv or BOLT_* variables (for subprocesses working on a project of their own)."""

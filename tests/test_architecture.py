@@ -309,3 +309,44 @@ def test_the_checker_sees_every_kind_of_import() -> None:
     # `from package import module`
     assert "django_bolt.contrib.sessions.middleware" in graph["django_bolt.routing.plan"]
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    # Rust: `use crate::`, `use super::` and an inline `crate::` path
+    rust = rust_imports()
+    assert "crate::policy::gate" in rust["crate::server::dispatch"]
+    assert "crate::server::access_log" in rust["crate::server::state"]
+    assert "crate::bridge::stream" in rust["crate::server::http_server"]
+
+
+def _doc_tree(first_line: str) -> list[str]:
+    """The names the architecture page's tree starting at ``first_line`` lists, in order."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = text[text.index(f"```\n{first_line}\n") :].split("```", 2)[1]
+    names = []
+    for line in block.splitlines()[2:]:
+        if match := re.match(r"  (\S.*?)(?:\s{2,}|$)", line):
+            names += [n for n in re.split(r",\s*", match.group(1)) if n]
+    return names
+
+
+def test_the_architecture_page_draws_the_layers_as_they_are() -> None:
+    """docs/architecture.md lists every Python and Rust unit, top to bottom in the order
+    of the layers this file enforces."""
+
+    def py_unit(name: str) -> str:
+        if name == "_core":
+            return CORE
+        return "django_bolt." + name.removesuffix(".py").rstrip("/").replace("/", ".")
+
+    def layer(unit: str, layers: list[set[str]]) -> int:
+        return next(i for i, units in enumerate(layers) if unit in units)
+
+    listed = [py_unit(n) for n in _doc_tree("django_bolt/") if n != "migrations/"]
+    units = set().union(*PY_LAYERS) - {"django_bolt.contrib"}
+    assert sorted(set(listed)) == sorted(units)
+    order = [layer(u, PY_LAYERS) for u in listed]
+    assert order == sorted(order, reverse=True), list(zip(listed, order, strict=True))
+
+    rust = [n.removesuffix(".rs").rstrip("/") for n in _doc_tree("rust/")]
+    rust = ["crate" if n == "lib" else f"crate::{n}" for n in rust]
+    assert sorted(rust) == sorted(set().union(*RUST_LAYERS))
+    order = [layer(u, RUST_LAYERS) for u in rust]
+    assert order == sorted(order, reverse=True), list(zip(rust, order, strict=True))

@@ -37,7 +37,11 @@ class Gate:
             jti = context.get("jti")
             for store in self.revocations:
                 if not jti or await store.ais_revoked(str(jti)):
-                    failure = "Token has been revoked" if jti else "Token has no jti claim"
+                    failure = (
+                        "Token has been revoked"
+                        if jti
+                        else "Token has no jti claim, which revocation requires"
+                    )
                     request.context = {}
                     backend = None
                     break

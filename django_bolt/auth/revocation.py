@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from .._core import Backend
-from ..conf import jwt_expiration, redis_url
+from ..conf import jwt_expiration, redis_prefix, redis_url
 
 
 def _expiry(expires_at: float | None) -> int:
@@ -95,12 +95,14 @@ class InMemoryRevocation(_RustStore):
 
 
 class RedisRevocation(_RustStore):
-    """Revocations in Redis (``url`` defaults to ``settings.BOLT_REDIS_URL``), seen by every
-    process and machine at once."""
+    """Revocations in Redis (``url`` defaults to ``settings.BOLT_REDIS_URL``, ``prefix`` to
+    ``settings.BOLT_REDIS_PREFIX``), seen by every process and machine at once."""
 
-    def __init__(self, url: str | None = None, prefix: str = "bolt:") -> None:
+    def __init__(self, url: str | None = None, prefix: str | None = None) -> None:
         if url is None:
             url = redis_url()
+        if prefix is None:
+            prefix = redis_prefix()
         if not url:
             from django.core.exceptions import ImproperlyConfigured
 

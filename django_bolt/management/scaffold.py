@@ -268,9 +268,9 @@ def add_to_project(root: Path) -> Report:
             report.add("todo", urls_file, root, mount)
     _create(root / "tests" / "__init__.py", "", root, report)
     _create(root / "tests" / "test_api.py", TEST.format(package=package), root, report)
-    elsewhere = ("pyproject.toml", "setup.cfg", "tox.ini")
-    if not (root / "pytest.ini").exists() and any((root / n).exists() for n in elsewhere):
-        report.add("kept", root / "pytest.ini", root, "pytest is configured elsewhere")
+    configured = _pytest_configured_in(root)
+    if not (root / "pytest.ini").exists() and configured:
+        report.add("kept", root / "pytest.ini", root, f"pytest is configured in {configured}")
     else:
         _create(root / "pytest.ini", PYTEST_INI.format(settings=settings_module), root, report)
     _create(root / "requirements.txt", REQUIREMENTS, root, report)
@@ -278,6 +278,27 @@ def add_to_project(root: Path) -> Report:
     _create(root / "deploy" / f"{package}.service", SYSTEMD.format(package=package), root, report)
     _create(root / "deploy" / "nginx.conf", NGINX.format(package=package), root, report)
     return report
+
+
+# The sections pytest reads its configuration from, file by file (pytest.ini aside).
+PYTEST_SECTIONS = {
+    "pyproject.toml": "[tool.pytest.ini_options]",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
+
+
+def _pytest_configured_in(root: Path) -> str | None:
+    """The file that configures pytest for the project, if one does."""
+    for name, section in PYTEST_SECTIONS.items():
+        path = root / name
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        if any(line.strip() == section for line in lines):
+            return name
+    return None
 
 
 def new_project(name: str, directory: Path | None) -> tuple[Path, Report]:

@@ -110,9 +110,10 @@ def add_docs_routes(api: Router, openapi_url: str, docs: bool) -> None:
             )
             if not set(css + js).isdisjoint(assets.missing()):
                 return HTML(
-                    "<h1>Documentation assets are missing</h1><p>Run "
-                    "<code>python -m django_bolt.openapi.assets</code> (the build does) to "
-                    "download them once; they are then served from this site.</p>",
+                    "<h1>Documentation assets are missing</h1><p>This installation of "
+                    "django_bolt lacks the files of its documentation pages: reinstall it, or "
+                    "run <code>python -m django_bolt.openapi.assets --update</code> to "
+                    "download them again; they are then served from this site.</p>",
                     status_code=503,
                 )
             text = _page(title, api.info.title, base, css, js, mount_id, f"{mount}{schema_path}")

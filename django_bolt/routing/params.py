@@ -19,8 +19,8 @@ class Param:
 
     def __init__(
         self,
+        *positional: Any,
         default: Any = _UNSET,
-        *,
         alias: str | None = None,
         description: str | None = None,
         title: str | None = None,
@@ -35,7 +35,14 @@ class Param:
         deprecated: bool = False,
         include_in_schema: bool = True,
     ) -> None:
-        self.default = default
+        name = type(self).__name__
+        if len(positional) > 1:
+            raise TypeError(f"{name}() takes one positional argument (a default, or an alias)")
+        if positional and default is not _UNSET:
+            raise TypeError(f"{name}() got a positional argument and default=")
+        # Inside Annotated a positional string is the alias; a keyword is what it says.
+        self._positional = bool(positional)
+        self.default = positional[0] if positional else default
         self.alias = alias
         self.description = description
         self.title = title
@@ -58,7 +65,7 @@ class Param:
 
     def as_annotated_marker(self) -> Param:
         """The marker seen inside ``Annotated``: a positional string names the alias."""
-        if isinstance(self.default, str) and self.alias is None:
+        if self._positional and isinstance(self.default, str) and self.alias is None:
             clone = object.__new__(type(self))
             clone.__dict__.update(self.__dict__)
             clone.alias = self.default
@@ -111,8 +118,7 @@ class File(Param):
 
     def __init__(
         self,
-        default: Any = _UNSET,
-        *,
+        *positional: Any,
         alias: str | None = None,
         description: str | None = None,
         max_size: int | None = None,
@@ -121,7 +127,7 @@ class File(Param):
         max_files: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(default, alias=alias, description=description, **kwargs)
+        super().__init__(*positional, alias=alias, description=description, **kwargs)
         self.max_size = max_size
         self.min_size = min_size
         self.allowed_types = list(allowed_types) if allowed_types else None

@@ -30,7 +30,9 @@ class DjangoApplication:
     def environ(self, job: Any) -> dict[str, Any]:
         return wsgi_environ(job, multiprocess=self.multiprocess)
 
-    def handle(self, job: Any) -> None:
+    def handle(self, job: Any, streams: Any = None) -> None:
+        """Answers ``job`` with Django's response; a streamed one is fed by ``streams``
+        (the StreamPump: it parks rather than hold this thread for a slow client)."""
         started: list[Any] = []
 
         def start_response(
@@ -40,6 +42,14 @@ class DjangoApplication:
             return lambda data: None
 
         response = self.handler(self.environ(job), start_response)
+
+        def close() -> None:
+            # Django's request_finished (and the response's own cleanup) once it is sent.
+            closing = getattr(response, "close", None)
+            if closing is not None:
+                closing()
+
+        fed = False
         try:
             status = int(started[0][:3])
             headers = started[1]
@@ -51,13 +61,16 @@ class DjangoApplication:
                 job.respond(status, response.content, None, headers)
                 return
             writer = job.start_stream(status, headers)
-            try:
-                for chunk in response:
-                    if not writer.write(chunk):
-                        break  # the client went away: stop producing
-            finally:
-                writer.close()
+            if streams is None:
+                try:
+                    for chunk in response:
+                        if not writer.write(chunk):
+                            break  # the client went away: stop producing
+                finally:
+                    writer.close()
+                return
+            fed = True
+            streams.feed(writer, iter(response), close, f"{job.method} {job.path}")
         finally:
-            close = getattr(response, "close", None)
-            if close is not None:
+            if not fed:
                 close()

@@ -108,6 +108,7 @@ class Dispatcher:
         self.bridge = Bridge()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.streams = StreamPump()
+        self.streams.defer = self.bridge.defer
         self._workers: list[threading.Thread] = []
         self._base_context = contextvars.copy_context()
         self.fast_plans = [plan.fast_plan() for plan in plans]
@@ -351,6 +352,12 @@ class Dispatcher:
                     close_thread()
                     return
                 continue
+            if not isinstance(job, Job):
+                try:
+                    job()  # a streamed response carried on (see StreamPump.feed)
+                except BaseException:  # never let a worker die
+                    logger.exception("unhandled error while streaming a response")
+                continue
             self._busy[me] = [time.monotonic(), job, False]
             try:
                 if job.route_id == DJANGO_FALLBACK:
@@ -407,7 +414,7 @@ class Dispatcher:
         if self.django_app is None:
             job.respond(404, b'{"detail":"Not Found"}', JSON_TYPE, None)
         else:
-            self.django_app.handle(job)
+            self.django_app.handle(job, self.streams)
 
     def run_sync_job(self, job: Job) -> None:
         from django.core import signals
@@ -451,8 +458,8 @@ class Dispatcher:
             if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                 raise
         else:
-            if websocket.state is WebSocketState.CONNECTING:
-                await websocket.close(1000)  # returned without accepting
+            # Returned without closing (or without accepting): a normal close.
+            await websocket.close(1000)
         finally:
             await aclose_old()
 

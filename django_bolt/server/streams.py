@@ -1,13 +1,16 @@
 """Files and streamed responses: a ``FileResponse`` is sent by Rust from its path; a
-``StreamingResponse`` is fed chunk by chunk, from the event loop for async iterators
-and from a thread for sync ones, waiting for room when the client reads slowly."""
+``StreamingResponse`` (or a Django ``StreamingHttpResponse``) is fed chunk by chunk, from
+the event loop for async iterators and by the worker threads for sync ones. A stream whose
+client reads slowly waits for room without holding a thread: an async one awaits, a sync
+one parks until Rust reports room and a worker carries on with it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._core import Job, StreamWriter
@@ -30,14 +33,30 @@ class StreamPump:
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Seconds a client may read nothing before its stream is abandoned.
         self.send_timeout = send_timeout
+        #: Hands a callable to the worker threads (the dispatcher's bridge sets it).
+        self.defer: Callable[[Callable[[], None]], bool] | None = None
         # Writers waiting for room, and the task of each stream fed from the loop
         # (cancelled when its client goes away).
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._tasks: dict[int, tuple[asyncio.Task[Any], StreamWriter]] = {}
+        # Sync feeds: those alive, those parked until their client makes room, and
+        # those Rust reported while they were busy (so a report is never lost).
+        self._lock = threading.Lock()
+        self._feeding: set[int] = set()
+        self._parked: dict[int, SyncFeed] = {}
+        self._notified: set[int] = set()
+        self._sweeping = False
 
     def on_ready(self, stream_ids: list[int]) -> None:
         """Rust says these streams (or WebSocket channels) have room or were closed."""
         for stream_id in stream_ids:
+            with self._lock:
+                feed = self._parked.pop(stream_id, None)
+                if feed is None and stream_id in self._feeding:
+                    self._notified.add(stream_id)
+            if feed is not None:
+                self._resume(feed)
+                continue
             waiter = self._waiters.get(stream_id)
             if waiter is not None:
                 if not waiter.done():
@@ -80,14 +99,63 @@ class StreamPump:
             else:
                 asyncio.run_coroutine_threadsafe(coro, self.loop)
         elif on_loop:
-            threading.Thread(
-                target=self._pump_sync,
-                args=(job, request, result, fail, name),
-                name="bolt-stream",
-                daemon=True,
-            ).start()
+            # The first item decides the content type and may fail: a worker does it.
+            if self.defer is None or not self.defer(
+                lambda: self._pump_sync(job, request, result, fail, name)
+            ):
+                fail(job, request, RuntimeError("the server is stopping"))
         else:
             self._pump_sync(job, request, result, fail, name)
+
+    # -- sync feeds ------------------------------------------------------------------
+    def feed(
+        self, writer: StreamWriter, iterator: Iterator[Any], finish: Callable[[], None], name: str
+    ) -> None:
+        """Feeds ``iterator`` to ``writer`` from this worker thread, parking (no thread
+        held) whenever the client's buffer is full; ``finish`` runs once it has ended."""
+        with self._lock:
+            self._feeding.add(writer.id)
+        SyncFeed(self, writer, iterator, finish, name).run()
+
+    def park(self, feed: SyncFeed) -> bool:
+        """Parks a feed whose writer is full until Rust reports room; False when a report
+        came meanwhile (the caller then tries again at once)."""
+        with self._lock:
+            if feed.writer.id in self._notified:
+                self._notified.discard(feed.writer.id)
+                return False
+            feed.parked_at = time.monotonic()
+            self._parked[feed.writer.id] = feed
+            sweep = not self._sweeping
+            self._sweeping = True
+        if sweep and self.loop is not None:
+            self.loop.call_soon_threadsafe(self._sweep_parked)
+        return True
+
+    def done(self, feed: SyncFeed) -> None:
+        with self._lock:
+            self._feeding.discard(feed.writer.id)
+            self._notified.discard(feed.writer.id)
+
+    def _resume(self, feed: SyncFeed) -> None:
+        if self.defer is None or not self.defer(feed.run):
+            feed.writer.abort()  # the server is stopping
+            feed.end()
+
+    def _sweep_parked(self) -> None:
+        """Drops the clients that have read nothing for the send timeout (on the loop)."""
+        now = time.monotonic()
+        with self._lock:
+            expired = [f for f in self._parked.values() if now - f.parked_at >= self.send_timeout]
+            for f in expired:
+                del self._parked[f.writer.id]
+            self._sweeping = bool(self._parked)
+        for f in expired:
+            f.writer.abort()  # logs that the client is dropped
+            if self.defer is None or not self.defer(f.end):
+                f.end()
+        if self._sweeping and self.loop is not None:
+            self.loop.call_later(min(1.0, self.send_timeout / 4), self._sweep_parked)
 
     @staticmethod
     def _send_file(job: Job, request: Request, result: FileResponse, fail: Fail) -> None:
@@ -188,18 +256,72 @@ class StreamPump:
             _close(iterator)
             return
         writer = job.start_stream(result.status_code, self._headers(result, first))
-        try:
-            item = first
-            while item is not _END:
-                if not writer.write(encode_chunk(item)):
-                    break  # the client went away
-                item = next(iterator, _END)
-        except Exception:
-            logger.exception("streamed response of %s failed", name)
-        finally:
-            writer.close()
+
+        def finish() -> None:
             _close(iterator)
             request.close()
+
+        rest = iterator if first is _END else _prepend(first, iterator)
+        self.feed(writer, rest, finish, name)
+
+
+class SyncFeed:
+    """One sync iterator fed to its stream a chunk at a time by whichever worker thread
+    runs it; parked, it holds no thread."""
+
+    __slots__ = ("pump", "writer", "iterator", "finish", "name", "pending", "parked_at")
+
+    def __init__(
+        self,
+        pump: StreamPump,
+        writer: StreamWriter,
+        iterator: Iterator[Any],
+        finish: Callable[[], None],
+        name: str,
+    ) -> None:
+        self.pump = pump
+        self.writer = writer
+        self.iterator = iterator
+        self.finish = finish
+        self.name = name
+        self.pending: bytes | None = None  # a chunk the client had no room for yet
+        self.parked_at = 0.0
+
+    def run(self) -> None:
+        writer = self.writer
+        try:
+            while True:
+                data = self.pending
+                if data is None:
+                    item = next(self.iterator, _END)
+                    if item is _END:
+                        break
+                    data = self.pending = encode_chunk(item)
+                state = writer.send(data)
+                if state == 1:
+                    if self.pump.park(self):
+                        return  # a worker carries on when the client has made room
+                    continue
+                self.pending = None
+                if state == 2:
+                    break  # the client went away: stop producing
+        except Exception:
+            logger.exception("streamed response of %s failed", self.name)
+        self.end()
+
+    def end(self) -> None:
+        try:
+            self.writer.close()
+            self.finish()
+        except Exception:
+            logger.exception("closing the stream of %s failed", self.name)
+        finally:
+            self.pump.done(self)
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
 
 
 async def _aclose(agen: Any) -> None:

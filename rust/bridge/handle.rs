@@ -8,8 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyList};
 
 use super::fastpath;
-use super::job::Job;
-use super::queue::BridgeCore;
+use super::queue::{BridgeCore, Work};
 
 #[pyclass(frozen, module = "django_bolt._core")]
 pub struct Bridge {
@@ -45,11 +44,22 @@ impl Bridge {
         self.core.wake.take_ready_streams()
     }
 
-    /// Waits (GIL released) for the next blocking job; None on timeout or once closed.
+    /// Waits (GIL released) for the next piece of blocking work: a `Job`, or a callable
+    /// given to `defer`; None on timeout or once closed.
     #[pyo3(signature = (timeout=0.5))]
-    fn next_blocking(&self, py: Python<'_>, timeout: f64) -> Option<Job> {
+    fn next_blocking(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
         let wait = Duration::from_secs_f64(timeout.max(0.0));
-        py.detach(|| self.core.next_blocking(wait))
+        Ok(match py.detach(|| self.core.next_blocking(wait)) {
+            Some(Work::Job(job)) => Some(Py::new(py, job)?.into_any()),
+            Some(Work::Call(call)) => Some(call),
+            None => None,
+        })
+    }
+
+    /// Hands `call` (no arguments) to the worker threads, which run it as they run
+    /// jobs; False once the bridge is closed.
+    fn defer(&self, call: Py<PyAny>) -> bool {
+        self.core.defer(call)
     }
 
     /// Stops accepting work: blocking workers see None once the channel is empty.

@@ -11,17 +11,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use super::job::Job;
 use super::parts::{Reply, RequestParts};
 use crate::wake::Wakeup;
 
+/// What the worker threads take: a request, or a piece of work Python deferred to them
+/// (a streamed response to carry on once its client has made room). Not boxed: the
+/// channel held Jobs of this size before, and a box would cost every request an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Work {
+    Job(Job),
+    Call(Py<PyAny>),
+}
+
 pub struct BridgeCore {
     pub wake: Arc<Wakeup>,
     pending: Mutex<Vec<Job>>,
-    blocking_tx: Mutex<Option<Sender<Job>>>,
-    blocking_rx: Receiver<Job>,
+    blocking_tx: Mutex<Option<Sender<Work>>>,
+    blocking_rx: Receiver<Work>,
     closed: AtomicBool,
     /// Requests handed to Python so far (tests and the bench use it to show that
     /// rejected requests never reach Python).
@@ -110,9 +120,18 @@ impl BridgeCore {
     /// closed.
     pub fn submit_blocking(&self, job: Job) -> bool {
         self.handed_over.fetch_add(1, Ordering::Relaxed);
+        self.submit_work(Work::Job(job))
+    }
+
+    /// Queues a Python callable for the worker threads; false once closed.
+    pub fn defer(&self, call: Py<PyAny>) -> bool {
+        self.submit_work(Work::Call(call))
+    }
+
+    fn submit_work(&self, work: Work) -> bool {
         let guard = self.blocking_tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
-            Some(tx) => tx.send(job).is_ok(),
+            Some(tx) => tx.send(work).is_ok(),
             None => false,
         }
     }
@@ -124,8 +143,8 @@ impl BridgeCore {
         std::mem::take(&mut *pending)
     }
 
-    /// Waits for the next blocking job; None on timeout or once closed.
-    pub fn next_blocking(&self, timeout: Duration) -> Option<Job> {
+    /// Waits for the next piece of blocking work; None on timeout or once closed.
+    pub fn next_blocking(&self, timeout: Duration) -> Option<Work> {
         match self.blocking_rx.recv_timeout(timeout) {
             Ok(job) => Some(job),
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,

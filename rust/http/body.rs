@@ -2,9 +2,11 @@
 //! routes), or as a head followed by a stream Python reads from (Django's paths).
 
 use std::future::Future;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -160,19 +162,70 @@ pub async fn forward(
     }
 }
 
+/// Why a body read gave up: a refusal, or no body in time. A read that timed out is kept
+/// (it owns the request's payload) until the 408 has been sent.
+pub enum Refusal {
+    Now(BodyError),
+    Late(Pin<Box<dyn Future<Output = ()>>>),
+}
+
+impl Refusal {
+    /// The answer. After a timeout, the unread payload travels with the 408's body: while
+    /// it is alive actix does not drain a chunked body that may never end, and closes the
+    /// connection once the answer is out.
+    pub fn response(self, html: bool) -> HttpResponse {
+        match self {
+            Self::Now(error) => error.response(html),
+            Self::Late(unread) => {
+                let (head, body) = BodyError::TimedOut.response(html).into_parts();
+                let bytes = body.try_into_bytes().unwrap_or_default();
+                head.set_body(Holding {
+                    bytes: Some(bytes),
+                    _unread: unread,
+                })
+                .map_into_boxed_body()
+            }
+        }
+    }
+}
+
+/// A fixed body that keeps `_unread` alive until the body has been sent.
+struct Holding {
+    bytes: Option<Bytes>,
+    _unread: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl MessageBody for Holding {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.bytes.as_ref().map_or(0, |b| b.len() as u64))
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Poll::Ready(self.bytes.take().map(Ok))
+    }
+}
+
 /// Runs a body read under `limit`. Most bodies are already buffered: only a body still
 /// on its way arms the timer.
-pub async fn within<T>(
-    reading: impl Future<Output = Result<T, BodyError>>,
+pub async fn within<T: 'static>(
+    reading: impl Future<Output = Result<T, BodyError>> + 'static,
     limit: Duration,
-) -> Result<T, BodyError> {
+) -> Result<T, Refusal> {
     let mut reading = Box::pin(reading);
     let first = std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await;
     match first {
-        Poll::Ready(result) => result,
-        Poll::Pending => actix_rt::time::timeout(limit, reading)
-            .await
-            .unwrap_or(Err(BodyError::TimedOut)),
+        Poll::Ready(result) => result.map_err(Refusal::Now),
+        Poll::Pending => match actix_rt::time::timeout(limit, reading.as_mut()).await {
+            Ok(result) => result.map_err(Refusal::Now),
+            Err(_) => Err(Refusal::Late(Box::pin(async move {
+                let _ = reading.await;
+            }))),
+        },
     }
 }
 

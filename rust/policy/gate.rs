@@ -273,13 +273,14 @@ impl PolicyCore {
         CorsPolicy::is_preflight(method, headers).then(|| cors.preflight(headers))
     }
 
-    /// Adds CORS response headers for the request's Origin.
-    pub fn finish(&self, request: &HeaderMap, response: &mut HeaderMap) {
+    /// Adds CORS response headers for the request's Origin, and the security headers
+    /// (`tls`: the request came over runbolt's own TLS).
+    pub fn finish(&self, request: &HeaderMap, tls: bool, response: &mut HeaderMap) {
         if let Some(cors) = &self.cors {
             cors.apply(request.get(ORIGIN), response);
         }
         if let Some(security) = &self.security {
-            security.apply(request, response);
+            security.apply(request, tls, response);
         }
     }
 }

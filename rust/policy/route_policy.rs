@@ -62,7 +62,7 @@ impl RoutePolicy {
             futures_executor::block_on(async {
                 match core.gate(&view).await {
                     Gate::Reject(mut resp) => {
-                        core.finish(view.headers, resp.headers_mut());
+                        core.finish(view.headers, false, resp.headers_mut());
                         Err(reject_parts(resp))
                     }
                     Gate::Pass { identity, python } => Ok((identity, python)),
@@ -85,7 +85,7 @@ impl RoutePolicy {
     fn cors_headers(&self, headers: Vec<(String, String)>) -> Vec<(String, String)> {
         let map = header_map(&headers);
         let mut out = HeaderMap::new();
-        self.core.finish(&map, &mut out);
+        self.core.finish(&map, false, &mut out);
         out.iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
             .collect()

@@ -235,7 +235,8 @@ async fn serve(
             );
         }
     }
-    let input = read_input(&req, payload, state.form_limits());
+    let (owned, limits) = (req.clone(), state.form_limits());
+    let input = async move { read_input(&owned, payload, limits).await };
     let (body, form) = match within(input, state.body_timeout).await {
         Ok(input) => input,
         Err(e) => return e.response(false),
@@ -331,7 +332,7 @@ fn finish(req: &HttpRequest, policy: Option<&PolicyCore>, resp: HttpResponse) ->
     match policy {
         Some(policy) => {
             let mut resp = resp;
-            policy.finish(req.headers(), resp.headers_mut());
+            policy.finish(req.headers(), req.app_config().secure(), resp.headers_mut());
             resp
         }
         None => resp,

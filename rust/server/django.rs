@@ -25,7 +25,8 @@ pub async fn to_django(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let html = accepts_html(req.headers());
-    let reading = read_for_django(&req, payload, state.django_max_body_size, DJANGO_BODY_HEAD);
+    let (owned, limit) = (req.clone(), state.django_max_body_size);
+    let reading = async move { read_for_django(&owned, payload, limit, DJANGO_BODY_HEAD).await };
     let arrival = match within(reading, state.body_timeout).await {
         Ok(arrival) => arrival,
         Err(e) => return e.response(html),

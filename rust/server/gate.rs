@@ -55,7 +55,7 @@ pub async fn run_gate(
     };
     match gate {
         Gate::Reject(mut resp) => {
-            policy.finish(req.headers(), resp.headers_mut());
+            policy.finish(req.headers(), req.app_config().secure(), resp.headers_mut());
             if let Some(metrics) = metrics {
                 metrics.refused(resp.status().as_u16());
             }

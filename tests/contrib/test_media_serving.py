@@ -10,6 +10,7 @@ import pytest
 
 from django_bolt import BoltAPI
 from django_bolt.testing import TestClient
+from tests.conftest import NOT_FOUND, answer
 
 api = BoltAPI(openapi_url=None)
 
@@ -34,7 +35,7 @@ def client(media):
 
 
 def test_files_uploaded_after_start_are_served(media, client):
-    assert client.get("/media/avatars/ann.png").status_code == 404
+    assert answer(client.get("/media/avatars/ann.png")) == (404, b"Not Found")
     (media / "avatars").mkdir()
     (media / "avatars" / "ann.png").write_bytes(b"\x89PNG fake image")
     r = client.get("/media/avatars/ann.png")
@@ -80,4 +81,4 @@ def test_media_is_left_to_django_unless_asked(media, settings):
     settings.BOLT = {}
     (media / "doc.txt").write_bytes(b"x")
     with TestClient(api, django_fallback=False) as c:
-        assert c.get("/media/doc.txt").status_code == 404
+        assert answer(c.get("/media/doc.txt")) == NOT_FOUND

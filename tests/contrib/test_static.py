@@ -5,6 +5,7 @@ does: test_static_serving.py)."""
 from __future__ import annotations
 
 from django_bolt.testing import TestClient
+from tests.conftest import DJANGO_404, answer, django_error_page
 
 
 def test_static_files_in_debug_come_from_the_finders(settings, tmp_path):
@@ -23,4 +24,4 @@ def test_finders_do_not_serve_with_debug_off(settings, tmp_path):
     settings.STATIC_ROOT = str(tmp_path)
     with TestClient() as client:
         response = client.get("/static/admin/css/base.css")
-    assert response.status_code == 404
+    assert answer(response) == (404, django_error_page(*DJANGO_404))

@@ -138,3 +138,30 @@ def test_init_leaves_what_it_cannot_safely_change(tmp_path):
     prod = (split / "conf" / "prod.py").read_text()
     assert '"django_bolt",' in prod and "STATIC_ROOT" not in prod  # it comes from the base
     assert "STATIC_ROOT" not in base.read_text()
+
+
+def test_pytest_ini_only_when_no_file_configures_pytest(tmp_path):
+    """A pyproject.toml that configures only other tools does not configure pytest: the
+    generated tests get their pytest.ini. One with a pytest section keeps it alone."""
+    for name, text, expect_ini in (
+        ("ruff_only", "[tool.ruff]\nline-length = 100\n", True),
+        ("with_pytest", "[tool.pytest.ini_options]\naddopts = '-q'\n", False),
+    ):
+        root = tmp_path / name
+        root.mkdir()
+        subprocess.run(
+            [sys.executable, "-m", "django", "startproject", "shop", str(root)],
+            check=True,
+            env=user_env(),
+        )
+        (root / "pyproject.toml").write_text(text)
+        done = run("-m", "django_bolt", "init", cwd=root)
+        assert done.returncode == 0, done.stderr
+        assert (root / "pytest.ini").exists() is expect_ini, done.stdout
+        if expect_ini:
+            assert "created  pytest.ini" in done.stdout
+            tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
+            assert tests.returncode == 0, tests.stdout + tests.stderr
+            assert "1 passed" in tests.stdout
+        else:
+            assert "kept     pytest.ini  (pytest is configured in pyproject.toml)" in done.stdout

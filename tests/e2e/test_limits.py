@@ -82,6 +82,20 @@ def test_max_pending_answers_503_at_once_beyond_the_limit(bolt):
             assert refused.json() == {"detail": "The server is busy; try again shortly"}
             page = c.get("/django/plain/", headers={"Accept": BROWSER})
             assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            # What Rust answers alone never takes a place, so it is never refused.
+            assert c.get("/secure/me").status_code == 401
+            preflight = c.options(
+                "/api/cors-demo",
+                headers={
+                    "Origin": "https://demo.example",
+                    "Access-Control-Request-Method": "GET",
+                },
+            )
+            assert preflight.status_code == 204
+            # The bucket's four pass the gate and find Python full; the fifth is refused
+            # by the gate itself.
+            limited = [c.get("/api/limited").status_code for _ in range(5)]
+            assert limited == [503, 503, 503, 503, 429]
             for t in holders:
                 t.join()
             assert results == [200, 200]
@@ -155,6 +169,56 @@ def test_a_head_that_does_not_arrive_in_time_gets_408(bolt):
         assert reply.startswith(b"HTTP/1.1 408"), reply
         assert time.monotonic() - started < 5
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
+
+
+def test_idle_keep_alive_is_bounded_and_header_timeout_0_waits(bolt):
+    """--keep-alive bounds the idle time between requests; --header-timeout 0 lets a
+    slow first head take longer than the 5 s default."""
+    with bolt("--keep-alive", "1", "--header-timeout", "0") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"Hello, World!" not in answer:
+                answer += s.recv(65536)
+            idle_since = time.monotonic()
+            assert s.recv(65536) == b""  # closed by the server, not by the 10 s timeout
+            assert 0.5 < time.monotonic() - idle_since < 5
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(6)
+            s.sendall(b"\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_clients_that_do_not_read_a_stream_hold_no_python_thread(bolt):
+    """Two clients that never read a Django stream, with two Python threads: while they
+    stay connected every Django page and sync route is still served at once, because a
+    stream waiting for its client parks instead of holding its thread."""
+    with bolt("--threads", "2", "--timeout", "0") as server:
+        stalled = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /django/stream/?n=2000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.append(s)
+        try:
+            for s in stalled:  # both streams have started (and fill their buffers)
+                s.settimeout(10)
+                assert s.recv(16, socket.MSG_PEEK).startswith(b"HTTP/1.1 200")
+            with httpx.Client(base_url=server.url, timeout=5) as client:
+                for _ in range(10):
+                    page = client.get("/django/plain/")
+                    assert (page.status_code, page.text) == (200, "django view: GET /django/plain/")
+                    assert client.get("/api/sync/3").status_code == 200
+                # A third stream, read to its end, is served beside the two that wait.
+                whole = client.get("/django/stream/?n=20000")
+                assert whole.text == "".join(f"chunk {i}\n" for i in range(20000))
+        finally:
+            for s in stalled:
+                s.close()
+        # Their clients gone, the parked streams end; the site serves on.
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            assert client.get("/django/plain/").status_code == 200
 
 
 def test_a_client_that_reads_nothing_is_dropped_after_the_send_timeout(bolt):

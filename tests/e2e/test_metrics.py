@@ -12,7 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from django_bolt.testing.process import free_port
-from tests.conftest import wait_for
+from tests.conftest import DJANGO_404, answer, django_error_page, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -138,9 +138,12 @@ def test_health_and_the_public_port(metered):
     assert (health.status_code, health.text) == (200, "ok\n")
     ready = httpx.get(f"http://127.0.0.1:{metered.metrics_port}/readyz")
     assert (ready.status_code, ready.text) == (200, "2 workers serve\n")
-    assert httpx.get(f"http://127.0.0.1:{metered.metrics_port}/nothing").status_code == 404
+    assert answer(httpx.get(f"http://127.0.0.1:{metered.metrics_port}/nothing")) == (
+        404,
+        b"not found: /metrics, /healthz, /readyz\n",
+    )
     # The public port does not serve them: they are Django's paths there.
-    assert httpx.get(f"{metered.url}/metrics").status_code == 404
+    assert answer(httpx.get(f"{metered.url}/metrics")) == (404, django_error_page(*DJANGO_404))
 
 
 def test_a_replaced_worker_is_counted_and_its_counts_kept(metered):

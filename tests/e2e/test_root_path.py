@@ -6,7 +6,7 @@ the docs pages) carries it."""
 import httpx
 import pytest
 
-from tests.conftest import refused_start
+from tests.conftest import DJANGO_404, answer, django_error_page, refused_start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -22,7 +22,10 @@ def test_api_routes_answer_with_and_without_the_prefix(mounted):
         assert client.get("/app/api/items/3?q=x").json() == {"item_id": 3, "q": "x", "limit": 10}
         assert client.get("/api/items/4").json() == {"item_id": 4, "q": None, "limit": 10}
         # A path that merely starts with the same letters is not below the root path.
-        assert client.get("/application/api/items/4").status_code == 404
+        assert answer(client.get("/application/api/items/4")) == (
+            404,
+            django_error_page(*DJANGO_404),
+        )
 
 
 def test_django_sees_the_prefix_as_script_name(mounted):

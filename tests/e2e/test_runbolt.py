@@ -15,7 +15,7 @@ import pytest
 
 from django_bolt.testing import run_bolt
 from django_bolt.testing.process import free_port
-from tests.conftest import wait_for
+from tests.conftest import DJANGO_404, answer, django_error_page, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -192,7 +192,29 @@ def test_slow_body_times_out_with_408(bolt):
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
 
 
-def test_sigterm_finishes_in_flight_requests_then_exits_zero(bolt):
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b'Content-Length: 50\r\n\r\n{"name":',
+        b'Transfer-Encoding: chunked\r\n\r\n20\r\n{"name":',
+    ],
+)
+def test_a_408_for_a_slow_body_closes_the_connection(bolt, partial):
+    with bolt("--body-timeout", "1") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+            s.sendall(partial)
+            started = time.monotonic()
+            received = b""
+            while chunk := s.recv(65536):  # ends when the server closes the connection
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 408"), received
+            assert b"connection: close" in received.lower()
+            assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_finishes_in_flight_requests_then_exits_zero(bolt, stop):
     metrics_port = free_port()
     with bolt("--metrics-port", str(metrics_port)) as server:
         results = {}
@@ -208,13 +230,40 @@ def test_sigterm_finishes_in_flight_requests_then_exits_zero(bolt):
         t = threading.Thread(target=slow)
         t.start()
         wait_for(in_flight)  # the request is in the server, not on its way
-        server.proc.send_signal(signal.SIGTERM)
+        server.proc.send_signal(stop)
         t.join(10)
         assert results["slow"].status_code == 200
         assert results["slow"].json() == {"slept_ms": 1500}
         assert server.proc.wait(15) == 0
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_in_flight_work_past_the_shutdown_timeout_is_cut_off(bolt):
+    metrics_port = free_port()
+    with bolt("--shutdown-timeout", "1", "--metrics-port", str(metrics_port)) as server:
+        results = {}
+
+        def slow():
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                try:
+                    results["slow"] = client.get("/api/hang", params={"seconds": 20})
+                except httpx.HTTPError as exc:
+                    results["slow"] = exc
+
+        def in_flight():
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            return "\ndjango_bolt_requests_in_flight 1\n" in text
+
+        t = threading.Thread(target=slow)
+        t.start()
+        wait_for(in_flight)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(15)
+        assert time.monotonic() - started < 5  # one second of grace, not twenty
+        t.join(10)
+        assert isinstance(results["slow"], httpx.HTTPError)
 
 
 def test_processes_share_the_port_and_a_killed_worker_is_respawned(bolt):
@@ -263,7 +312,7 @@ def test_dev_mode_reloads_on_code_change(tmp_path, e2e_db):
         "--dev", manage_py=str(project / "manage.py"), cwd=str(project), env=env
     ) as server:
         url = f"{server.url}/api/added"
-        assert httpx.get(url).status_code == 404
+        assert answer(httpx.get(url)) == (404, django_error_page(*DJANGO_404))
         time.sleep(1.2)  # the reloader compares modification times
         api_file.write_text(
             api_file.read_text()

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import refused_start
+from tests.conftest import ROOT, refused_start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -102,3 +102,27 @@ def test_bad_certificate_files_are_one_line_errors(cert_files, tmp_path):
     assert "no PEM certificate" in swapped.stderr, swapped.stderr
     half = refused_start("--ssl-certfile", cert)
     assert "TLS needs both --ssl-certfile and --ssl-keyfile" in half.stderr
+
+
+def test_hsts_on_api_answers_and_django_pages_alike(bolt, cert_files, client_context, tmp_path):
+    """Over runbolt's own TLS a request is secure for Django and for API answers the same
+    way: both carry Strict-Transport-Security, and a proxy header saying http (when
+    SECURE_PROXY_SSL_HEADER names one) takes it away from both."""
+    (tmp_path / "hsts_settings.py").write_text(
+        "from testproject.settings import *\n"
+        "SECURE_HSTS_SECONDS = 3600\n"
+        "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')\n"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "hsts_settings",
+        "PYTHONPATH": f"{tmp_path}:{ROOT / 'testproject'}",
+    }
+    cert, key = cert_files
+    with (
+        bolt("--ssl-certfile", cert, "--ssl-keyfile", key, env=env) as server,
+        httpx.Client(base_url=server.url, verify=client_context) as client,
+    ):
+        for path in ("/api/whoami", "/django/whoami/"):
+            assert client.get(path).headers["strict-transport-security"] == "max-age=3600", path
+            said_http = client.get(path, headers={"X-Forwarded-Proto": "http"})
+            assert "strict-transport-security" not in said_http.headers, path

@@ -354,6 +354,9 @@ def test_forwarded_for_trusted_only_from_proxies(settings):
         assert proxy.get("/x", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 200
         assert proxy.get("/x", headers={"X-Forwarded-For": "2.2.2.2, 10.1.1.1"}).status_code == 200
         assert proxy.get("/x", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 429
+        # 10.1.1.1 is inside the trusted 10.0.0.0/8, so the client is the address before it.
+        assert proxy.get("/x", headers={"X-Forwarded-For": "2.2.2.2, 10.1.1.1"}).status_code == 429
+        assert proxy.get("/x", headers={"X-Forwarded-For": "6.6.6.6, 10.1.1.1"}).status_code == 200
         # An untrusted peer cannot pick its bucket with the header.
         assert direct.get("/x", headers={"X-Forwarded-For": "3.3.3.3"}).status_code == 200
         assert direct.get("/x", headers={"X-Forwarded-For": "4.4.4.4"}).status_code == 429

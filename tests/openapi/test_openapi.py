@@ -9,7 +9,7 @@ from django_bolt import BoltAPI, PageNumberPagination, Query, ViewSet, paginate
 from django_bolt.auth import APIKeyAuthentication, IsAuthenticated, JWTAuthentication
 from django_bolt.openapi import OpenAPIInfo
 from django_bolt.testing import TestClient
-from tests.conftest import import_required
+from tests.conftest import DJANGO_404, NOT_FOUND, answer, django_error_page, import_required
 
 SECRET = "openapi-test-secret-0123456789abcdef0123"
 
@@ -199,8 +199,8 @@ def test_docs_pages_use_only_local_assets():
             assert "<script>" not in r.text  # no inline script
             js = client.get(f"/docs/assets/{asset}")
             assert js.status_code == 200 and len(js.content) > 100_000
-        assert client.get("/docs/assets/..%2Fdocs.py").status_code == 404
-        assert client.get("/docs/assets/other.js").status_code == 404
+        assert answer(client.get("/docs/assets/..%2Fdocs.py")) == NOT_FOUND
+        assert answer(client.get("/docs/assets/other.js")) == NOT_FOUND
 
 
 def test_schema_is_cached_and_can_be_turned_off():
@@ -214,8 +214,8 @@ def test_schema_is_cached_and_can_be_turned_off():
         return {}
 
     with TestClient(quiet) as client:
-        assert client.get("/openapi.json").status_code == 404
-        assert client.get("/docs").status_code == 404
+        assert answer(client.get("/openapi.json")) == (404, django_error_page(*DJANGO_404))
+        assert answer(client.get("/docs")) == (404, django_error_page(*DJANGO_404))
     # docs=False: the document stays, the UI pages and their assets go.
     bare = BoltAPI(docs=False)
 
@@ -226,4 +226,57 @@ def test_schema_is_cached_and_can_be_turned_off():
     with TestClient(bare) as client:
         assert "/y" in client.get("/openapi.json").json()["paths"]
         for page in ("/docs", "/redoc", "/scalar", "/rapiddoc", "/docs/assets/swagger-ui.css"):
-            assert client.get(page).status_code == 404, page
+            assert answer(client.get(page)) == (404, django_error_page(*DJANGO_404)), page
+
+
+def test_docs_need_no_credentials_on_a_guarded_api():
+    guarded = BoltAPI(
+        auth=[JWTAuthentication(secret="s" * 32)], guards=[IsAuthenticated()], openapi_url="/o"
+    )
+
+    @guarded.get("/private")
+    async def private():
+        return {}
+
+    with TestClient(guarded) as client:
+        assert client.get("/private").status_code == 401
+        assert "/private" in client.get("/o").json()["paths"]
+        for page in ("/docs", "/redoc", "/docs/assets/swagger-ui.css"):
+            assert client.get(page).status_code == 200, page
+
+
+def test_the_document_is_built_once_and_the_pages_carry_the_whole_policy(monkeypatch):
+    from django_bolt.openapi import docs
+
+    built = []
+    real = docs.build_document
+    monkeypatch.setattr(docs, "build_document", lambda *a: built.append(1) or real(*a))
+    fresh = BoltAPI()
+
+    @fresh.get("/z")
+    async def z():
+        return {}
+
+    with TestClient(fresh) as client:
+        first = client.get("/openapi.json").content
+        assert client.get("/openapi.json").content == first
+        assert len(built) == 1
+        assert client.get("/docs").headers["content-security-policy"] == docs.CSP
+
+
+def test_a_page_whose_files_are_missing_says_how_to_get_them(monkeypatch):
+    from django_bolt.openapi import assets
+
+    monkeypatch.setattr(assets, "missing", lambda: ["swagger-ui-bundle.js"])
+    with TestClient(api) as client:
+        page = client.get("/docs")
+        other = client.get("/redoc")  # its own files are there
+    assert page.status_code == 503
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.text == (
+        "<h1>Documentation assets are missing</h1><p>This installation of django_bolt lacks "
+        "the files of its documentation pages: reinstall it, or run <code>python -m "
+        "django_bolt.openapi.assets --update</code> to download them again; they are then "
+        "served from this site.</p>"
+    )
+    assert other.status_code == 200

@@ -144,3 +144,22 @@ def test_fast_path_answers_as_the_python_path(clients, method, url, headers, bod
         b.headers.get("content-type"),
         b.json(),
     )
+
+
+def test_each_request_runs_in_a_fresh_context():
+    """A ContextVar set by one request is not seen by the next: each runs in a fresh
+    contextvars context."""
+    import contextvars
+
+    seen = contextvars.ContextVar("seen", default="unset")
+    own = BoltAPI(openapi_url=None)
+
+    @own.get("/ctx/{value}")
+    async def ctx(value: str):
+        before = seen.get()
+        seen.set(value)
+        return {"before": before}
+
+    with TestClient(own, django_fallback=False) as client:
+        answers = [client.get(f"/ctx/{v}").json() for v in ("a", "b", "c")]
+    assert answers == [{"before": "unset"}] * 3

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from testproject.api import api
 
 from django_bolt.testing import AsyncTestClient, TestClient
+from tests.conftest import NOT_FOUND, answer
 
 pytestmark = [pytest.mark.orm, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +42,7 @@ def test_async_iteration_over_a_queryset(client):
 def test_seed_example_get_user_validates_the_response(client):
     user = get_user_model().objects.create_user("ann", "ann@example.com", "pw")
     assert client.get(f"/users/{user.id}").json() == {"id": user.id, "username": "ann"}
-    assert client.get("/users/999999").status_code == 404
+    assert answer(client.get("/users/999999")) == NOT_FOUND
 
 
 def test_many_requests_do_not_leak_connections(client):

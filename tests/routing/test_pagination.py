@@ -13,6 +13,7 @@ from django_bolt import (
     paginate,
 )
 from django_bolt.testing import TestClient
+from tests.conftest import answer
 
 pytestmark = [pytest.mark.orm, pytest.mark.django_db(transaction=True)]
 
@@ -75,6 +76,12 @@ async def numbers():
     return list(range(25))
 
 
+@api.get("/many")
+@paginate(LimitOffsetPagination)
+async def many():
+    return list(range(1500))
+
+
 @pytest.fixture
 def notes_db():
     from users.models import Note
@@ -121,7 +128,10 @@ def test_page_size_param_capped_and_bad_pages_refused(client, notes_db):
     assert client.get("/notes?page_size=4").json()["page_size"] == 4
     capped = client.get("/notes?page_size=50").json()
     assert capped["page_size"] == 5 and len(capped["items"]) == 5
-    assert client.get("/notes?page=5").status_code == 404
+    assert answer(client.get("/notes?page=5")) == (
+        404,
+        {"detail": "Invalid page 5: there are fewer items"},
+    )
     for bad in ("page=0", "page=-1", "page=x", "page_size=0"):
         r = client.get(f"/notes?{bad}")
         assert r.status_code == 422, bad
@@ -136,6 +146,27 @@ def test_limit_offset(client, notes_db):
     assert client.get("/notes-offset?offset=-1").status_code == 422
     plain = client.get("/numbers?limit=10&offset=20").json()
     assert plain["items"] == [20, 21, 22, 23, 24] and plain["count"] == 25
+
+
+def test_limit_offset_defaults_to_100_and_caps_at_1000(client):
+    first = client.get("/many").json()
+    assert (first["limit"], len(first["items"]), first["count"]) == (100, 100, 1500)
+    capped = client.get("/many?limit=5000").json()
+    assert (capped["limit"], len(capped["items"])) == (1000, 1000)
+
+
+@pytest.mark.django_db  # in the test's transaction: the client shares its connection
+def test_cursor_pages_read_no_offset(notes_db):
+    """A cursor page is a WHERE on the ordering, so page 1,000 costs what page 1 does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with TestClient(api) as own:
+        cursor = own.get("/notes-cursor").json()["next_cursor"]
+        with CaptureQueriesContext(connection) as queries:
+            assert own.get(f"/notes-cursor?cursor={cursor}").status_code == 200
+    sql = " ".join(q["sql"] for q in queries.captured_queries).upper()
+    assert "OFFSET" not in sql and "WHERE" in sql
 
 
 def test_cursor_walks_forward_and_back_without_gaps(client, notes_db):

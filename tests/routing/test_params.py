@@ -93,6 +93,13 @@ async def positional_alias(key: Annotated[str, Header("x-api-key")]):
     return {"key": key}
 
 
+@api.get("/keyword-default")
+async def keyword_default(
+    q: Annotated[str, Query(default="x")], h: Annotated[str, Header(default="none")]
+):
+    return {"q": q, "h": h}
+
+
 @api.get("/cookies")
 async def cookies(
     session_id: Annotated[str, Cookie(alias="sessionid")], theme: str = Cookie("light")
@@ -324,6 +331,21 @@ def test_headers(client):
 def test_positional_string_inside_annotated_is_the_alias(client):
     assert client.get("/positional-alias", headers={"X-API-Key": "k1"}).json() == {"key": "k1"}
     assert detail(client.get("/positional-alias"))[0]["loc"] == ["header", "x-api-key"]
+
+
+def test_a_keyword_default_inside_annotated_is_the_default(client):
+    assert client.get("/keyword-default").json() == {"q": "x", "h": "none"}
+    assert client.get("/keyword-default?q=y", headers={"h": "set"}).json() == {
+        "q": "y",
+        "h": "set",
+    }
+
+
+def test_a_marker_takes_one_default():
+    with pytest.raises(TypeError, match=r"Query\(\) got a positional argument and default="):
+        Query("a", default="b")
+    with pytest.raises(TypeError, match="takes one positional argument"):
+        Header("a", "b")
 
 
 def test_cookies(client):

@@ -7,6 +7,7 @@ import pytest
 
 from django_bolt import BoltAPI, Query, Request
 from django_bolt.testing import TestClient
+from tests.conftest import DJANGO_404, NOT_FOUND, answer, django_error_page
 
 api = BoltAPI()
 
@@ -378,7 +379,7 @@ def test_unknown_method_on_api_path_is_405_with_allow(client):
 
 
 def test_unknown_path_without_django_is_404(client):
-    assert client.get("/nowhere").status_code == 404
+    assert answer(client.get("/nowhere")) == NOT_FOUND
 
 
 def test_duplicate_route_is_refused():
@@ -427,5 +428,5 @@ def test_an_api_prefix_prefixes_every_route():
         assert client.get("/v1/items/3").json() == {"id": 3}
         r = client.post("/v1/items")
         assert (r.status_code, r.json()) == (201, {"made": True})
-        assert client.get("/items/3").status_code == 404
+        assert answer(client.get("/items/3")) == (404, django_error_page(*DJANGO_404))
         assert "/v1/items/{item_id}" in client.get("/v1/openapi.json").json()["paths"]

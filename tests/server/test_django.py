@@ -9,6 +9,7 @@ from testproject.api import api as project_api
 from django_bolt.routing.discovery import autodiscover, find_mounts
 from django_bolt.server.site import compile_site
 from django_bolt.testing import TestClient
+from tests.conftest import DJANGO_404, answer, django_error_page
 
 # Django views run on the server's worker threads, which must see committed data.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,8 +106,8 @@ def test_api_routes_and_django_views_side_by_side(site_client):
 
 def test_django_404_page(site_client):
     response = site_client.get("/no/such/page/")
-    assert response.status_code == 404
-    assert "Not Found" in response.text
+    assert answer(response) == (404, django_error_page(*DJANGO_404))
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
 
 
 def test_django_500_page_and_recovery(site_client):

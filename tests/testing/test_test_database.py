@@ -17,6 +17,7 @@ from django_bolt.auth import (
     JWTAuthentication,
     SessionAuthentication,
 )
+from django_bolt.middleware import rate_limit
 from django_bolt.testing import TestClient
 
 User = get_user_model()
@@ -72,6 +73,23 @@ async def session_only(request: Request):
 @secured.get("/keyed", auth=[APIKeyAuthentication(api_keys=["k-1"])], guards=[IsAuthenticated])
 async def keyed(request: Request):
     return {"user_id": request.context["user_id"]}
+
+
+@secured.get("/context", guards=[IsAuthenticated])
+@rate_limit(rps=0.01, burst=2)
+async def context(request: Request):
+    return {k: request.context[k] for k in ("auth_backend", "user_id", "is_staff")}
+
+
+@pytest.mark.django_db
+def test_a_forced_user_has_a_jwt_context_and_still_meets_the_rate_limit():
+    ann = User.objects.create_user("ann-forced", is_staff=True)
+    with TestClient(secured) as client:
+        client.force_authenticate(ann)
+        expected = {"auth_backend": "jwt", "user_id": str(ann.pk), "is_staff": True}
+        assert client.get("/context").json() == expected
+        assert client.get("/context").json() == expected
+        assert client.get("/context").status_code == 429
 
 
 @pytest.mark.django_db

@@ -171,6 +171,31 @@ def test_shutdown_closes_connections_with_1001(bolt):
         assert time.monotonic() - started < 5  # not held until the shutdown timeout
 
 
+@pytest.mark.parametrize(("processes", "code"), [("1", 1012), ("2", 1001)])
+def test_sighup_closes_connections_with_the_documented_code(bolt, processes, code):
+    """A single process restarting in place says 1012 (service restart); under the
+    supervisor the old workers drain as on SIGTERM and say 1001 (going away)."""
+    with bolt("--processes", processes) as srv:
+        ws = open_ws(f"ws://127.0.0.1:{srv.port}/api/ws/echo")
+        ws.send("x")
+        assert ws.recv(timeout=5) == "Echo: x"
+        srv.proc.send_signal(signal.SIGHUP)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+        assert closed.value.rcvd.code == code
+        # And the site is served again afterwards.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with connect(f"ws://127.0.0.1:{srv.port}/api/ws/echo") as again:
+                    again.send("y")
+                    assert again.recv(timeout=5) == "Echo: y"
+                break
+            except (InvalidStatus, OSError):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+
+
 def test_dev_reload_closes_connections_with_1012(bolt, tmp_path):
     # A copy of the project: the reloader is made to see a change without touching the
     # repository's files.

@@ -54,6 +54,35 @@ async def private(websocket: WebSocket):
     await websocket.close()
 
 
+@api.websocket("/surface/{n}")
+async def surface(websocket, n: int):  # no annotation: found by its name
+    await websocket.accept()
+    first = await websocket.receive()
+    await websocket.send_json(
+        {
+            "first": first,
+            "n": [websocket.path_params, n],
+            "q": dict(websocket.query_params),
+            "header": websocket.headers.get("x-probe"),
+            "client": websocket.client[0] if websocket.client else None,
+        }
+    )
+    await websocket.send_json({"binary": True}, mode="binary")
+    assert await websocket.receive_json(mode="binary") == {"from": "client"}
+    # Returning without close() closes with 1000.
+
+
+@api.websocket("/fails-early")
+async def fails_early(websocket: WebSocket):
+    raise RuntimeError("before accept")
+
+
+@api.websocket("/fails-late")
+async def fails_late(websocket: WebSocket):
+    await websocket.accept()
+    raise RuntimeError("after accept")
+
+
 @pytest.fixture(scope="module")
 def client():
     with TestClient(api, share_connections=False) as c:
@@ -87,9 +116,14 @@ def test_refused_handshakes_and_authentication(client):
     with pytest.raises(WebSocketRejected) as refused:
         client.websocket_connect("/private")
     assert refused.value.status_code == 401
+    assert refused.value.json() == {"detail": "Authentication credentials were not provided"}
+    assert refused.value.headers["www-authenticate"] == 'Bearer realm="api"'
     with pytest.raises(WebSocketRejected) as missing:
         client.websocket_connect("/nowhere")
-    assert missing.value.status_code == 404
+    assert (missing.value.status_code, missing.value.json()) == (
+        404,
+        {"detail": "No WebSocket route at this path"},
+    )
     token = encode_jwt({"sub": "42", "exp": int(time.time()) + 60}, secret=SECRET)
     with client.websocket_connect("/private", headers={"Authorization": f"Bearer {token}"}) as ws:
         assert ws.receive_text() == "42"
@@ -118,3 +152,78 @@ def test_browser_origins_default_to_allowed_hosts(settings):
         with client.websocket_connect("/echo") as ws:
             ws.send_text("no origin")
             assert ws.receive_text() == "echo: no origin"
+
+
+@pytest.mark.parametrize(
+    ("configured", "allowed", "refused"),
+    [
+        # The setting replaces ALLOWED_HOSTS; a pattern matches subdomains, not the domain.
+        (
+            ["https://app.example.com", "https://*.example.net"],
+            ["https://app.example.com", "https://eu.example.net"],
+            ["https://shop.example.com", "https://example.net", "http://eu.example.net"],
+        ),
+        # "*" is any origin; "null" (a sandboxed page, a file) only when listed.
+        ("*", ["https://anything.example", "http://localhost:3000"], ["null"]),
+        (["null"], ["null"], ["https://shop.example.com"]),
+    ],
+)
+def test_ws_allowed_origins_setting(settings, configured, allowed, refused):
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.BOLT = {"WS_ALLOWED_ORIGINS": configured}
+    with TestClient(api, share_connections=False) as client:
+        for origin in allowed:
+            with client.websocket_connect("/echo", headers={"Origin": origin}) as ws:
+                ws.send_text("hi")
+                assert ws.receive_text() == "echo: hi"
+        for origin in refused:
+            with pytest.raises(WebSocketRejected) as no:
+                client.websocket_connect("/echo", headers={"Origin": origin})
+            assert (no.value.status_code, no.value.json()) == (
+                403,
+                {"detail": f"Origin {origin} may not open this WebSocket"},
+            )
+
+
+def test_under_debug_local_pages_may_connect_when_allowed_hosts_is_empty(settings):
+    settings.DEBUG = True
+    settings.ALLOWED_HOSTS = []
+    settings.BOLT = {}
+    with TestClient(api, share_connections=False) as client:
+        for origin in ("http://localhost:3000", "http://127.0.0.1:8000", "http://[::1]:8000"):
+            with client.websocket_connect("/echo", headers={"Origin": origin}) as ws:
+                ws.send_text("hi")
+                assert ws.receive_text() == "echo: hi"
+        with pytest.raises(WebSocketRejected):
+            client.websocket_connect("/echo", headers={"Origin": "https://shop.example.com"})
+
+
+def test_the_websocket_surface_and_a_handler_that_returns(client):
+    with client.websocket_connect("/surface/7?tag=a", headers={"X-Probe": "yes"}) as ws:
+        ws.send_text("hello")
+        assert ws.receive_json() == {
+            "first": {"type": "websocket.receive", "text": "hello"},
+            "n": [{"n": "7"}, 7],
+            "q": {"tag": "a"},
+            "header": "yes",
+            "client": "127.0.0.1",
+        }
+        assert ws.receive_bytes() == b'{"binary":true}'
+        ws.send_bytes(b'{"from":"client"}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive()
+        assert closed.value.code == 1000
+
+
+def test_an_error_before_accept_is_a_500_after_it_a_1011(client, caplog):
+    with pytest.raises(WebSocketRejected) as refused:
+        client.websocket_connect("/fails-early")
+    assert (refused.value.status_code, refused.value.json()) == (
+        500,
+        {"detail": "Internal Server Error"},
+    )
+    with client.websocket_connect("/fails-late") as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive()
+        assert closed.value.code == 1011
+    assert "after accept" in caplog.text
