@@ -9,6 +9,7 @@ closes a connection, as Django's own test client keeps ``close_old_connections``
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 logger = logging.getLogger("django_bolt")
 
@@ -69,3 +70,44 @@ def close_thread() -> None:
         connections.close_all()
     except Exception:
         logger.exception("closing a worker thread's database connections failed")
+
+
+def take_thread_connections() -> dict[str, Any]:
+    """Takes the calling thread's database connections out of it (the thread opens new
+    ones when it needs them): a parked stream carries them to whichever thread resumes
+    it. None are taken while a test client shares one connection set between threads."""
+    if _shared:
+        return {}
+    from django.db import connections
+
+    storage = connections._connections
+    taken = {}
+    for alias in connections:
+        conn = getattr(storage, alias, None)
+        if conn is not None:
+            delattr(storage, alias)
+            taken[alias] = conn
+    return taken
+
+
+def install_connections(carried: dict[str, Any]) -> dict[str, Any]:
+    """Makes ``carried`` the calling thread's connections; returns the thread's own."""
+    own = take_thread_connections()
+    if carried:
+        from django.db import connections
+
+        for alias, conn in carried.items():
+            setattr(connections._connections, alias, conn)
+    return own
+
+
+def release_connections(carried: dict[str, Any]) -> None:
+    """Connections a stream carried, once it has ended: closed (no thread owns them)."""
+    for conn in carried.values():
+        try:
+            conn.close()
+        except Exception:
+            logger.exception("closing a streamed response's database connection failed")
+        finally:
+            if conn._thread_sharing_count > 0:
+                conn.dec_thread_sharing()

@@ -135,6 +135,7 @@ class Dispatcher:
         t.start()
 
     def close(self, timeout: float = 5.0) -> None:
+        self.streams.close_parked()
         self.bridge.close()
         if self.loop is not None and not self.loop.is_closed():
             try:
@@ -422,6 +423,7 @@ class Dispatcher:
         plan = self.plans[job.route_id]
         request = Request(job)
         signals.request_started.send(sender=Dispatcher)
+        streamed = False
         try:
             if plan.django_chain is not None:
                 response = plan.django_chain.run_sync(request, self._django_call(plan))
@@ -431,9 +433,13 @@ class Dispatcher:
             if isinstance(answer, tuple):
                 self._send(job, request, *answer)
             else:
+                # A stream closes the request itself once it has ended (it may park and
+                # end on another thread).
+                streamed = not isinstance(answer, FileResponse)
                 self.streams.send(job, request, answer, self._fail, plan.name, on_loop=False)
         finally:
-            request.close()
+            if not streamed:
+                request.close()
             signals.request_finished.send(sender=Dispatcher)
 
     # -- WebSockets --------------------------------------------------------------------

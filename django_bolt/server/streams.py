@@ -7,6 +7,7 @@ one parks until Rust reports room and a worker carries on with it."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from .._core import Job, StreamWriter
 from ..http.rendering import JSON_TYPE
 from ..http.request import Request
 from ..http.responses import FileResponse, StreamingResponse, encode_chunk
+from .connections import install_connections, release_connections, take_thread_connections
 
 logger = logging.getLogger("django_bolt")
 
@@ -99,23 +101,35 @@ class StreamPump:
             else:
                 asyncio.run_coroutine_threadsafe(coro, self.loop)
         elif on_loop:
-            # The first item decides the content type and may fail: a worker does it.
-            if self.defer is None or not self.defer(
-                lambda: self._pump_sync(job, request, result, fail, name)
-            ):
-                fail(job, request, RuntimeError("the server is stopping"))
+            # From the event loop: a thread of its own, as a sync iterator may take its
+            # time between items (an event stream that sleeps) and must not hold a worker.
+            threading.Thread(
+                target=self._pump_sync,
+                args=(job, request, result, fail, name, False),
+                name="bolt-stream",
+                daemon=True,
+            ).start()
         else:
-            self._pump_sync(job, request, result, fail, name)
+            self._pump_sync(job, request, result, fail, name, True)
 
     # -- sync feeds ------------------------------------------------------------------
     def feed(
-        self, writer: StreamWriter, iterator: Iterator[Any], finish: Callable[[], None], name: str
+        self,
+        writer: StreamWriter,
+        iterator: Iterator[Any],
+        finish: Callable[[], None],
+        name: str,
+        *,
+        park: bool = True,
     ) -> None:
-        """Feeds ``iterator`` to ``writer`` from this worker thread, parking (no thread
-        held) whenever the client's buffer is full; ``finish`` runs once it has ended."""
+        """Feeds ``iterator`` to ``writer`` from this thread. With ``park``, whenever the
+        client's buffer is full the feed parks (no thread held) and a worker carries on
+        once the client has read, with the feed's context and database connections;
+        without, this thread waits for room. ``finish`` runs once it has ended."""
+        feed = SyncFeed(self, writer, iterator, finish, name, park)
         with self._lock:
             self._feeding.add(writer.id)
-        SyncFeed(self, writer, iterator, finish, name).run()
+        feed.run()
 
     def park(self, feed: SyncFeed) -> bool:
         """Parks a feed whose writer is full until Rust reports room; False when a report
@@ -124,12 +138,16 @@ class StreamPump:
             if feed.writer.id in self._notified:
                 self._notified.discard(feed.writer.id)
                 return False
-            feed.parked_at = time.monotonic()
-            self._parked[feed.writer.id] = feed
             sweep = not self._sweeping
             self._sweeping = True
         if sweep and self.loop is not None:
             self.loop.call_soon_threadsafe(self._sweep_parked)
+        with self._lock:
+            if feed.writer.id in self._notified:
+                self._notified.discard(feed.writer.id)
+                return False
+            feed.parked_at = time.monotonic()
+            self._parked[feed.writer.id] = feed
         return True
 
     def done(self, feed: SyncFeed) -> None:
@@ -149,13 +167,23 @@ class StreamPump:
             expired = [f for f in self._parked.values() if now - f.parked_at >= self.send_timeout]
             for f in expired:
                 del self._parked[f.writer.id]
-            self._sweeping = bool(self._parked)
+            again = self._sweeping = bool(self._parked)
         for f in expired:
             f.writer.abort()  # logs that the client is dropped
             if self.defer is None or not self.defer(f.end):
                 f.end()
-        if self._sweeping and self.loop is not None:
+        if again and self.loop is not None:
             self.loop.call_later(min(1.0, self.send_timeout / 4), self._sweep_parked)
+
+    def close_parked(self) -> None:
+        """At shutdown: the streams still waiting for their clients are dropped and ended
+        (their iterators closed, Django's request_finished sent)."""
+        with self._lock:
+            parked = list(self._parked.values())
+            self._parked.clear()
+        for f in parked:
+            f.writer.abort()
+            f.end()
 
     @staticmethod
     def _send_file(job: Job, request: Request, result: FileResponse, fail: Fail) -> None:
@@ -246,30 +274,53 @@ class StreamPump:
                 return False
 
     def _pump_sync(
-        self, job: Job, request: Request, result: StreamingResponse, fail: Fail, name: str
+        self,
+        job: Job,
+        request: Request,
+        result: StreamingResponse,
+        fail: Fail,
+        name: str,
+        park: bool,
     ) -> None:
         iterator = iter(result.content)
         try:
             first = next(iterator, _END)
-        except Exception as exc:
-            fail(job, request, exc)
+            writer = job.start_stream(result.status_code, self._headers(result, first))
+        except BaseException as exc:
+            fail(job, request, exc) if isinstance(exc, Exception) else None
             _close(iterator)
+            request.close()
+            if not isinstance(exc, Exception):
+                raise
             return
-        writer = job.start_stream(result.status_code, self._headers(result, first))
 
         def finish() -> None:
             _close(iterator)
             request.close()
 
         rest = iterator if first is _END else _prepend(first, iterator)
-        self.feed(writer, rest, finish, name)
+        self.feed(writer, rest, finish, name, park=park)
 
 
 class SyncFeed:
-    """One sync iterator fed to its stream a chunk at a time by whichever worker thread
-    runs it; parked, it holds no thread."""
+    """One sync iterator fed to its stream a chunk at a time. Parked, it holds no thread:
+    it keeps the context it started in and the database connections it was using, and
+    whichever worker resumes it runs it with them (Django's connections are per thread,
+    and a query's cursor may be open across chunks)."""
 
-    __slots__ = ("pump", "writer", "iterator", "finish", "name", "pending", "parked_at")
+    __slots__ = (
+        "pump",
+        "writer",
+        "iterator",
+        "finish",
+        "name",
+        "parks",
+        "pending",
+        "parked_at",
+        "context",
+        "connections",
+        "travelled",
+    )
 
     def __init__(
         self,
@@ -278,16 +329,44 @@ class SyncFeed:
         iterator: Iterator[Any],
         finish: Callable[[], None],
         name: str,
+        parks: bool,
     ) -> None:
         self.pump = pump
         self.writer = writer
         self.iterator = iterator
         self.finish = finish
         self.name = name
+        self.parks = parks
         self.pending: bytes | None = None  # a chunk the client had no room for yet
         self.parked_at = 0.0
+        self.context = contextvars.copy_context()
+        # The connections it carries while parked, and whether it ever left its thread.
+        self.connections: dict[str, Any] = {}
+        self.travelled = False
 
     def run(self) -> None:
+        """Feeds until the stream ends or parks, on the thread that calls it. Once the feed
+        has travelled, this thread's own connections step aside while it runs."""
+        own = install_connections(self.connections) if self.travelled else None
+        ended = True
+        try:
+            ended = self.context.run(self._feed)
+        finally:
+            if ended:
+                self._close_stream()
+            if own is not None:
+                carried = take_thread_connections()
+                install_connections(own)
+                if ended:
+                    release_connections(carried)
+                    self.connections = {}
+                else:
+                    self.connections = _carry(carried)
+            if ended:
+                self.pump.done(self)
+
+    def _feed(self) -> bool:
+        """True once the stream has ended, False when it parked."""
         writer = self.writer
         try:
             while True:
@@ -295,28 +374,62 @@ class SyncFeed:
                 if data is None:
                     item = next(self.iterator, _END)
                     if item is _END:
-                        break
+                        return True
                     data = self.pending = encode_chunk(item)
+                if not self.parks:
+                    if not writer.write(data):
+                        return True  # the client went away, or read nothing in time
+                    self.pending = None
+                    continue
                 state = writer.send(data)
                 if state == 1:
                     if self.pump.park(self):
-                        return  # a worker carries on when the client has made room
+                        if not self.travelled:
+                            # Parked on the thread it started on: it takes that thread's
+                            # connections along (the thread opens new ones when it needs).
+                            self.travelled = True
+                            self.connections = _carry(take_thread_connections())
+                        return False  # a worker carries on when the client has read
                     continue
                 self.pending = None
                 if state == 2:
-                    break  # the client went away: stop producing
+                    return True  # the client went away: stop producing
         except Exception:
             logger.exception("streamed response of %s failed", self.name)
-        self.end()
+            writer.fail()  # the client sees a broken response, not a short complete one
+            return True
 
-    def end(self) -> None:
+    def _close_stream(self) -> None:
         try:
             self.writer.close()
-            self.finish()
+            self.context.run(self.finish)
         except Exception:
             logger.exception("closing the stream of %s failed", self.name)
+
+    def end(self) -> None:
+        """Ends a parked feed from outside any run (its client gone, shutdown)."""
+        try:
+            if self.travelled:
+                own = install_connections(self.connections)
+                try:
+                    self._close_stream()
+                finally:
+                    carried = take_thread_connections()
+                    install_connections(own)
+                    release_connections(carried)
+                    self.connections = {}
+            else:
+                self._close_stream()
         finally:
             self.pump.done(self)
+
+
+def _carry(connections: dict[str, Any]) -> dict[str, Any]:
+    """Connections a parked feed takes along: allowed to be used from another thread."""
+    for conn in connections.values():
+        if not conn.allow_thread_sharing:
+            conn.inc_thread_sharing()
+    return connections
 
 
 def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

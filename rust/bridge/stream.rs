@@ -140,6 +140,14 @@ impl StreamWriter {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
+    /// Ends the body as broken (its producer failed; the failure is logged by the
+    /// caller): the connection is dropped, so the client does not take a truncated body
+    /// for a complete one.
+    fn fail(&self) {
+        self.waker.aborted.store(true, Ordering::Release);
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
     /// Queues the chunk without blocking: 0 sent; 1 full (the event loop will be told,
     /// through the bridge, when there is room: wait, then call again); 2 client gone.
     fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<u8> {

@@ -109,6 +109,9 @@ struct ChannelBody {
 
 impl Drop for ChannelBody {
     fn drop(&mut self) {
+        // Closed first: a producer woken by `ended` then sees the client gone, not a
+        // full channel it would wait on.
+        self.chunks.close();
         self.waker.ended();
     }
 }

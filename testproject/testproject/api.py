@@ -452,7 +452,5 @@ class BoardIsOpen(BaseGuard):
 async def ws_staff(websocket: WebSocket):
     await websocket.accept()
     user = await websocket.auser()
-    await websocket.send_json(
-        {"user": user.username, "via": websocket.context.get("auth_backend")}
-    )
+    await websocket.send_json({"user": user.username, "via": websocket.context.get("auth_backend")})
     await websocket.close()

@@ -22,6 +22,35 @@ def file_view(request):
     return FileResponse(open(__file__, "rb"), as_attachment=True, filename="urls.py")
 
 
+def slow_view(request):
+    """A page that takes ?seconds= to render (for the timeout tests)."""
+    import time
+
+    time.sleep(min(float(request.GET.get("seconds", "1")), 10.0))
+    return HttpResponse("slow page", content_type="text/plain")
+
+
+def numbers_stream_view(request):
+    """Numbers read from the database a hundred at a time, one cursor open across every
+    chunk of the stream (``?count=``, each line padded by ``?pad=`` bytes)."""
+    from django.db import connection
+
+    count = int(request.GET.get("count", "1000"))
+    pad = "." * int(request.GET.get("pad", "0"))
+
+    def produce():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+                "SELECT i FROM n",
+                [count],
+            )
+            while rows := cursor.fetchmany(100):
+                yield "".join(f"{i} {pad}\n" for (i,) in rows)
+
+    return StreamingHttpResponse(produce(), content_type="text/plain")
+
+
 def slow_stream_view(request):
     import time
 
@@ -71,6 +100,8 @@ urlpatterns = [
     path("django/plain/", plain_view),
     path("django/stream/", stream_view),
     path("django/file/", file_view),
+    path("django/slow/", slow_view),
+    path("django/numbers/", numbers_stream_view),
     path("django/slow-stream/", slow_stream_view),
     path("django/boom/", boom_view),
     path("django/upload/", upload_view),

@@ -166,3 +166,60 @@ def test_tokens_over_8_kib_are_refused_before_any_crypto():
     with pytest.raises(InvalidToken):
         decode_jwt(padded, secret=SECRET)
     assert decode_jwt(token(pad="x" * 100), secret=SECRET)["pad"] == "x" * 100
+
+
+def test_compression_defaults_fallback_and_what_is_left_alone(settings):
+    from django_bolt.middleware import CompressionMiddleware
+    from django_bolt.responses import Response
+
+    settings.BOLT_COMPRESSION = {"backend": "zstd", "minimum_size": 10_000}
+    # The API's own compression replaces the project's (zstd, 10 KB).
+    api = BoltAPI(middleware=[CompressionMiddleware(backend="brotli")])
+
+    @api.get("/text/{size}")
+    async def text(size: int):
+        return Response(b"a" * size, media_type="text/plain")
+
+    @api.get("/png")
+    async def png():
+        return Response(b"\x89PNG" + b"\x00" * 4000, media_type="image/png")
+
+    @api.get("/encoded")
+    async def encoded():
+        return Response(b"b" * 4000, media_type="text/plain", headers={"Content-Encoding": "x"})
+
+    def encoding(client, path, accept):
+        return client.get(path, headers={"Accept-Encoding": accept}).headers.get("content-encoding")
+
+    with TestClient(api, django_fallback=False) as client:
+        assert encoding(client, "/text/600", "br, gzip") == "br"
+        # Under the 500-byte default: sent as it is.
+        assert encoding(client, "/text/400", "br, gzip") is None
+        # A client without Brotli gets gzip (gzip_fallback).
+        assert encoding(client, "/text/600", "gzip") == "gzip"
+        assert encoding(client, "/png", "br, gzip") is None
+        assert encoding(client, "/encoded", "br, gzip") == "x"
+
+
+def test_a_route_may_use_jwt_bearer_and_token_helpers_read_no_database():
+    """JWTBearer is JWTAuthentication under its other name; create_jwt_for_user works
+    from the user object alone (this test has no database access at all)."""
+    from django.contrib.auth.models import User
+
+    from django_bolt.auth import JWTBearer, create_jwt_for_user
+
+    user = User(pk=5, username="nodb", is_staff=True)
+    tok = create_jwt_for_user(user, secret=SECRET, permissions=["blog.view_post"])
+    api = BoltAPI()
+
+    @api.get("/bearer", auth=[JWTBearer(secret_key=SECRET)], guards=[IsAuthenticated()])
+    async def bearer_route(request: Request):
+        c = request.context
+        return {"user": c["user_id"], "staff": c["is_staff"], "perms": c["permissions"]}
+
+    with TestClient(api, django_fallback=False) as client:
+        assert client.get("/bearer", headers=bearer(tok)).json() == {
+            "user": "5",
+            "staff": True,
+            "perms": ["blog.view_post"],
+        }

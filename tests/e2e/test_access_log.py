@@ -3,6 +3,7 @@ or JSON), request ids, Python logging when LOGGING asks for it, ``--log-level``.
 
 import json
 import re
+import socket
 import subprocess
 import sys
 
@@ -79,6 +80,43 @@ def test_gunicorn_atoms_and_json(bolt):
         assert record["remote_addr"] == "127.0.0.1" and record["protocol"] == "HTTP/1.1"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
         assert record["duration_ms"] >= 0
+
+
+def test_the_other_atoms_escaping_and_a_stream_logged_at_its_end(bolt, e2e_static):
+    fmt = "%(h)s %(l)s %(u)s %(H)s %(r)s b=%(b)s T=%(T)s D=%(D)s L=%(L)s p=%(p)s a=%(a)s"
+    env = {"BOLT_STATIC_ROOT": str(e2e_static)}
+    with bolt("--access-log", "--access-log-format", fmt, env=env) as server:
+        # A 304 has no body: %(b)s is "-". A header cannot forge fields: quotes and
+        # bytes outside printable ASCII come out escaped.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(
+                b"GET /api/hello HTTP/1.1\r\nHost: x\r\n"
+                b'User-Agent: a" 200 x\xe9\r\nConnection: close\r\n\r\n'
+            )
+            while s.recv(65536):
+                pass
+        line = wait_for(lambda: [x for x in server.log.splitlines() if " a=a" in x])[0]
+        assert re.fullmatch(
+            r"127\.0\.0\.1 - - HTTP/1\.1 GET /api/hello HTTP/1\.1 b=\d+ T=\d+ D=\d+ "
+            r"L=\d+\.\d+ p=\d+ " + re.escape('a=a\\" 200 x\\xe9'),
+            line,
+        ), line
+        assert int(line.split(" p=")[1].split()[0]) == server.proc.pid
+        etag = httpx.get(f"{server.url}/static/admin/css/base.css").headers["etag"]
+        not_modified = httpx.get(
+            f"{server.url}/static/admin/css/base.css", headers={"If-None-Match": etag}
+        )
+        assert not_modified.status_code == 304
+        assert wait_for(
+            lambda: [x for x in server.log.splitlines() if "base.css" in x and " b=- " in x]
+        )
+        # A streamed answer is logged once its last byte is out: its duration covers the
+        # whole stream (the slow stream takes over a second).
+        httpx.get(f"{server.url}/django/slow-stream/", timeout=30)
+        streamed = wait_for(
+            lambda: [x for x in server.log.splitlines() if "/django/slow-stream/" in x]
+        )[0]
+        assert int(streamed.split(" D=")[1].split()[0]) >= 1_000_000
 
 
 def test_through_python_logging_when_logging_configures_it(bolt, tmp_path):

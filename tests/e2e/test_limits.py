@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from django_bolt.testing.process import free_port
-from tests.conftest import wait_for
+from tests.conftest import answer, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -53,6 +53,17 @@ def test_a_slow_django_view_gets_an_html_504_for_a_browser(bolt):
         # A stream starts its answer at once: the timeout is about starting, not finishing.
         assert response.status_code == 200
         assert response.text == "part 0\npart 1\npart 2\n"
+
+
+def test_a_slow_django_page_gets_504_as_html_for_a_browser_and_json_otherwise(bolt):
+    with bolt("--timeout", "0.3") as server, httpx.Client(base_url=server.url) as client:
+        page = client.get("/django/slow/?seconds=2", headers={"Accept": BROWSER})
+        assert page.status_code == 504
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<h1>504 Gateway Timeout</h1>" in page.text
+        assert "No answer within 0.3 seconds" in page.text
+        other = client.get("/django/slow/?seconds=2")
+        assert answer(other) == (504, {"detail": "No answer within 0.3 seconds"})
 
 
 def test_max_pending_answers_503_at_once_beyond_the_limit(bolt):
@@ -219,6 +230,43 @@ def test_clients_that_do_not_read_a_stream_hold_no_python_thread(bolt):
         # Their clients gone, the parked streams end; the site serves on.
         with httpx.Client(base_url=server.url, timeout=5) as client:
             assert client.get("/django/plain/").status_code == 200
+
+
+def test_a_parked_stream_keeps_its_database_cursor_on_any_thread(bolt):
+    """A Django stream reading rows through one open cursor, to a client that has not
+    read yet. With a single Python thread, other pages are served meanwhile (so the
+    stream is parked, not holding the thread), each closing the thread's old connections
+    as Django does; then the stream resumes with its own connection and cursor, and
+    every row arrives, in order."""
+    count = 200_000  # about 20 MB: more than the socket buffers hold
+    with bolt("--threads", "1", "--timeout", "0") as server:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        s.sendall(
+            f"GET /django/numbers/?count={count}&pad=100 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert s.recv(16, socket.MSG_PEEK).startswith(b"HTTP/1.1 200")
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for _ in range(10):
+                assert client.get("/django/plain/").status_code == 200
+        received = bytearray()
+        while not received.endswith(b"0\r\n\r\n"):
+            chunk = s.recv(1 << 20)
+            assert chunk, "the stream ended early"
+            received += chunk
+        s.close()
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    # Undo the chunked framing, then every number in order.
+    parts, at = [], 0
+    while True:
+        end = body.index(b"\r\n", at)
+        size = int(body[at:end], 16)
+        if size == 0:
+            break
+        parts.append(body[end + 2 : end + 2 + size])
+        at = end + 4 + size
+    numbers = [int(line.split()[0]) for line in b"".join(parts).decode().splitlines()]
+    assert numbers == list(range(1, count + 1))
 
 
 def test_a_client_that_reads_nothing_is_dropped_after_the_send_timeout(bolt):

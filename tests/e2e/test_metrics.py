@@ -201,3 +201,24 @@ def test_readyz_waits_for_a_database_that_does_not_answer(bolt):
             assert httpx.get(f"http://127.0.0.1:{metrics_port}/healthz").status_code == 200
     finally:
         silent.close()
+
+
+def test_metrics_host_and_the_static_label(bolt, e2e_static):
+    port = free_port()
+    env = {"BOLT_STATIC_ROOT": str(e2e_static)}
+    with bolt("--metrics-port", str(port), "--metrics-host", "127.0.0.2", env=env) as server:
+        health = httpx.get(f"http://127.0.0.2:{port}/healthz")
+        assert health.text == "ok\n"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert httpx.get(f"{server.url}/static/admin/css/base.css").status_code == 200
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = httpx.get(f"http://127.0.0.2:{port}/metrics").text
+        routes = {
+            s.labels.get("route")
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "django_bolt_requests_total"
+        }
+        assert "static" in routes, routes

@@ -201,3 +201,40 @@ def test_the_supervisor_kills_a_worker_that_outlives_the_shutdown_timeout(bolt):
         assert time.monotonic() - started >= 1
     assert f"worker pid {workers[0]} did not stop in time; killing it" in server.log
     assert group(server.proc.pid).get(workers[0], "Z") == "Z"  # gone (or not yet reaped)
+
+
+def test_a_draining_worker_says_connection_close_to_keep_alive_clients(bolt):
+    """Past its budget (checked a few times a second) a worker drains: its answers say
+    Connection: close and it closes the connection, so a keep-alive client (a proxy's
+    upstream pool) moves to another worker instead of holding the old one alive."""
+    import socket
+
+    with bolt("--max-requests", "5") as server:
+        heads = []
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            while len(heads) < 500:
+                s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while b"Hello, World!" not in answer:
+                    chunk = s.recv(65536)
+                    assert chunk, "closed without an answer"
+                    answer += chunk
+                heads.append(answer.split(b"\r\n\r\n")[0].lower())
+                if b"connection: close" in heads[-1]:
+                    break
+                time.sleep(0.01)
+            assert b"connection: close" in heads[-1]
+            assert s.recv(65536) == b""  # and the worker closes it
+        assert all(h.startswith(b"http/1.1 200") for h in heads)
+        assert len(heads) >= 5
+
+
+def test_workers_ignore_sighup(bolt):
+    with bolt("--processes", "2") as server:
+        workers = wait_for(lambda: len(c := children(server.proc.pid)) == 2 and c)
+        os.kill(workers[0], signal.SIGHUP)
+        with httpx.Client(base_url=server.url) as client:
+            for _ in range(20):
+                assert client.get("/api/hello").status_code == 200
+        assert children(server.proc.pid) == workers
+        assert "reload" not in server.log.lower()

@@ -450,3 +450,23 @@ def test_host_port_argument_as_runserver_takes_it(e2e_db):
         assert f"serving http://127.0.0.1:{port}/" in server.log
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("batch", ["1", "0"])
+def test_the_threads_that_hand_work_over_run_under_sched_batch(bolt, batch):
+    """architecture.md: the Actix threads and the event loop's thread run under
+    SCHED_BATCH; BOLT_BATCH_SCHED=0 leaves every thread as it was."""
+    with bolt(env={"BOLT_BATCH_SCHED": batch}) as server:
+        assert httpx.get(f"{server.url}/api/hello").status_code == 200
+        tasks = Path(f"/proc/{server.proc.pid}/task")
+        main = (tasks / str(server.proc.pid) / "comm").read_text().strip()
+        policies = {}
+        for task in tasks.iterdir():
+            name = (task / "comm").read_text().strip()
+            policies[name] = policies.get(name, set()) | {os.sched_getscheduler(int(task.name))}
+    batched = {name for name, kinds in policies.items() if os.SCHED_BATCH in kinds}
+    if batch == "1":
+        assert main in batched  # the event loop runs on the main thread
+        assert len(batched) >= 2, policies
+    else:
+        assert batched == set(), policies

@@ -150,3 +150,43 @@ def test_the_supervisor_feeds_systemds_watchdog(e2e_db, tmp_path):
     assert proc.pid not in senders[b"READY=1"]  # each worker says it serves
     stop(proc)
     notify.close()
+
+
+def test_a_stale_socket_file_is_replaced_and_fd_comes_before_uds(e2e_db, tmp_path):
+    # A socket file left behind by a server that is gone (bound, never served).
+    path = tmp_path / "stale.sock"
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(path))
+    leftover.close()
+    assert path.exists()
+    # --fd and --uds together: the descriptor is served, the Unix socket left alone.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    both = start(["--fd", str(fd), "--uds", str(path)], e2e_db, pass_fds=(fd,))
+    listener.close()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        assert wait_serving(client).status_code == 200
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        with pytest.raises(OSError):
+            probe.connect(str(path))
+    assert f"serving http://127.0.0.1:{port}/" in stop(both)
+    # Alone, --uds replaces the stale file and serves on it.
+    proc = start(["--uds", str(path)], e2e_db)
+    wait_unix(path)
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, base_url="http://bolt") as client:
+        assert client.get("/api/hello").json() == {"message": "Hello, World!"}
+    stop(proc)
+
+
+def test_listen_fds_for_another_process_is_not_taken(e2e_db):
+    """LISTEN_FDS whose LISTEN_PID names another process (a variable inherited by a
+    child) is left alone: runbolt binds its own --port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start(["--port", str(port)], e2e_db, env={"LISTEN_FDS": "1", "LISTEN_PID": "1"})
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        assert wait_serving(client).status_code == 200
+    assert f"serving http://127.0.0.1:{port}/" in stop(proc)

@@ -126,3 +126,36 @@ def test_hsts_on_api_answers_and_django_pages_alike(bolt, cert_files, client_con
             assert client.get(path).headers["strict-transport-security"] == "max-age=3600", path
             said_http = client.get(path, headers={"X-Forwarded-Proto": "http"})
             assert "strict-transport-security" not in said_http.headers, path
+
+
+def test_a_key_of_another_certificate_and_tls_on_a_unix_socket_are_refused(
+    authority, cert_files, tmp_path
+):
+    cert, _ = cert_files
+    other = authority.issue_cert("127.0.0.1")
+    other_key = tmp_path / "other-key.pem"
+    other.private_key_pem.write_to_path(str(other_key))
+    mismatched = refused_start("--ssl-certfile", cert, "--ssl-keyfile", str(other_key))
+    assert "do not make a TLS identity" in mismatched.stderr, mismatched.stderr
+    on_uds = refused_start(
+        "--ssl-certfile", cert, "--ssl-keyfile", cert_files[1], "--uds", str(tmp_path / "s.sock")
+    )
+    assert "TLS is served on TCP sockets only" in on_uds.stderr, on_uds.stderr
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_1_2_and_1_3_are_both_served(tls_server, authority, version):
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    context.minimum_version = context.maximum_version = version
+    with httpx.Client(base_url=tls_server.url, verify=context) as client:
+        answer = client.get("/api/whoami")
+        assert answer.json()["scheme"] == "https"
+        stream = answer.extensions["network_stream"]
+        assert (
+            stream.get_extra_info("ssl_object").version()
+            == {
+                ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                ssl.TLSVersion.TLSv1_3: "TLSv1.3",
+            }[version]
+        )

@@ -254,7 +254,20 @@ def test_debug_returns_technical_page_to_html_clients():
         assert "Traceback" in html.text
         as_json = client.get("/boom", headers={"accept": "application/json"})
         assert as_json.status_code == 500
-        assert as_json.json()["detail"] == "RuntimeError: secret internals"
+        body = as_json.json()
+        assert body["detail"] == "RuntimeError: secret internals"
+        assert "secret internals" in "".join(body["traceback"])
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_the_client_follows_settings_debug_unless_told(settings, debug):
+    settings.DEBUG = debug
+    with TestClient(api, django_fallback=False) as client:
+        body = client.get("/boom", headers={"accept": "application/json"}).json()
+    if debug:
+        assert body["detail"] == "RuntimeError: secret internals" and body["traceback"]
+    else:
+        assert body == {"detail": "Internal Server Error"}
 
 
 def test_custom_handler_can_fall_back_to_the_default(caplog):

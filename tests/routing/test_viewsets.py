@@ -113,6 +113,19 @@ class PrivateViewSet(ViewSet):
         return {"user_id": request.context["user_id"]}
 
 
+@api.viewset("/attrs")
+class AttributesViewSet(ViewSet):
+    """auth, guards and tags as class attributes; one instance per request."""
+
+    auth = [JWTAuthentication(secret=SECRET)]
+    guards = [IsAuthenticated()]
+    tags = ["attributes"]
+
+    async def list(self, request):
+        self.seen = getattr(self, "seen", 0) + 1  # a fresh instance starts from nothing
+        return {"seen": self.seen, "same_request": self.request is request}
+
+
 @pytest.fixture(scope="module")
 def client():
     with TestClient(api) as c:
@@ -162,6 +175,17 @@ def test_auth_and_guards_on_the_class(client):
     token = create_jwt_for_user(type("U", (), {"pk": 5, "is_staff": False})(), secret=SECRET)
     r = client.get("/private", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json() == {"user_id": "5"}
+
+
+def test_class_attributes_and_a_new_instance_per_request(client):
+    assert client.get("/attrs").status_code == 401
+    token = create_jwt_for_user(type("U", (), {"pk": 6, "is_staff": False})(), secret=SECRET)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert [client.get("/attrs", headers=headers).json() for _ in range(2)] == [
+        {"seen": 1, "same_request": True}
+    ] * 2
+    document = client.get("/openapi.json").json()
+    assert document["paths"]["/attrs"]["get"]["tags"] == ["attributes"]
 
 
 def test_registration_errors():

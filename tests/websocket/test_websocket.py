@@ -317,3 +317,22 @@ def test_configured_message_limit(tight_server):
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
     assert closed.value.rcvd.code == 1009
+
+
+def test_a_client_ping_is_answered_and_its_close_frame_echoed(server):
+    """websockets.md: pings from the client get a pong with the same data; a close frame
+    from the client is answered with a close frame carrying its code."""
+    sock = raw_handshake(server.port, "/api/ws/echo")
+    sock.sendall(masked_frame(0x9, b"hi"))
+    frames = read_frames(sock, 0xA, timeout=5)
+    assert frames[-1] == (0xA, b"hi")
+    sock.sendall(masked_frame(0x8, struct.pack("!H", 4002)))
+    assert read_close_code(sock) == 4002
+    sock.close()
+
+
+def test_an_unknown_opcode_closes_with_1002(server):
+    sock = raw_handshake(server.port, "/api/ws/echo")
+    sock.sendall(masked_frame(0x3, b"reserved"))
+    assert read_close_code(sock) == 1002
+    sock.close()

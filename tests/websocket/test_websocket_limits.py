@@ -47,8 +47,9 @@ def start(e2e_db, nofile=None, env=None):
     return server
 
 
-def handshake(port, path="/api/ws/echo"):
-    """A raw handshake; the socket and the status line's code."""
+def handshake(port, path="/api/ws/echo", heads=None):
+    """A raw handshake; the socket and the status line's code (the head is appended to
+    ``heads`` when given)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
@@ -61,6 +62,8 @@ def handshake(port, path="/api/ws/echo"):
         if not chunk:
             break
         head += chunk
+    if heads is not None:
+        heads.append(head.split(b"\r\n\r\n")[0].decode("latin-1").lower())
     return sock, int(head.split(b" ", 2)[1])
 
 
@@ -100,8 +103,10 @@ def test_one_address_can_be_held_to_a_few_connections(e2e_db):
     try:
         first, a = handshake(server.port)
         second, b = handshake(server.port)
-        third, c = handshake(server.port)
+        heads = []
+        third, c = handshake(server.port, heads=heads)
         assert (a, b, c) == (101, 101, 429)
+        assert "\r\nretry-after: " in heads[0], heads[0]
         third.close()
         first.close()
         for _ in range(50):
