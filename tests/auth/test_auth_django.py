@@ -99,6 +99,30 @@ def test_session_authentication_with_django_permissions():
         assert client.get("/profile").status_code == 401
 
 
+loose_api = BoltAPI(auth=[SessionAuthentication(enforce_csrf=False)])
+
+
+@loose_api.post("/login", auth=[])
+async def loose_login(request: Request, username: str, password: str):
+    user = await get_user_model().objects.filter(username=username).afirst()
+    await alogin(request, user)
+    return {"status": "ok"}
+
+
+@loose_api.post("/write", guards=[IsAuthenticated])
+async def loose_write(request: Request):
+    return {"written": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enforce_csrf_false_lets_session_writes_through_without_a_token():
+    get_user_model().objects.create_user("tess", password="pw-tess-123456")
+    with TestClient(loose_api) as client:
+        assert client.post("/write").status_code == 401
+        client.post("/login", params={"username": "tess", "password": "pw-tess-123456"})
+        assert client.post("/write").json() == {"written": True}
+
+
 token_api = BoltAPI(auth=[JWTAuthentication(secret=SECRET)])
 
 
@@ -386,3 +410,28 @@ def test_one_limit_across_the_processes_of_one_runbolt(bolt, redis_prefix):
     # Between them the two workers let through the bucket's four, no more.
     assert codes.count(200) == 4
     assert codes.count(429) == len(codes) - 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acreate_jwt_for_user_embeds_permissions_and_groups():
+    """The token states the user's grants, so guards decide from it alone: a group
+    removed afterwards does not change what that token may do."""
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth.models import Group, Permission
+
+    from django_bolt.auth import acreate_jwt_for_user
+    from django_bolt.auth.token import decode_jwt
+
+    User = get_user_model()
+    ed = User.objects.create_user("ed")
+    editors = Group.objects.create(name="editors")
+    editors.permissions.add(Permission.objects.get(codename="add_group"))
+    ed.groups.add(editors)
+    token = async_to_sync(acreate_jwt_for_user)(ed, secret=SECRET)
+    claims = decode_jwt(token, secret=SECRET)
+    assert claims["permissions"] == ["auth.add_group"] and claims["roles"] == ["editors"]
+    ed.groups.clear()
+    with TestClient(token_api) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/articles", headers=headers).json() == {"by": "ed"}
+        assert client.get("/editors", headers=headers).json() == {"ok": True}

@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_bolt import BoltAPI, Request
 from django_bolt.auth import JWTAuthentication, encode_jwt
 from django_bolt.cache import cache_page
+from django_bolt.middleware import rate_limit
 from django_bolt.responses import JSON, StreamingResponse
 from django_bolt.testing import TestClient
 
@@ -105,6 +106,31 @@ async def short():
     return {"call": counted("short")}
 
 
+@api.get("/no-store")
+@cache_page(60)
+async def no_store():
+    return JSON({"call": counted("no-store")}, headers={"Cache-Control": "no-store"})
+
+
+@api.get("/public")
+@cache_page(60)
+async def public():
+    return JSON({"call": counted("public")}, headers={"Cache-Control": "public, max-age=5"})
+
+
+@api.get("/limited-cached")
+@rate_limit(rps=0.01, burst=2)
+@cache_page(60)
+async def limited_cached():
+    return {"call": counted("limited-cached")}
+
+
+@api.get("/bare")
+@cache_page(60)
+async def bare(request: Request):
+    return {"call": counted("bare")}
+
+
 def bearer(sub):
     token = encode_jwt({"sub": sub, "exp": int(time.time()) + 300}, secret=SECRET)
     return {"Authorization": f"Bearer {token}"}
@@ -171,7 +197,7 @@ def test_the_django_cache_is_shared_behind_each_process():
 
 @pytest.mark.parametrize(
     "path",
-    ["/cookie", "/private", "/missing", "/stream", "/session"],
+    ["/cookie", "/private", "/missing", "/stream", "/session", "/no-store"],
 )
 def test_answers_that_are_never_kept(client, path):
     for _ in range(2):
@@ -306,3 +332,58 @@ def test_rust_keeps_only_what_qualifies_and_never_sends_the_marker(client):
         assert "x-bolt-cache-ttl" not in r.headers
     assert calls["forged"] == 2  # an answer setting a cookie is never kept
     assert "x-bolt-cache-ttl" not in client.get("/plain-marker").headers
+
+
+def test_the_handlers_own_cache_control_is_kept_as_sent(client):
+    first = client.get("/public")
+    assert first.headers["cache-control"] == "public, max-age=5"
+    again = client.get("/public")
+    assert (again.json(), again.headers["cache-control"]) == ({"call": 1}, "public, max-age=5")
+
+
+def test_rate_limits_apply_to_hits_and_a_bare_authorization_header_bypasses(client):
+    statuses = [client.get("/limited-cached").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert calls["limited-cached"] == 1  # the second was a hit, the third refused
+    assert client.get("/bare").json() == {"call": 1}
+    assert client.get("/bare").json() == {"call": 1}
+    # A credential the route does not even check still bypasses: never served shared.
+    assert client.get("/bare", headers={"Authorization": "Basic eDp5"}).json() == {"call": 2}
+
+
+def test_clearing_djangos_cache_does_not_reach_rust_memory(client):
+    from django.core.cache import cache
+
+    assert client.get("/data?page=9").json() == {"page": 9, "call": 1}
+    cache.clear()
+    before = client.handed_over
+    assert client.get("/data?page=9").json() == {"page": 9, "call": 1}
+    assert client.handed_over == before
+
+
+def test_a_named_cache_and_a_key_prefix(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "reports": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "r"},
+    }
+    from django.core.cache import caches
+
+    def site(prefix):
+        one = BoltAPI()
+
+        @one.get("/named")
+        @cache_page(60, cache="reports", key_prefix=prefix)
+        async def named_route():
+            return {"site": prefix, "call": counted("named")}
+
+        return one
+
+    with TestClient(site("a")) as c:
+        assert c.get("/named").json() == {"site": "a", "call": 1}
+    assert caches["reports"]._cache and not caches["default"]._cache
+    # Another site sharing the cache computes its own answer for the same path.
+    with TestClient(site("b")) as c:
+        assert c.get("/named").json() == {"site": "b", "call": 2}
+    # A fresh client of the first site (empty Rust memory) finds its answer in the cache.
+    with TestClient(site("a")) as c:
+        assert c.get("/named").json() == {"site": "a", "call": 1}

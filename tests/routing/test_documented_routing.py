@@ -4,11 +4,14 @@ one-body rule, Django responses from handlers, and the document's own settings."
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 import pytest
 from django.http import HttpResponse
 
-from django_bolt import BoltAPI, Request, WebSocket
+from django_bolt import BoltAPI, Depends, Query, Request, WebSocket
+from django_bolt.auth import JWTAuthentication, SessionAuthentication
 from django_bolt.openapi import OpenAPIInfo
 from django_bolt.param_functions import Body
 from django_bolt.testing import TestClient
@@ -166,3 +169,148 @@ def test_post_init_may_refuse_with_value_error(client):
         422,
         {"detail": [{"loc": ["body"], "msg": "Field required", "type": "missing"}]},
     )
+
+
+@api.post("/upload-detail")
+async def upload_detail(request: Request):
+    upload = await request.file("doc")
+    first = await upload.read()
+    upload.seek(0)
+    again = b"".join(upload.chunks())
+    return {
+        "name": upload.filename,
+        "type": upload.content_type,
+        "size": upload.size,
+        "header": upload.headers.get("content-type"),
+        "same": first == again == b"hello upload",
+    }
+
+
+@api.get("/info/{item}")
+async def info(request: Request, item: str):
+    request.tenant = "acme"  # a request takes attributes of its own
+    request.state.seen = True
+    return {
+        "method": request.method,
+        "dict_method": request.get("method"),
+        "path": request.path,
+        "query": request.query,
+        "query_lists": request.query_lists,
+        "params": request.params,
+        "header": request.headers.get("X-Probe"),
+        "dict_header": request["headers"].get("x-probe"),
+        "cookies": request.cookies,
+        "COOKIES": dict(request.COOKIES),
+        "meta_method": request.META["REQUEST_METHOD"],
+        "client": list(request.client)[0],
+        "tenant": request.tenant,
+        "state": request.state.seen,
+    }
+
+
+def test_an_upload_reads_again_after_seek_and_carries_its_headers(client):
+    answer_ = client.post(
+        "/upload-detail", files={"doc": ("notes.txt", b"hello upload", "text/plain")}
+    )
+    assert answer_.json() == {
+        "name": "notes.txt",
+        "type": "text/plain",
+        "size": 12,
+        "header": "text/plain",
+        "same": True,
+    }
+
+
+def test_the_request_surface_as_documented(client):
+    got = client.get(
+        "/info/pen?a=1&a=2&b=x", headers={"X-Probe": "yes", "Cookie": "sid=abc; theme=dark"}
+    ).json()
+    assert got == {
+        "method": "GET",
+        "dict_method": "GET",
+        "path": "/info/pen",
+        "query": {"a": "2", "b": "x"},
+        "query_lists": {"a": ["1", "2"], "b": ["x"]},
+        "params": {"item": "pen"},
+        "header": "yes",
+        "dict_header": "yes",
+        "cookies": {"sid": "abc", "theme": "dark"},
+        "COOKIES": {"sid": "abc", "theme": "dark"},
+        "meta_method": "GET",
+        "client": "127.0.0.1",
+        "tenant": "acme",
+        "state": True,
+    }
+
+
+def test_the_error_functions_return_status_headers_and_body():
+    import json
+
+    from django_bolt.error_handlers import (
+        generic_exception_handler,
+        handle_exception,
+        http_exception_handler,
+        request_validation_error_handler,
+    )
+    from django_bolt.exceptions import NotFound, RequestValidationError, Unauthorized
+
+    def decoded(result):
+        status, headers, body = result
+        return status, dict(headers or []), json.loads(body)
+
+    assert decoded(handle_exception(NotFound(), debug=False)) == (
+        404,
+        {"content-type": "application/json"},
+        {"detail": "Not Found"},
+    )
+    status, headers, body = decoded(
+        http_exception_handler(Unauthorized(detail="no", headers={"WWW-Authenticate": "Bearer"}))
+    )
+    assert (status, headers.get("WWW-Authenticate"), body) == (401, "Bearer", {"detail": "no"})
+    errors = [{"loc": ["body", "x"], "msg": "bad", "type": "value_error"}]
+    assert decoded(request_validation_error_handler(RequestValidationError(errors)))[::2] == (
+        422,
+        {"detail": errors},
+    )
+    assert decoded(generic_exception_handler(RuntimeError("hidden"), debug=False))[::2] == (
+        500,
+        {"detail": "Internal Server Error"},
+    )
+    assert decoded(handle_exception(RuntimeError("hidden"), debug=False))[::2] == (
+        500,
+        {"detail": "Internal Server Error"},
+    )
+
+
+def tenant(tenant_id: Annotated[str, Query(description="The tenant")]) -> str:
+    return tenant_id
+
+
+def test_parameter_details_and_security_alternatives_in_the_document():
+    doc_api = BoltAPI()
+
+    @doc_api.get(
+        "/search",
+        auth=[JWTAuthentication(secret="s" * 32), SessionAuthentication()],
+    )
+    async def search(
+        q: Annotated[str, Query(min_length=2, max_length=5, pattern="^[a-z]+$")],
+        old: Annotated[int | None, Query(deprecated=True)] = None,
+        secret: Annotated[str | None, Query(include_in_schema=False)] = None,
+        who: str = Depends(tenant),
+    ):
+        return {}
+
+    with TestClient(doc_api, django_fallback=False) as client:
+        op = client.get("/openapi.json").json()["paths"]["/search"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) == {"q", "old", "tenant_id"}
+    assert params["q"]["required"] is True
+    assert {k: params["q"]["schema"][k] for k in ("minLength", "maxLength", "pattern")} == {
+        "minLength": 2,
+        "maxLength": 5,
+        "pattern": "^[a-z]+$",
+    }
+    assert params["old"]["deprecated"] is True
+    assert params["tenant_id"]["description"] == "The tenant"
+    assert len(op["security"]) == 2 and all(len(s) == 1 for s in op["security"])

@@ -134,6 +134,10 @@ def test_create_validates_from_the_model(client, world):
     assert error({"title": "t", "author": ada.id, "rating": 5})["loc"] == ["body", "rating"]
     r = client.post("/articles", json={"title": "t", "author": 9999})
     assert r.status_code == 422 and Article.objects.count() == 1  # nothing half-written
+    # A many-to-many id that does not exist: the article row is not left behind either.
+    r = client.post("/articles", json={"title": "t", "author": ada.id, "tags": [tags[0].id, 99999]})
+    assert answer(r) == (422, {"detail": "A related object does not exist"})
+    assert Article.objects.count() == 1
 
 
 def test_update_partial_update_destroy(client, world):
