@@ -30,7 +30,7 @@ class DjangoApplication:
     def environ(self, job: Any) -> dict[str, Any]:
         return wsgi_environ(job, multiprocess=self.multiprocess)
 
-    def handle(self, job: Any, streams: Any = None) -> None:
+    def handle(self, job: Any, streams: Any) -> None:
         """Answers ``job`` with Django's response; a streamed one is fed by ``streams``
         (the StreamPump: it parks rather than hold this thread for a slow client)."""
         started: list[Any] = []
@@ -61,14 +61,6 @@ class DjangoApplication:
                 job.respond(status, response.content, None, headers)
                 return
             writer = job.start_stream(status, headers)
-            if streams is None:
-                try:
-                    for chunk in response:
-                        if not writer.write(chunk):
-                            break  # the client went away: stop producing
-                finally:
-                    writer.close()
-                return
             fed = True
             streams.feed(writer, iter(response), close, f"{job.method} {job.path}")
         finally:

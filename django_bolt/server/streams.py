@@ -7,6 +7,7 @@ one parks until Rust reports room and a worker carries on with it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -135,9 +136,6 @@ class StreamPump:
         """Parks a feed whose writer is full until Rust reports room; False when a report
         came meanwhile (the caller then tries again at once)."""
         with self._lock:
-            if feed.writer.id in self._notified:
-                self._notified.discard(feed.writer.id)
-                return False
             sweep = not self._sweeping
             self._sweeping = True
         if sweep and self.loop is not None:
@@ -286,12 +284,10 @@ class StreamPump:
         try:
             first = next(iterator, _END)
             writer = job.start_stream(result.status_code, self._headers(result, first))
-        except BaseException as exc:
-            fail(job, request, exc) if isinstance(exc, Exception) else None
+        except Exception as exc:
+            fail(job, request, exc)
             _close(iterator)
             request.close()
-            if not isinstance(exc, Exception):
-                raise
             return
 
         def finish() -> None:
@@ -346,24 +342,37 @@ class SyncFeed:
 
     def run(self) -> None:
         """Feeds until the stream ends or parks, on the thread that calls it. Once the feed
-        has travelled, this thread's own connections step aside while it runs."""
-        own = install_connections(self.connections) if self.travelled else None
+        has travelled, it runs with its own connections in place of this thread's."""
+        ended = True
+        try:
+            if self.travelled:
+                with self._connections_in_place():
+                    ended = self._step()
+            else:
+                ended = self._step()
+        finally:
+            if ended:
+                self._ended()
+
+    def _step(self) -> bool:
         ended = True
         try:
             ended = self.context.run(self._feed)
+            return ended
         finally:
             if ended:
                 self._close_stream()
-            if own is not None:
-                carried = take_thread_connections()
-                install_connections(own)
-                if ended:
-                    release_connections(carried)
-                    self.connections = {}
-                else:
-                    self.connections = _carry(carried)
-            if ended:
-                self.pump.done(self)
+
+    @contextlib.contextmanager
+    def _connections_in_place(self) -> Iterator[None]:
+        """The feed's connections are this thread's meanwhile; then the thread's own come
+        back and the feed keeps what it used (new connections included)."""
+        own = install_connections(self.connections)
+        try:
+            yield
+        finally:
+            self.connections = _carry(take_thread_connections())
+            install_connections(own)
 
     def _feed(self) -> bool:
         """True once the stream has ended, False when it parked."""
@@ -409,19 +418,15 @@ class SyncFeed:
     def end(self) -> None:
         """Ends a parked feed from outside any run (its client gone, shutdown)."""
         try:
-            if self.travelled:
-                own = install_connections(self.connections)
-                try:
-                    self._close_stream()
-                finally:
-                    carried = take_thread_connections()
-                    install_connections(own)
-                    release_connections(carried)
-                    self.connections = {}
-            else:
+            with self._connections_in_place():
                 self._close_stream()
         finally:
-            self.pump.done(self)
+            self._ended()
+
+    def _ended(self) -> None:
+        release_connections(self.connections)
+        self.connections = {}
+        self.pump.done(self)
 
 
 def _carry(connections: dict[str, Any]) -> dict[str, Any]:
