@@ -40,7 +40,7 @@ class ServerConfig:
     limit_request_line: int = 4094
     limit_request_field_size: int = 8190
     limit_request_fields: int = 100
-    header_timeout: float = 5.0  # a new connection's first request head (408 beyond)
+    header_timeout: float = 5.0  # each request head, from its first byte (408 beyond)
     send_timeout: float = 60.0  # a client that reads nothing of a stream this long is dropped
     max_requests: int = 0  # a worker is replaced after this many requests; 0: never
     max_requests_jitter: int = 0

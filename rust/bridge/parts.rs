@@ -57,6 +57,7 @@ impl RequestParts {
         params: Vec<(String, String)>,
         trusted: &[Net],
         root: &str,
+        (tls, server): (bool, SocketAddr),
     ) -> Self {
         let mut headers = req.headers().clone();
         if !headers.contains_key(HOST) {
@@ -66,7 +67,6 @@ impl RequestParts {
             }
         }
         let mut peer = req.peer_addr();
-        let tls = req.app_config().secure();
         let mut scheme = if tls { "https" } else { "http" };
         if let Some(addr) = peer.filter(|p| trusted.iter().any(|n| n.contains(&p.ip()))) {
             if let Some(client) = client_ip(Some(addr.ip()), &headers, trusted) {
@@ -93,7 +93,7 @@ impl RequestParts {
             peer,
             script_name_len: root.len(),
             scheme,
-            server: req.app_config().local_addr(),
+            server,
             identity: None,
             python_gate: false,
             websocket: None,

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -54,6 +55,17 @@ impl BodyError {
         }
         resp
     }
+}
+
+/// A body the connection could not deliver, said plainly: Actix reports a malformed
+/// chunked framing as an incomplete body.
+fn unreadable(e: PayloadError) -> BodyError {
+    BodyError::Unreadable(match e {
+        PayloadError::Incomplete(_) => {
+            "it ended early, or its chunked framing is malformed".to_string()
+        }
+        e => e.to_string(),
+    })
 }
 
 fn is_multipart(req: &HttpRequest) -> Option<&str> {
@@ -145,7 +157,7 @@ pub async fn forward(
             Err(_) => Err(BodyError::TimedOut),
             Ok(None) => return Ok(()),
             Ok(Some(Ok(chunk))) => Ok(chunk),
-            Ok(Some(Err(e))) => Err(BodyError::Unreadable(e.to_string())),
+            Ok(Some(Err(e))) => Err(unreadable(e)),
         };
         match next {
             // A reader that is gone no longer wants the body: stop reading it.
@@ -248,7 +260,7 @@ async fn read_body(
         let Some(chunk) = payload.next().await else {
             break;
         };
-        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+        let chunk = chunk.map_err(unreadable)?;
         total += chunk.len();
         if total > limit {
             return Err(BodyError::TooLarge(limit));

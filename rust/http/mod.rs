@@ -7,6 +7,7 @@ pub mod compress;
 pub mod cors;
 pub mod errors;
 pub mod form;
+pub mod framing;
 pub mod origins;
 pub mod params;
 pub mod request_id;

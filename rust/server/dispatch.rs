@@ -214,6 +214,7 @@ async fn serve(
         policy.as_deref(),
         state.metrics.as_ref(),
         forced.as_ref(),
+        state.secure,
     );
     let (identity, python_gate) = match gated.await {
         Ok(pass) => pass,
@@ -231,6 +232,7 @@ async fn serve(
             return finish(
                 &req,
                 policy.as_deref(),
+                state.secure,
                 cached(&hit, &req, policy.as_deref()),
             );
         }
@@ -250,7 +252,14 @@ async fn serve(
     };
     let rx = match state.hand_over(parts, blocking) {
         Ok(rx) => rx,
-        Err(why) => return finish(&req, policy.as_deref(), not_handed_over(why, false)),
+        Err(why) => {
+            return finish(
+                &req,
+                policy.as_deref(),
+                state.secure,
+                not_handed_over(why, false),
+            )
+        }
     };
     let resp = match answer_within(rx, state.handler_timeout).await {
         Some(Ok(mut reply)) => {
@@ -264,7 +273,7 @@ async fn serve(
         Some(Err(_)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         None => timed_out(state.handler_timeout, false),
     };
-    finish(&req, policy.as_deref(), resp)
+    finish(&req, policy.as_deref(), state.secure, resp)
 }
 
 /// A kept answer of a `cache_page` route, with its `Age`.
@@ -328,11 +337,16 @@ fn keep(
 }
 
 /// The route policy's last word on an answer (CORS and security headers).
-fn finish(req: &HttpRequest, policy: Option<&PolicyCore>, resp: HttpResponse) -> HttpResponse {
+fn finish(
+    req: &HttpRequest,
+    policy: Option<&PolicyCore>,
+    secure: bool,
+    resp: HttpResponse,
+) -> HttpResponse {
     match policy {
         Some(policy) => {
             let mut resp = resp;
-            policy.finish(req.headers(), req.app_config().secure(), resp.headers_mut());
+            policy.finish(req.headers(), secure, resp.headers_mut());
             resp
         }
         None => resp,

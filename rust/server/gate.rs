@@ -24,6 +24,7 @@ pub async fn run_gate(
     policy: Option<&PolicyCore>,
     metrics: Option<&Recorder>,
     forced: Option<&Identity>,
+    secure: bool,
 ) -> Result<(Option<Identity>, bool), HttpResponse> {
     let Some(policy) = policy.filter(|p| p.needs_gate()) else {
         return Ok((forced.cloned(), false));
@@ -55,7 +56,7 @@ pub async fn run_gate(
     };
     match gate {
         Gate::Reject(mut resp) => {
-            policy.finish(req.headers(), req.app_config().secure(), resp.headers_mut());
+            policy.finish(req.headers(), secure, resp.headers_mut());
             if let Some(metrics) = metrics {
                 metrics.refused(resp.status().as_u16());
             }

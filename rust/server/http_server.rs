@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::connection::{listen, HttpConfig, Listener};
 use super::dispatch::entry;
 use super::routes::build_routes;
 use super::scheduling::set_batch_scheduling;
@@ -49,12 +50,6 @@ fn bind(
     socket.listen(backlog)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
-}
-
-/// A listening socket: TCP, or Unix (`--uds`, or one systemd passed).
-enum Listener {
-    Tcp(std::net::TcpListener),
-    Unix(std::os::unix::net::UnixListener),
 }
 
 /// A listening socket opened elsewhere (its descriptor is duplicated: the caller keeps
@@ -141,7 +136,6 @@ impl Server {
         )?;
         let recorder = metrics.map(|m| m.recorder(metrics_slot)).transpose()?;
         state.metrics = recorder.clone();
-        let state = web::Data::new(state);
         let metrics_listener = match (metrics_fd, &recorder) {
             (Some(fd), Some(recorder)) => match inherited(fd)
                 .map_err(|e| PyOSError::new_err(format!("cannot serve metrics socket {fd}: {e}")))?
@@ -198,6 +192,11 @@ impl Server {
             Listener::Tcp(l) => l.local_addr()?,
             Listener::Unix(_) => (std::net::Ipv4Addr::LOCALHOST, 0).into(),
         };
+        state.secure = tls.is_some();
+        if let Listener::Tcp(_) = listener {
+            state.local_addr = local_addr;
+        }
+        let state = web::Data::new(state);
         let keep_alive = if keep_alive > 0.0 {
             KeepAlive::Timeout(Duration::from_secs_f64(keep_alive))
         } else {
@@ -209,7 +208,7 @@ impl Server {
             .spawn(move || {
                 let system = actix_rt::System::new();
                 system.block_on(async move {
-                    let server = HttpServer::new(move || {
+                    let app = move || {
                         // Runs once on each worker thread.
                         if batch_scheduling {
                             set_batch_scheduling();
@@ -217,13 +216,20 @@ impl Server {
                         App::new()
                             .app_data(state.clone())
                             .default_service(actix_web::dev::fn_service(entry))
-                    })
-                    .workers(workers)
-                    .backlog(backlog as u32)
-                    .keep_alive(keep_alive)
-                    .client_request_timeout(Duration::from_secs_f64(header_timeout))
-                    .shutdown_timeout(shutdown_timeout)
-                    .disable_signals();
+                    };
+                    let builder = actix_server::Server::build()
+                        .workers(workers)
+                        .backlog(backlog as u32)
+                        .shutdown_timeout(shutdown_timeout)
+                        .disable_signals();
+                    let http = HttpConfig {
+                        keep_alive,
+                        header_timeout: Duration::from_secs_f64(header_timeout),
+                        local_addr,
+                    };
+                    let handshake = Duration::from_secs_f64(header_timeout.max(1.0));
+                    let tls = tls.map(|config| (config, handshake));
+                    let server = listen(builder, listener, tls, http, app)?.run();
                     let metrics_server = match metrics_listener {
                         Some((listener, recorder)) => Some(
                             HttpServer::new(move || {
@@ -241,14 +247,6 @@ impl Server {
                         ),
                         None => None,
                     };
-                    let server = match (listener, tls) {
-                        (Listener::Tcp(l), Some(tls)) => server
-                            .tls_handshake_timeout(Duration::from_secs_f64(header_timeout.max(1.0)))
-                            .listen_rustls_0_23(l, tls)?,
-                        (Listener::Tcp(l), None) => server.listen(l)?,
-                        (Listener::Unix(l), _) => server.listen_uds(l)?,
-                    }
-                    .run();
                     let handles = (server.handle(), metrics_server.as_ref().map(|m| m.handle()));
                     let _ = handle_tx.send(handles);
                     match metrics_server {

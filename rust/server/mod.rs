@@ -2,6 +2,7 @@
 //! a socket, and the in-process test app that runs it without one.
 
 pub mod access_log;
+pub mod connection;
 pub mod dispatch;
 pub mod django;
 pub mod gate;

@@ -286,6 +286,8 @@ impl ServerSettings {
             draining: Arc::default(),
             trusted_proxies: trusted,
             root_path: self.root_path.clone(),
+            secure: false,
+            local_addr: (std::net::Ipv4Addr::LOCALHOST, 8080).into(),
             metrics: None,
             response_cache: Arc::new(ResponseCache::new(self.cache_max_bytes)),
             testing: false,

@@ -58,6 +58,10 @@ pub struct AppState {
     pub trusted_proxies: Vec<Net>,
     /// Where a proxy mounts the site ("" or "/app", no trailing slash).
     pub root_path: String,
+    /// Served over TLS (the scheme Django sees, the HSTS header).
+    pub secure: bool,
+    /// The listening address (SERVER_NAME and SERVER_PORT).
+    pub local_addr: std::net::SocketAddr,
     /// This process's slot in the shared metrics (`--metrics-port`).
     pub metrics: Option<Recorder>,
     /// The answers of `cache_page` routes, served again without Python.
@@ -88,6 +92,7 @@ impl AppState {
             params,
             &self.trusted_proxies,
             &self.root_path,
+            (self.secure, self.local_addr),
         )
     }
 

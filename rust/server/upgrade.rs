@@ -77,11 +77,18 @@ pub async fn serve_websocket(
             return resp;
         }
     };
-    let (identity, python_gate) =
-        match run_gate(&req, policy.as_deref(), state.metrics.as_ref(), None).await {
-            Ok(pass) => pass,
-            Err(refusal) => return refusal,
-        };
+    let (identity, python_gate) = match run_gate(
+        &req,
+        policy.as_deref(),
+        state.metrics.as_ref(),
+        None,
+        state.secure,
+    )
+    .await
+    {
+        Ok(pass) => pass,
+        Err(refusal) => return refusal,
+    };
     let (shared, outgoing) = WsShared::new(Arc::clone(&state.bridge.wake));
     let parts = RequestParts {
         identity,

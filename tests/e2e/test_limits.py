@@ -182,6 +182,71 @@ def test_a_head_that_does_not_arrive_in_time_gets_408(bolt):
         assert httpx.get(f"{server.url}/api/hello").status_code == 200
 
 
+def _read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_every_head_of_a_kept_alive_connection_must_arrive_in_time(bolt):
+    """Not only the first: a later head that trickles in (a byte now and then, so the
+    connection is never idle) gets 408 and the connection is closed, after the answers
+    already owed; a head sent in pieces within the time is served."""
+    with bolt("--header-timeout", "1") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while b"Hello, World!" not in first:
+                first += s.recv(65536)
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            stop = threading.Event()
+
+            def trickle():
+                while not stop.wait(0.2):
+                    try:
+                        s.sendall(b"X-Slow: y\r\n")
+                    except OSError:
+                        return
+
+            sender = threading.Thread(target=trickle)
+            sender.start()
+            try:
+                rest = _read_until_closed(s)
+            finally:
+                stop.set()
+                sender.join()
+            assert rest == (
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            assert time.monotonic() - started < 5
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            # Two requests pipelined, the second head split over three sends.
+            s.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\nGET /api/items/7 HTTP/1.1\r\n")
+            s.sendall(b"Host: x\r\n")
+            s.sendall(b"Connection: close\r\n\r\n")
+            both = _read_until_closed(s)
+            assert both.count(b"HTTP/1.1 200 OK") == 2
+            assert both.endswith(b'{"item_id":7,"q":null,"limit":10}')
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/django/upload/"])
+def test_a_chunk_size_no_client_sends_is_refused_at_once(bolt, path):
+    """A chunk declaring 2^64-1 bytes is refused before any of it is awaited (no body
+    timeout), on API and Django paths, and the connection is closed."""
+    with bolt() as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            started = time.monotonic()
+            s.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+                + b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\n"
+            )
+            reply = _read_until_closed(s)
+            assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply
+            assert time.monotonic() - started < 5
+
+
 def test_idle_keep_alive_is_bounded_and_header_timeout_0_waits(bolt):
     """--keep-alive bounds the idle time between requests; --header-timeout 0 lets a
     slow first head take longer than the 5 s default."""

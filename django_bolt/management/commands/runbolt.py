@@ -80,8 +80,8 @@ class Command(BaseCommand):
             "--header-timeout",
             type=float,
             dest="header_timeout",
-            help="Seconds a new connection gets to send its first request head (408 beyond; "
-            "0: none).",
+            help="Seconds a request head may take: a new connection's first from its start, "
+            "later ones from their first byte (408 beyond; 0: none).",
         )
         parser.add_argument(
             "--send-timeout",
