@@ -17,7 +17,7 @@ for c in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2
 done; echo python3
 endef
 
-.PHONY: help venv build browser-deps ci-services run test test-rust test-python test-django52 lint fmt bench bench-ws clean
+.PHONY: help venv build system-deps ci-services run test test-rust test-python test-django52 lint fmt bench bench-ws clean
 
 help:
 	@echo "make run    build, migrate and collectstatic the SQLite testproject, serve it on $(HOST):$(PORT)"
@@ -64,11 +64,15 @@ test-rust: venv
 	LD_LIBRARY_PATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')" \
 	  PYO3_PYTHON=$(PY) cargo test --release --lib
 
-# Chromium (Debian's package) for the admin browser tests; Playwright drives it.
-browser-deps:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "install Debian's chromium package (sudo apt-get install chromium) for the browser tests" >&2; exit 1; fi; }
+# Debian's packages the suite drives: Chromium for the browser tests (Playwright drives
+# it) and nginx for the deploy site `init` writes, run in front of runbolt.
+system-deps:
+	@need=(); command -v chromium >/dev/null || need+=(chromium); \
+	  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light); \
+	  if [ $${#need[@]} -gt 0 ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${need[@]}"; \
+	    else echo "install Debian's $${need[*]} (sudo apt-get install $${need[*]}) for the browser and proxy tests" >&2; exit 1; fi; \
+	  fi
 
 # Under CI every service the suite uses must be configured (locally they are optional).
 ci-services:
@@ -78,7 +82,7 @@ ci-services:
 	  done; \
 	fi
 
-test-python: build browser-deps ci-services
+test-python: build system-deps ci-services
 	$(PY) -m mypy.stubtest django_bolt._core
 	$(PY) -m pytest
 	@if [ -n "$${DATABASE_URL:-}" ]; then \
@@ -94,7 +98,7 @@ $(DJ52)/.deps: pyproject.toml Makefile
 	$(DJ52)/bin/python -m pip install -q "django>=5.2,<5.3" $(TEST_DEPS)
 	touch $@
 
-test-django52: build browser-deps $(DJ52)/.deps
+test-django52: build system-deps $(DJ52)/.deps
 	VIRTUAL_ENV=$(abspath $(DJ52)) maturin develop --release -q
 	$(DJ52)/bin/python -c 'import django; assert django.VERSION[:2] == (5, 2), django.VERSION'
 	$(DJ52)/bin/python -m pytest -q

@@ -30,7 +30,7 @@ from ..middleware.builtin import (
     middleware_kind,
 )
 from ..middleware.cache import cache_of
-from ..middleware.custom import MiddlewareChain, as_middleware, is_python_middleware
+from ..middleware.custom import Middleware, MiddlewareChain, as_middleware, is_python_middleware
 from ..middleware.decorators import PYTHON, route_middleware
 from .paths import WEBSOCKET
 
@@ -90,12 +90,23 @@ def python_middleware(router: Router, route: Route) -> MiddlewareChain | None:
     """The API's Python middleware, then the route's ``@middleware(...)`` (HTTP routes)."""
     if WEBSOCKET in route.methods:
         return None
-    items = [as_middleware(m) for m in router.middleware or () if is_python_middleware(m)]
+    items = list(api_python_middleware(router))
     page = cache_of(route.handler)
     if page is not None:
         items.insert(0, page)  # outermost: what it keeps is the final answer
     items.extend(route_middleware(route.handler).get(PYTHON, []))
     return MiddlewareChain(items) if items else None
+
+
+def api_python_middleware(router: Router) -> tuple[Middleware, ...]:
+    """The API's Python middleware, made once for all its routes (a class is
+    instantiated once), again only when ``router.middleware`` changes."""
+    given = tuple(m for m in router.middleware or () if is_python_middleware(m))
+    made = getattr(router, "_python_middleware", None)
+    if made is None or made[0] != given:
+        made = (given, tuple(as_middleware(m) for m in given))
+        router._python_middleware = made
+    return made[1]
 
 
 def default_auth(guards: list[BaseGuard]) -> list[BaseAuth]:

@@ -35,13 +35,33 @@ pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);
 /// one request per pause waits on it, not every request.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// After a failure, calls to one Redis fail at once for `PAUSE_AFTER_FAILURE`.
+#[derive(Default)]
+pub struct Pause {
+    /// Until when (Unix milliseconds) calls fail without trying.
+    until: AtomicU64,
+}
+
+impl Pause {
+    pub fn paused(&self) -> bool {
+        unix_millis() < self.until.load(Ordering::Relaxed)
+    }
+
+    /// Notes a call's outcome: a failure starts a pause.
+    pub fn after<T, E>(&self, result: &Result<T, E>) {
+        if result.is_err() {
+            let until = unix_millis() + PAUSE_AFTER_FAILURE.as_millis() as u64;
+            self.until.store(until, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct RedisStore {
     url: String,
     prefix: String,
     conn: OnceCell<redis::aio::ConnectionManager>,
     script: redis::Script,
-    /// Until when (Unix milliseconds) calls fail without trying.
-    paused_until: AtomicU64,
+    pause: Pause,
 }
 
 fn unix_millis() -> u64 {
@@ -70,7 +90,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             conn: OnceCell::new(),
             script: redis::Script::new(TOKEN_BUCKET),
-            paused_until: AtomicU64::new(0),
+            pause: Pause::default(),
         })
     }
 
@@ -106,7 +126,7 @@ impl RedisStore {
         F: FnOnce(redis::aio::ConnectionManager) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
     {
-        if unix_millis() < self.paused_until.load(Ordering::Relaxed) {
+        if self.pause.paused() {
             return Err(StoreError::Paused);
         }
         let result = match self.connection().await {
@@ -120,10 +140,7 @@ impl RedisStore {
                 }),
             Err(e) => Err(e),
         };
-        if result.is_err() {
-            let until = unix_millis() + PAUSE_AFTER_FAILURE.as_millis() as u64;
-            self.paused_until.store(until, Ordering::Relaxed);
-        }
+        self.pause.after(&result);
         result
     }
 

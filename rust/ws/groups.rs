@@ -22,13 +22,15 @@ use tokio::sync::{mpsc, OnceCell};
 
 use super::channel::{Membership, Outgoing, Shared};
 use crate::store::errors::RedisUrlError;
-use crate::store::redis::{redis_runtime, CALL_TIMEOUT};
+use crate::store::redis::{redis_runtime, Pause, CALL_TIMEOUT};
 
 /// Why a group operation through Redis failed; reported to Python's `done(error)`
 /// callback as its message (ConnectionError when raised).
 #[derive(Debug)]
 pub enum GroupError {
     Redis(redis::RedisError),
+    /// Redis failed less than a second ago: not asked again yet.
+    Paused,
     Stopped,
 }
 
@@ -36,6 +38,7 @@ impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Redis(e) => write!(f, "Redis: {e}"),
+            Self::Paused => f.write_str("Redis: failed less than a second ago"),
             Self::Stopped => f.write_str("the group hub has stopped"),
         }
     }
@@ -77,6 +80,8 @@ struct RedisLink {
     conn: OnceCell<ConnectionManager>,
     control: OnceLock<mpsc::UnboundedSender<Control>>,
     hub: Weak<HubCore>,
+    /// A hung or down Redis delays one operation a second, not every one.
+    pause: Pause,
 }
 
 /// Calls `done(error)` on a Python callable from a Redis thread.
@@ -116,6 +121,7 @@ impl HubCore {
                 conn: OnceCell::new(),
                 control: OnceLock::new(),
                 hub: hub.clone(),
+                pause: Pause::default(),
             }),
         }))
     }
@@ -166,13 +172,13 @@ impl HubCore {
         let core = Arc::clone(self);
         redis_runtime().spawn(async move {
             let link = core.redis.as_ref().expect("a Redis hub");
-            let result = async {
-                let mut conn = link.connection().await?;
-                conn.publish::<_, _, ()>(channel, payload)
-                    .await
-                    .map_err(GroupError::Redis)
-            }
-            .await;
+            let result = link
+                .call(|mut conn| async move {
+                    conn.publish::<_, _, ()>(channel, payload)
+                        .await
+                        .map_err(GroupError::Redis)
+                })
+                .await;
             report(Some(done), result);
         });
         false
@@ -329,6 +335,24 @@ impl RedisLink {
         Ok(conn.clone())
     }
 
+    /// `f` with the connection, unless Redis failed less than a second ago; a failure
+    /// (the connection's own timeouts bound each wait) starts such a pause.
+    async fn call<F, Fut>(&self, f: F) -> Result<(), GroupError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<(), GroupError>>,
+    {
+        if self.pause.paused() {
+            return Err(GroupError::Paused);
+        }
+        let result = match self.connection().await {
+            Ok(conn) => f(conn).await,
+            Err(e) => Err(e),
+        };
+        self.pause.after(&result);
+        result
+    }
+
     /// Subscriptions change in the order asked for, one at a time.
     fn control(&self, op: Control) {
         let tx = self.control.get_or_init(|| {
@@ -354,12 +378,10 @@ async fn control_loop(hub: Weak<HubCore>, mut rx: mpsc::UnboundedReceiver<Contro
                 let result = if hub.groups.lock().subscribed.contains(&name) {
                     Ok(())
                 } else {
-                    async {
-                        let mut conn = link.connection().await?;
-                        conn.subscribe(link.channel(&name))
-                            .await
-                            .map_err(GroupError::Redis)
-                    }
+                    let channel = link.channel(&name);
+                    link.call(|mut conn| async move {
+                        conn.subscribe(channel).await.map_err(GroupError::Redis)
+                    })
                     .await
                 };
                 if result.is_ok() {

@@ -34,7 +34,7 @@ def cookie_headers(session: Any, cookies: dict[str, str], status: int) -> list[t
     cookie: SimpleCookie = SimpleCookie()
     headers: list[tuple[str, str]] = []
     if name in cookies and session.is_empty():
-        cookie[name] = '""'
+        cookie[name] = ""
         morsel = cookie[name]
         morsel["max-age"] = 0
         morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
