@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 
@@ -50,3 +52,15 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Product(models.Model):
+    """Fields whose values are not JSON's own: exact decimals, UUIDs, free JSON."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True)
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=8, decimal_places=2)
+    specs = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
