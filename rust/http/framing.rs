@@ -9,8 +9,6 @@
 
 /// A head still incomplete after this many bytes is left to Actix (which refuses it).
 const MAX_HEAD: usize = 64 * 1024;
-/// Headers per head: more is left to Actix (which refuses it).
-const MAX_HEADERS: usize = 128;
 /// A chunk declaring more than this (1 TiB) is refused at once: no client sends one.
 pub const MAX_CHUNK: u64 = 1 << 40;
 /// What a refused chunk size is overwritten with: no hexadecimal digit, so Actix's
@@ -166,112 +164,123 @@ impl Framing {
             return 0;
         };
         if self.head.is_empty() {
-            // The usual case: the whole head arrives in one read, parsed where it lies.
-            if let Some(end) = head_end(bytes, 0) {
-                self.phase = self.after_head(&bytes[..end]);
+            // The usual case: the whole head arrives in one read, read where it lies.
+            if let Some((end, next)) = read_head(bytes) {
+                self.phase = next;
                 return end;
             }
-            self.keep(bytes);
+            if bytes.len() > MAX_HEAD {
+                self.phase = Phase::Off;
+            } else {
+                self.head.extend_from_slice(bytes);
+                self.phase = Phase::Head {
+                    scanned: bytes.len(),
+                };
+            }
             return bytes.len();
         }
         let before = self.head.len();
         self.head.extend_from_slice(bytes);
-        // The end marker may straddle the previous read: look from a few bytes back.
-        match head_end(&self.head, scanned.saturating_sub(3)) {
-            Some(end) => {
-                let head = std::mem::take(&mut self.head);
-                self.phase = self.after_head(&head[..end]);
+        // Only the new bytes are searched for the end (from a few bytes back, where the
+        // empty line may have begun); the head is read once, when it is whole.
+        if !ends_after(&self.head, scanned.saturating_sub(3)) {
+            let len = self.head.len();
+            self.phase = if len > MAX_HEAD {
+                Phase::Off
+            } else {
+                Phase::Head { scanned: len }
+            };
+            return bytes.len();
+        }
+        let head = std::mem::take(&mut self.head);
+        match read_head(&head) {
+            Some((end, next)) => {
+                self.phase = next;
                 end - before
             }
             None => {
-                let len = self.head.len();
-                if len > MAX_HEAD {
-                    self.phase = Phase::Off;
-                } else {
-                    self.phase = Phase::Head { scanned: len };
-                }
+                self.phase = Phase::Off;
                 bytes.len()
             }
-        }
-    }
-
-    fn keep(&mut self, bytes: &[u8]) {
-        if bytes.len() > MAX_HEAD {
-            self.phase = Phase::Off;
-            return;
-        }
-        self.head.extend_from_slice(bytes);
-        self.phase = Phase::Head {
-            scanned: bytes.len(),
-        };
-    }
-
-    /// What follows a complete head: its body's framing, as Actix reads it.
-    fn after_head(&self, head: &[u8]) -> Phase {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(head) {
-            Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-            _ => return Phase::Off,
-        }
-        if request.method == Some("CONNECT") {
-            return Phase::Off;
-        }
-        let mut length: Option<u64> = None;
-        let mut chunked = false;
-        for header in request.headers.iter() {
-            let name = header.name;
-            if name.eq_ignore_ascii_case("upgrade") {
-                // The connection may become something else: not HTTP to observe.
-                return Phase::Off;
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                let value = std::str::from_utf8(header.value).unwrap_or("").trim();
-                if chunked || !value.eq_ignore_ascii_case("chunked") {
-                    return Phase::Off;
-                }
-                chunked = true;
-            } else if name.eq_ignore_ascii_case("content-length") {
-                let value = std::str::from_utf8(header.value).unwrap_or("").trim();
-                if length.is_some()
-                    || value.is_empty()
-                    || !value.bytes().all(|b| b.is_ascii_digit())
-                {
-                    return Phase::Off;
-                }
-                match value.parse() {
-                    Ok(n) => length = Some(n),
-                    Err(_) => return Phase::Off,
-                }
-            }
-        }
-        match (chunked, length) {
-            (true, Some(_)) => Phase::Off,
-            (true, None) => Phase::ChunkSize {
-                size: 0,
-                ext: false,
-            },
-            (false, Some(0)) | (false, None) => Phase::Idle,
-            (false, Some(n)) => Phase::Body { left: n },
         }
     }
 }
 
 /// The length of the head at the start of `bytes` (up to and including the empty line
-/// that ends it), searching from `from`.
-fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\n') {
-        let nl = at + offset;
-        // The line that this newline ends is empty ("\n" or "\r\n") and is not the
-        // first line of the head.
-        let empty = (nl >= 1 && bytes[nl - 1] == b'\n')
-            || (nl >= 2 && bytes[nl - 1] == b'\r' && bytes[nl - 2] == b'\n');
-        if empty {
-            return Some(nl + 1);
+/// that ends it) and the framing of what follows it, as Actix reads it; None while the
+/// head is incomplete. Only the lines that can change the framing are looked at: a head
+/// Actix finds malformed is refused and its connection closed, whatever is read here.
+fn read_head(bytes: &[u8]) -> Option<(usize, Phase)> {
+    let mut off = bytes.starts_with(b"CONNECT ");
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut line_start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        let mut line = &bytes[line_start..nl];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
         }
-        at = nl + 1;
+        let request_line = line_start == 0;
+        line_start = nl + 1;
+        if request_line {
+            continue;
+        }
+        let Some(&first) = line.first() else {
+            let next = match (off, chunked, length) {
+                (true, _, _) | (false, true, Some(_)) => Phase::Off,
+                (false, true, None) => Phase::ChunkSize {
+                    size: 0,
+                    ext: false,
+                },
+                (false, false, Some(0) | None) => Phase::Idle,
+                (false, false, Some(n)) => Phase::Body { left: n },
+            };
+            return Some((nl + 1, next));
+        };
+        // Content-Length, Transfer-Encoding, Upgrade: no other header matters.
+        if off || !matches!(first | 0x20, b'c' | b't' | b'u') {
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            off = true;
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        match colon {
+            // The connection may become something else: not HTTP to observe.
+            7 if name.eq_ignore_ascii_case(b"upgrade") => off = true,
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                off |= chunked || !value.eq_ignore_ascii_case(b"chunked");
+                chunked = true;
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => match parse_length(value) {
+                Some(n) if length.is_none() => length = Some(n),
+                _ => off = true,
+            },
+            _ => {}
+        }
     }
     None
+}
+
+/// A Content-Length value: digits only.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// True when `bytes` holds an empty line (the end of a head) after its first line,
+/// searching newlines from `from`.
+fn ends_after(bytes: &[u8], from: usize) -> bool {
+    memchr::memchr_iter(b'\n', &bytes[from..]).any(|offset| {
+        let nl = from + offset;
+        (nl >= 1 && bytes[nl - 1] == b'\n')
+            || (nl >= 2 && bytes[nl - 1] == b'\r' && bytes[nl - 2] == b'\n')
+    })
 }
 
 #[cfg(test)]
@@ -369,7 +378,7 @@ mod tests {
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n",
-            "GE T / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length 3\r\n\r\n",
         ] {
             let mut f = Framing::new();
             fed(&mut f, head);
