@@ -134,6 +134,7 @@ class FastPlan:
         status: int,
         plain_json: bool,
         encode: Callable[[Any], bytes],
+        passthrough: type | None = None,
     ) -> FastPlan: ...
 
 @final

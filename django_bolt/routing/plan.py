@@ -303,12 +303,18 @@ class RoutePlan:
             return None
         if self.status_code in NO_BODY:
             return None
+        # What render_result would encode unchanged: a Struct when nothing is declared,
+        # an instance of the declared class (validate_response lets it through).
+        tp = self.response_type
+        declared_struct = isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+        passthrough = msgspec.Struct if tp is None else tp if declared_struct else None
         return FastPlan(
             self.handler,
             list(self.fast_args),
             self.status_code,
-            self.response_type is None,
+            tp is None,
             json_encode,
+            passthrough,
         )
 
     def extract(self, request: Request) -> dict[str, Any]:

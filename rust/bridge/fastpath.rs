@@ -66,6 +66,10 @@ pub struct FastPlan {
     status: u16,
     /// No declared response type: a dict or list result is encoded as it is.
     plain_json: bool,
+    /// Results that are instances of this class are encoded as they are too: msgspec
+    /// Structs without a declared type, or the declared class itself (what the route's
+    /// check would let through unchanged).
+    passthrough: Option<Py<PyAny>>,
     encode: Py<PyAny>,
 }
 
@@ -86,6 +90,7 @@ impl FastPlan {
     /// `("value", name, source, key, kind, required, default, empty_is_none, converter)`,
     /// `("request", name, factory)` or `("body", name, decode, required, default)`.
     #[new]
+    #[pyo3(signature = (handler, args, status, plain_json, encode, passthrough=None))]
     fn new(
         py: Python<'_>,
         handler: Py<PyAny>,
@@ -93,6 +98,7 @@ impl FastPlan {
         status: u16,
         plain_json: bool,
         encode: Py<PyAny>,
+        passthrough: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut compiled = Vec::with_capacity(args.len());
         for item in args.iter() {
@@ -139,6 +145,7 @@ impl FastPlan {
             args: compiled,
             status,
             plain_json,
+            passthrough,
             encode,
         })
     }
@@ -395,9 +402,13 @@ fn run_one<'py>(
             };
             if session_used {
                 host.call_method1("finish", (job, result, request))?;
-            } else if plan.plain_json
+            } else if (plan.plain_json
                 && (result.is_exact_instance_of::<PyDict>()
-                    || result.is_exact_instance_of::<PyList>())
+                    || result.is_exact_instance_of::<PyList>()))
+                || match &plan.passthrough {
+                    Some(cls) => result.is_instance(cls.bind(py))?,
+                    None => false,
+                }
             {
                 match plan.encode.bind(py).call1((&result,)) {
                     Ok(encoded) => {

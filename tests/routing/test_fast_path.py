@@ -78,7 +78,41 @@ async def post_echo(item: Item) -> Item:
     return item
 
 
+class Priced(Item):
+    currency: str = "EUR"
+
+
+class Other(msgspec.Struct):
+    name: str
+
+
+@api.post("/struct-plain")
+async def post_struct_plain(item: Item):
+    return item
+
+
+@api.post("/subclass")
+async def post_subclass(item: Item) -> Item:
+    return Priced(item.name, item.price)
+
+
+@api.post("/converted")
+async def post_converted(item: Item) -> Item:
+    return {"name": item.name, "price": item.price, "extra": 1}
+
+
+@api.post("/wrong-struct")
+async def post_wrong_struct(item: Item) -> Item:
+    return Other(item.name)
+
+
+@api.post("/declared-str")
+async def post_declared_str(item: Item) -> str:
+    return item.name
+
+
 J = {"content-type": "application/json"}
+PEN = b'{"name":"pen","price":2.5}'
 
 CASES: list[tuple[str, str, dict[str, str] | None, bytes | None]] = [
     *(
@@ -115,6 +149,10 @@ CASES: list[tuple[str, str, dict[str, str] | None, bytes | None]] = [
     ("POST", "/body", J, b'\xff{"name":"pen"}'),
     ("POST", "/echo", J, b'{"name":"pen","price":2.5,"tags":["x"]}'),
     ("POST", "/echo", J, b'{"name":"pen","price":2.5,"unknown":1}'),
+    *(
+        ("POST", path, J, PEN)
+        for path in ["/struct-plain", "/subclass", "/converted", "/wrong-struct"]
+    ),
 ]
 
 
@@ -144,6 +182,40 @@ def test_fast_path_answers_as_the_python_path(clients, method, url, headers, bod
         b.headers.get("content-type"),
         b.json(),
     )
+
+
+def test_struct_results_are_encoded_in_the_same_step(clients, monkeypatch) -> None:
+    """A Struct returned where nothing is declared, or an instance of the declared Struct
+    class, is encoded by the fast path itself: no second Python dispatch. Results the
+    declared type must convert or check go to the Python path."""
+    fast, _ = clients
+    dispatcher = fast._runtime.dispatcher
+    handed: list[str] = []
+    for name in ("finish", "run_slow"):
+        original = getattr(dispatcher, name)
+
+        def recording(*args, _name=name, _original=original):
+            handed.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(dispatcher, name, recording)
+    pen = {"name": "pen", "price": 2.5, "tags": [], "note": None}
+    for path, expected in [
+        ("/echo", pen),
+        ("/struct-plain", pen),
+        ("/subclass", {**pen, "currency": "EUR"}),
+    ]:
+        r = fast.post(path, content=PEN, headers=J)
+        assert (r.status_code, r.headers["content-type"], r.json()) == (
+            200,
+            "application/json",
+            expected,
+        )
+    assert handed == []
+    assert fast.post("/converted", content=PEN, headers=J).json() == pen
+    text = fast.post("/declared-str", content=PEN, headers=J)
+    assert (text.headers["content-type"], text.text) == ("text/plain; charset=utf-8", "pen")
+    assert handed == ["finish", "finish"]
 
 
 def test_each_request_runs_in_a_fresh_context():
