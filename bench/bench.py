@@ -36,21 +36,30 @@ WHITENOISE_BIN = HERE / ".venv-whitenoise" / "bin"
 REFERENCE = "django-bolt 0.13.0"
 
 POST_BODY = '{"name":"pen","price":1.5,"tags":["a","b"]}'
-ORDER_BODY = json.dumps(
-    {
-        "customer": "ACME Corporation",
-        "lines": [
-            {
-                "sku": f"SKU-{i:05d}",
-                "quantity": i % 7 + 1,
-                "price": 9.99 + i,
-                "note": "deliver before noon; leave at reception",
-            }
-            for i in range(100)
-        ],
-    },
-    separators=(",", ":"),
-)
+
+
+def order_body(lines: int) -> str:
+    """An order of ``lines`` nested objects (about 100 bytes each)."""
+    return json.dumps(
+        {
+            "customer": "ACME Corporation",
+            "lines": [
+                {
+                    "sku": f"SKU-{i:05d}",
+                    "quantity": i % 7 + 1,
+                    "price": 9.99 + i,
+                    "note": "deliver before noon; leave at reception",
+                }
+                for i in range(lines)
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+ORDER_BODY = order_body(100)
+BIG_ORDER_BODY = order_body(1000)
+FORM_BODY = "name=Ann+Smith&email=ann%40example.com&message=" + "hello+there+" * 20
 BOUNDARY = "boltbenchboundary"
 MULTIPART_BODY = (
     f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\nQuarterly report\r\n'
@@ -78,6 +87,21 @@ ENDPOINTS = {
     "rate limited (429)": ("GET", "/limited", None, None),
     "cache_page hit": ("GET", "/report?region=eu", None, None),
 }
+# The handler shapes the seeds write, against the API both django_bolt packages document
+# (bench/project/benchsite/api.py, "the seeds' own handler shapes").
+SEED_SHAPES = {
+    "POST returns its Struct": ("POST", "/items/echo", POST_BODY, "application/json"),
+    "response_model list of 50 Structs": ("GET", "/catalogue", None, None),
+    "POST 100 KB body (1,000 objects)": ("POST", "/orders", BIG_ORDER_BODY, "application/json"),
+    "urlencoded form": ("POST", "/contact", FORM_BODY, "application/x-www-form-urlencoded"),
+    "QuerySet under a declared type": ("GET", "/users-qs", None, None),
+    "ORM read, 1 row": ("GET", "/users-one/7", None, None),
+    "ORM read, 10 rows": ("GET", "/users-ten", None, None),
+    "sync handler": ("GET", "/sync-hello", None, None),
+    "Depends chain": ("GET", "/depends", None, None),
+    "404 raised by the handler": ("GET", "/missing/9", None, None),
+}
+ENDPOINTS.update(SEED_SHAPES)
 # Only the two django_bolt packages have these (Rust auth, CORS, rate limits).
 SECURITY = ["JWT-protected GET", "JWT missing (401)", "CORS preflight", "rate limited (429)"]
 # Only ours has these.
@@ -129,7 +153,12 @@ HEADERS = {
         "Access-Control-Request-Headers": "authorization",
     },
 }
-EXPECT = {"JWT missing (401)": 401, "CORS preflight": (200, 204), "rate limited (429)": 429}
+EXPECT = {
+    "JWT missing (401)": 401,
+    "CORS preflight": (200, 204),
+    "rate limited (429)": 429,
+    "404 raised by the handler": 404,
+}
 
 
 def free_port() -> int:
@@ -244,7 +273,12 @@ def contenders(port: int) -> dict[str, dict]:
             "env": {"BENCH_BOLT": "0", "BENCH_URLCONF": "benchsite.ninja_urls"},
             "cwd": str(PROJECT),
             "endpoints": [
-                e for e in ENDPOINTS if e not in SECURITY and e not in STATIC and e not in OURS_ONLY
+                e
+                for e in ENDPOINTS
+                if e not in SECURITY
+                and e not in STATIC
+                and e not in OURS_ONLY
+                and e not in SEED_SHAPES
             ],
         },
         "nginx (fixed body)": {

@@ -147,3 +147,79 @@ class UserViewSet(ModelViewSet):
     queryset = User.objects.order_by("id")
     serializer_class = UserSerializer
     pagination_class = UserPages
+
+
+# -- the seeds' own handler shapes ----------------------------------------------------------
+from django_bolt import Depends  # noqa: E402
+from django_bolt.exceptions import HTTPException  # noqa: E402
+from django_bolt.params import Header  # noqa: E402
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    username: str
+    email: str
+
+
+@api.post("/items/echo")
+async def echo_item(item: Item) -> Item:
+    """The validated Struct returned as it came."""
+    return item
+
+
+CATALOGUE = [Item(name=f"item {i}", price=i * 1.5, tags=["a", "b"]) for i in range(50)]
+
+
+@api.get("/catalogue", response_model=list[Item])
+async def catalogue():
+    return CATALOGUE
+
+
+@api.post("/contact")
+async def contact(
+    name: Annotated[str, Form()], email: Annotated[str, Form()], message: Annotated[str, Form()]
+):
+    return {"name": name, "email": email, "length": len(message)}
+
+
+@api.get("/users-qs")
+async def users_queryset() -> list[UserOut]:
+    """A QuerySet returned under a declared type ("or you could just return the queryset")."""
+    return User.objects.order_by("id")[:10]
+
+
+@api.get("/users-one/{user_id}")
+async def user_one(user_id: int):
+    user = await User.objects.aget(id=user_id)
+    return {"id": user.id, "username": user.username, "email": user.email}
+
+
+@api.get("/users-ten")
+async def users_ten():
+    return [
+        {"id": u.id, "username": u.username, "email": u.email}
+        async for u in User.objects.order_by("id")[:10]
+    ]
+
+
+@api.get("/sync-hello")
+def sync_hello():
+    return {"message": "Hello, World!"}
+
+
+async def tenant(x_tenant: Annotated[str, Header()] = "public") -> str:
+    return x_tenant
+
+
+async def tenant_settings(name: str = Depends(tenant)) -> dict:
+    return {"tenant": name, "limit": 10}
+
+
+@api.get("/depends")
+async def with_depends(settings: dict = Depends(tenant_settings)):
+    return settings
+
+
+@api.get("/missing/{item_id}")
+async def missing(item_id: int):
+    raise HTTPException(status_code=404, detail=f"Item {item_id} not found")
