@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from .encoding import json_encode
@@ -39,7 +40,7 @@ class Response:
         key: str,
         value: str = "",
         max_age: int | None = None,
-        expires: str | None = None,
+        expires: str | datetime.datetime | None = None,
         path: str = "/",
         domain: str | None = None,
         secure: bool = False,
@@ -53,7 +54,13 @@ class Response:
         morsel = cookie[key]
         if max_age is not None:
             morsel["max-age"] = str(int(max_age))
-        if expires is not None:
+        if isinstance(expires, datetime.datetime):
+            from django.utils.http import http_date
+
+            # As Django does: an aware datetime, or a naive one taken as UTC.
+            when = expires if expires.tzinfo else expires.replace(tzinfo=datetime.UTC)
+            morsel["expires"] = http_date(when.timestamp())
+        elif expires is not None:
             morsel["expires"] = expires
         morsel["path"] = path
         if domain:

@@ -252,6 +252,7 @@ class StreamPump:
             pass  # client gone while the generator was waiting
         except Exception:
             logger.exception("streamed response of %s failed", name)
+            writer.fail()  # the client sees a broken response, not a short complete one
         finally:
             self._tasks.pop(writer.id, None)
             writer.close()

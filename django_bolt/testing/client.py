@@ -143,7 +143,10 @@ class _Transport(httpx.BaseTransport):
         body = request.read()
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
-        status, resp_headers, content = self.runtime.request(request.method, uri, headers, body)
+        try:
+            status, resp_headers, content = self.runtime.request(request.method, uri, headers, body)
+        except ConnectionError as exc:  # as a client on a socket sees it
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
 
@@ -158,9 +161,12 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         uri = request.url.raw_path.decode("ascii")
         headers = [(k.decode("latin-1"), v) for k, v in request.headers.raw]
-        status, resp_headers, content = await asyncio.to_thread(
-            self.runtime.request, request.method, uri, headers, body
-        )
+        try:
+            status, resp_headers, content = await asyncio.to_thread(
+                self.runtime.request, request.method, uri, headers, body
+            )
+        except ConnectionError as exc:  # as a client on a socket sees it
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
         return httpx.Response(status, headers=resp_headers, content=content, request=request)
 
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::test::{init_service, read_body, TestRequest};
+use actix_web::test::{init_service, TestRequest};
 use actix_web::{web, App, HttpMessage};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyBytes, PyDict};
 use serde_json::{Map, Value};
@@ -22,7 +22,8 @@ use crate::auth::identity::Identity;
 use crate::bridge::handle::Bridge;
 use crate::staticfiles::static_files::StaticFiles;
 
-type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+/// (status, headers, body), or why the body broke off (a stream whose producer failed).
+type Answer = Result<(u16, Vec<(String, Vec<u8>)>, Vec<u8>), String>;
 type PyAnswer<'py> = (u16, Vec<(String, Bound<'py, PyBytes>)>, Bound<'py, PyBytes>);
 
 struct Call {
@@ -150,11 +151,13 @@ impl TestApp {
                                         }
                                     }
                                     // On the wire a HEAD answer carries no body.
-                                    let body = read_body(resp).await.to_vec();
-                                    let body = if is_head { Vec::new() } else { body };
-                                    (status, headers, body)
+                                    match actix_web::body::to_bytes(resp.into_body()).await {
+                                        Ok(_) if is_head => Ok((status, headers, Vec::new())),
+                                        Ok(body) => Ok((status, headers, body.to_vec())),
+                                        Err(e) => Err(e.to_string()),
+                                    }
                                 }
-                                Err(e) => (500, Vec::new(), e.to_string().into_bytes()),
+                                Err(e) => Ok((500, Vec::new(), e.to_string().into_bytes())),
                             };
                             let _ = call.reply.send(answer);
                         });
@@ -193,7 +196,10 @@ impl TestApp {
             .map_err(|_| PyRuntimeError::new_err("the test app has stopped"))?;
         let (status, headers, body) = py
             .detach(move || answer.recv())
-            .map_err(|_| PyRuntimeError::new_err("the test app dropped the request"))?;
+            .map_err(|_| PyRuntimeError::new_err("the test app dropped the request"))?
+            .map_err(|why| {
+                PyConnectionError::new_err(format!("the response body broke off: {why}"))
+            })?;
         let headers = headers
             .into_iter()
             .map(|(k, v)| (k, PyBytes::new(py, &v)))
