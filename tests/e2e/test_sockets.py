@@ -8,6 +8,7 @@ import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -190,3 +191,80 @@ def test_listen_fds_for_another_process_is_not_taken(e2e_db):
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert wait_serving(client).status_code == 200
     assert f"serving http://127.0.0.1:{port}/" in stop(proc)
+
+
+BLOCKING_SITE = """
+import time
+
+from django.urls import path
+
+from django_bolt import BoltAPI
+from testproject.urls import urlpatterns as project_urls
+
+api = BoltAPI()
+
+
+@api.get("/block-loop")
+async def block_loop(seconds: float):
+    time.sleep(seconds)  # blocks the event loop itself, as a mistaken handler would
+    return {"blocked": seconds}
+
+
+urlpatterns = [path("stall/", api.urls), *project_urls]
+"""
+
+
+def test_a_stalled_event_loop_stops_the_watchdog_pings(e2e_db, tmp_path):
+    """runbolt.md: the single process sends WATCHDOG=1 "from its event loop (a loop that
+    stops turning stops the pings)": while a handler blocks the loop for 1.5 s no ping is
+    sent, so systemd would see the hang; once the loop turns again they resume."""
+    from tests.conftest import wait_for
+    from tests.e2e.test_documented_runbolt import site_env
+
+    env = site_env(tmp_path, urls=BLOCKING_SITE)
+    notify_path = str(tmp_path / "notify")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
+    port = free_tcp_port()
+    proc = start(
+        ["--port", str(port)],
+        e2e_db,
+        env={**env, "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"},
+    )
+    pings: list[float] = []
+
+    def collect() -> None:
+        while True:
+            try:
+                message = notify.recv(100)
+            except OSError:
+                return
+            if message == b"WATCHDOG=1":
+                pings.append(time.monotonic())
+
+    try:
+        assert notify.recv(100) == b"READY=1"
+        collector = threading.Thread(target=collect, daemon=True)
+        collector.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            wait_for(lambda: len(pings) >= 2)
+            sent = time.monotonic()
+            answer = client.get("/stall/block-loop", params={"seconds": 1.5})
+            assert answer.json() == {"blocked": 1.5}
+            answered = time.monotonic()
+        wait_for(lambda: pings[-1] > answered)  # they resume
+        around = [t for t in pings if t >= sent - 0.5]
+        gaps = [b - a for a, b in zip(around, around[1:], strict=False)]
+        # Every 0.2 s while the loop turns; none for as long as it was blocked.
+        assert max(gaps) >= 1.2, gaps
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        notify.close()
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
