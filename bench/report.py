@@ -542,3 +542,48 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class FloodRun:
+    """One run of flood.py: per contender, a list of rounds of the probe's figures alone
+    and while Django's pages are flooded."""
+
+    def __init__(self, data: dict) -> None:
+        self.meta = data["meta"]
+        self.results: dict[str, list[dict]] = data["results"]
+
+    def med(self, name: str, state: str, key: str) -> float:
+        runs = self.results.get(name, [])
+        return statistics.median(r[state][key] for r in runs) if runs else NAN
+
+    def render(self, json_name: str) -> str:
+        s = self.meta["settings"]
+        lines = [
+            "# API latency while Django's pages are flooded",
+            "",
+            f"Produced by `{self.meta['command']}` on {self.meta['date']} at commit "
+            f"{self.meta['commit']}; the raw results of every round are in "
+            f"[{json_name}]({json_name}).",
+            "",
+            f"Machine: {self.meta['machine']}, Python {self.meta['python']}. Each server "
+            "pinned to CPU 0 (one process, one Actix worker, its default threads); a probe "
+            f"sends `GET /hello` every {s['probe_every_ms']:g} ms over one keep-alive "
+            f"connection for {s['duration']}s, alone, then while `wrk -c"
+            f"{s['flood_connections']}` (pinned to CPU 1) loads Django's admin login page; "
+            f"median of {s['rounds']} rounds (the p99 of each round's probe, then the median "
+            "over rounds; `worst` is the largest p99 of any round).",
+            "",
+            "| server | alone p50 ms | alone p99 ms | flooded p50 ms | flooded p99 ms | "
+            "worst p99 ms | pages/s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, runs in self.results.items():
+            worst = max(r["flooded"]["p99_ms"] for r in runs)
+            lines.append(
+                f"| {name} | {self.med(name, 'alone', 'p50_ms'):.2f} | "
+                f"{self.med(name, 'alone', 'p99_ms'):.2f} | "
+                f"{self.med(name, 'flooded', 'p50_ms'):.1f} | "
+                f"{self.med(name, 'flooded', 'p99_ms'):.1f} | {worst:.1f} | "
+                f"{self.med(name, 'flooded', 'page_rps'):,.0f} |"
+            )
+        return "\n".join(lines)

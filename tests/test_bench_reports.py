@@ -49,6 +49,11 @@ def test_each_report_measured_apart_is_its_raw_rounds(name):
     assert (BENCH / f"{name}.md").read_text() == run.render(f"{name}.json") + "\n"
 
 
+def test_the_flood_report_is_its_raw_rounds():
+    run = report.FloodRun(raw("FLOOD.json"))
+    assert (BENCH / "FLOOD.md").read_text() == run.render("FLOOD.json") + "\n"
+
+
 def test_a_range_includes_every_value():
     assert report.span([1.234, 0.9, 1.5]) == "0.90-1.50"
     assert report.span([2.0, 2.001]) == "2.00"
