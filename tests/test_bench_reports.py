@@ -43,7 +43,7 @@ def test_the_websocket_report_is_its_raw_rounds():
     assert (BENCH / "WS_RESULTS.md").read_text() == ws.render() + "\n"
 
 
-@pytest.mark.parametrize("name", ["OPERATIONS", "CACHE", "REQUEST_PATH"])
+@pytest.mark.parametrize("name", ["OPERATIONS", "CACHE", "REQUEST_PATH", "SHAPES"])
 def test_each_report_measured_apart_is_its_raw_rounds(name):
     run = report.HttpRun(raw(f"{name}.json"))
     assert (BENCH / f"{name}.md").read_text() == run.render(f"{name}.json") + "\n"
