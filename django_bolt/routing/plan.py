@@ -247,7 +247,7 @@ class RoutePlan:
                 ),
             )
         )
-        if source not in ("path", "query", "header") or is_sequence(inner):
+        if source not in ("path", "query", "header", "form") or is_sequence(inner):
             self.fast_args = None
         else:
             kind = FAST_KINDS.get(inner, "convert") if not constraints else "convert"

@@ -21,11 +21,14 @@ use actix_http::header::CONTENT_TYPE;
 use super::job::Job;
 use super::parts::{Reply, RequestParts};
 use super::response_args::JSON_CONTENT_TYPE;
+use crate::http::form::MAX_PARTS;
 
 enum Source {
     Path,
     Query,
     Header,
+    /// A field of an urlencoded body, or a text part of a multipart one.
+    Form,
 }
 
 enum Kind {
@@ -78,6 +81,7 @@ fn parse_source(s: &str) -> PyResult<Source> {
         "path" => Ok(Source::Path),
         "query" => Ok(Source::Query),
         "header" => Ok(Source::Header),
+        "form" => Ok(Source::Form),
         other => Err(PyValueError::new_err(format!(
             "unsupported source {other:?}"
         ))),
@@ -213,6 +217,59 @@ impl<'a> Query<'a> {
     }
 }
 
+/// The form fields of a request, read on first use: the text parts Rust parsed from a
+/// multipart body, or the pairs of an urlencoded one. Anything else with a body (a
+/// refusal to word, more fields than a form may have) is left to Python.
+struct Form<'a> {
+    parts: &'a RequestParts,
+    pairs: Option<Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>>,
+}
+
+impl<'a> Form<'a> {
+    fn get(&mut self, key: &str) -> Result<Option<&str>, Handoff> {
+        if self.pairs.is_none() {
+            let parts = self.parts;
+            let pairs: Vec<_> = match &parts.form {
+                Some(form) => form
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                    .collect(),
+                None if parts.body.is_empty() => Vec::new(),
+                None if urlencoded(parts) => form_urlencoded::parse(&parts.body)
+                    .take(MAX_PARTS + 1)
+                    .collect(),
+                None => return Err(Handoff::Slow),
+            };
+            if pairs.len() > MAX_PARTS {
+                return Err(Handoff::Slow);
+            }
+            self.pairs = Some(pairs);
+        }
+        // The last value wins, as in Request.form_lists.
+        Ok(self.pairs.as_ref().and_then(|pairs| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_ref())
+        }))
+    }
+}
+
+fn urlencoded(parts: &RequestParts) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 fn convert<'py>(py: Python<'py>, arg: &ValueArg, raw: &str) -> Result<Bound<'py, PyAny>, Handoff> {
     if raw.is_empty() && arg.empty_is_none {
         return Ok(py.None().into_bound(py));
@@ -249,6 +306,7 @@ fn build_kwargs<'py>(
         raw: parts.query(),
         pairs: None,
     };
+    let mut form = Form { parts, pairs: None };
     for (name, arg) in &plan.args {
         let value = match arg {
             Arg::Value(v) => {
@@ -263,6 +321,7 @@ fn build_kwargs<'py>(
                         Some(h) => Some(h.to_str().map_err(|_| Handoff::Slow)?),
                         None => None,
                     },
+                    Source::Form => form.get(&v.key)?,
                 };
                 match raw {
                     Some(raw) => convert(py, v, raw)?,
