@@ -18,6 +18,7 @@ from django_bolt.auth import IsAuthenticated, JWTAuthentication, encode_jwt
 from django_bolt.testing import TestClient, WebSocketRejected
 from django_bolt.websocket import WebSocket
 from tests.conftest import answer, user_env, wait_for
+from tests.testing.test_documented_testing import PROJECT_API
 
 SECRET = "documented-testing-gaps-secret-0123456789abcdef"
 
@@ -137,19 +138,6 @@ def test_force_authenticate_applies_to_http_requests_only():
         with client.websocket_connect("/ws/me", headers={"Authorization": f"Bearer {token}"}) as ws:
             assert ws.receive_json() == {"sub": str(ann.pk)}
 
-
-PROJECT_API = """
-from django.contrib.auth import get_user_model
-
-from django_bolt import BoltAPI
-
-api = BoltAPI()
-
-
-@api.get("/users")
-async def users():
-    return [u.username async for u in get_user_model().objects.order_by("username")]
-"""
 
 PROJECT_TESTS = """
 import httpx
